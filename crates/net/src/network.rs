@@ -1,0 +1,176 @@
+//! The network seam: listeners and connections by `host:port` string.
+//!
+//! Addresses are strings, not `SocketAddr`s, because under turmoil a host is a name
+//! (`store-1:2380`) that only turmoil's resolver knows.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A byte stream: a TCP connection, real or simulated.
+pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+/// A bound listening socket.
+pub trait Listener: Send + 'static {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<Conn>>;
+    /// The address actually bound (useful after binding port 0).
+    fn local_addr(&self) -> io::Result<std::net::SocketAddr>;
+}
+
+/// Where listeners and connections come from.
+pub trait Network: Send + Sync + 'static {
+    fn bind<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Box<dyn Listener>>>;
+    fn connect<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Conn>>;
+}
+
+/// One accepted or dialled connection. Implements tonic's `Connected` so it can be served.
+pub struct Conn {
+    inner: Box<dyn Stream>,
+}
+
+impl Conn {
+    pub fn new(inner: impl Stream) -> Self {
+        Conn {
+            inner: Box::new(inner),
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+impl tonic::transport::server::Connected for Conn {
+    type ConnectInfo = ();
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+/// The real network.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioNetwork;
+
+struct TokioListener(tokio::net::TcpListener);
+
+impl Listener for TokioListener {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<Conn>> {
+        Box::pin(async move {
+            let (stream, _) = self.0.accept().await?;
+            // gRPC sends many small frames; Nagle would add up to 40 ms to each.
+            stream.set_nodelay(true)?;
+            Ok(Conn::new(stream))
+        })
+    }
+
+    fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+impl Network for TokioNetwork {
+    fn bind<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Box<dyn Listener>>> {
+        Box::pin(async move {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            Ok(Box::new(TokioListener(listener)) as Box<dyn Listener>)
+        })
+    }
+
+    fn connect<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Conn>> {
+        Box::pin(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            Ok(Conn::new(stream))
+        })
+    }
+}
+
+/// Turns a listener into the stream of connections `tonic::transport::Server` wants
+/// (`serve_with_incoming`). A failed accept (e.g. out of file descriptors) is logged by tonic
+/// and the loop goes on.
+pub fn incoming(
+    listener: Box<dyn Listener>,
+) -> impl futures::Stream<Item = io::Result<Conn>> + Send + 'static {
+    futures::stream::unfold(listener, |mut listener| async move {
+        let conn = listener.accept().await;
+        Some((conn, listener))
+    })
+}
+
+/// Bounds of a gRPC client channel. Every RPC needs its own timeout: turmoil's TCP never
+/// retransmits, and a real peer can vanish without a FIN.
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelConfig {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        ChannelConfig {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A lazily connecting gRPC channel to `addr` (`host:port`) over the given network. It
+/// reconnects by itself after a failure.
+pub fn channel(
+    net: std::sync::Arc<dyn Network>,
+    addr: &str,
+    config: ChannelConfig,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let target = addr.to_owned();
+    let connector = tower::service_fn(move |_: tonic::transport::Uri| {
+        let net = net.clone();
+        let target = target.clone();
+        async move {
+            let conn = net.connect(&target).await?;
+            Ok::<_, io::Error>(hyper_util::rt::TokioIo::new(conn))
+        }
+    });
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.request_timeout);
+    Ok(endpoint.connect_with_connector_lazy(connector))
+}

@@ -1,0 +1,1 @@
+//! etcd v3 services. (Filled in by the etcd-api side.)

@@ -1,0 +1,1 @@
+//! Everything openraft. (Filled in by the raft side.)
