@@ -18,7 +18,7 @@ fn main() -> std::io::Result<()> {
                 root.join("etcd/rpc.proto"),
                 root.join("kubesim/raft.proto"),
             ],
-            &[root.clone()],
+            std::slice::from_ref(&root),
         )?;
     println!("cargo:rerun-if-changed={}", root.display());
     Ok(())

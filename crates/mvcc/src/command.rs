@@ -16,9 +16,14 @@ pub enum Command {
     Compact(CompactionRequest),
     /// `id` is chosen before proposing (by the client, or the leader from the seeded entropy),
     /// so that every member grants the same ID.
-    LeaseGrant { id: i64, ttl_seconds: i64 },
+    LeaseGrant {
+        id: i64,
+        ttl_seconds: i64,
+    },
     /// A client revoke, or the leader's lessor deciding the lease expired.
-    LeaseRevoke { id: i64 },
+    LeaseRevoke {
+        id: i64,
+    },
 }
 
 /// What applying a [`Command`] returned. The response headers are left empty (`None`): the

@@ -21,6 +21,8 @@ pub enum StoreError {
     TooManyOps,
     #[error("etcdserver: key is not provided")]
     EmptyKey,
+    #[error("etcdserver: too large lease TTL")]
+    LeaseTtlTooLarge,
     #[error("etcdserver: member not found")]
     MemberNotFound,
     #[error("etcdserver: Peer URLs already exists")]
@@ -54,6 +56,7 @@ impl From<StoreError> for Status {
             | StoreError::TooManyOps
             | StoreError::EmptyKey
             | StoreError::InvalidArgument(_) => Code::InvalidArgument,
+            StoreError::LeaseTtlTooLarge => Code::OutOfRange,
             StoreError::MemberNotFound => Code::NotFound,
             StoreError::PeerUrlExists
             | StoreError::MemberNotLearner

@@ -16,10 +16,12 @@ pub mod config;
 pub mod error;
 pub mod etcd;
 pub mod handle;
+mod lessor;
+mod members;
 pub mod node;
 pub mod raft;
 
 pub use config::{InitialClusterState, InitialMember, Limits, StoreConfig, Timing};
 pub use error::StoreError;
-pub use handle::{MemberStatus, Proposed, StoreHandle};
+pub use handle::{MemberStatus, Proposed, RaftProgress, StoreHandle};
 pub use node::StoreNode;

@@ -1,0 +1,147 @@
+//! `kubesim`: the one binary. Map of the crate:
+//! - this file: the command line (clap) and exit codes: 0 done, 1 failed while running,
+//!   2 bad flags (as clap's own usage errors);
+//! - [`store_cmd`]: `kubesim store`, one member of the etcd-compatible store, etcd's flags;
+//! - [`up`]: `kubesim up`, a local three-member store in one process;
+//! - [`bench`]: `kubesim bench kv put|range`, a load generator speaking the etcd v3 API;
+//! - [`flags`]: parsing and checking of etcd-style flag values;
+//! - [`signal`]: waiting for SIGINT/SIGTERM.
+
+mod bench;
+mod flags;
+mod signal;
+mod store_cmd;
+mod up;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubesim",
+    version,
+    about = "A Kubernetes-compatible control plane you can run, break and measure."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one member of the etcd-compatible store (etcd's flags).
+    Store(store_cmd::StoreArgs),
+    /// Run a three-member store on loopback in this process.
+    Up(up::UpArgs),
+    /// Load generators for kubesim or a real etcd.
+    Bench(bench::BenchArgs),
+}
+
+/// A bad flag value, as opposed to a failure while running.
+const EXIT_USAGE: u8 = 2;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Store(args) => match args.to_config() {
+            Ok((config, data_dir)) => store_cmd::run(config, data_dir).await,
+            Err(e) => return usage_error("store", &e),
+        },
+        Command::Up(args) => match up::plan(&args) {
+            Ok(members) => up::run(members).await,
+            Err(e) => return usage_error("up", &e),
+        },
+        Command::Bench(args) => return bench_main(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kubesim: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a benchmark and prints its report on stdout. Fails (1) when not one request
+/// succeeded, so scripts notice a dead target.
+async fn bench_main(args: bench::BenchArgs) -> ExitCode {
+    let bench::BenchCommand::Kv(kv_args) = args.command;
+    let entropy = kubesim_net::SeededEntropy::from_os();
+    let plan = match kv_args.plan(&entropy) {
+        Ok(plan) => plan,
+        Err(e) => return usage_error("bench kv", &e),
+    };
+    let outcome = match bench::kv::run(&plan, &entropy).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("kubesim bench kv: error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let info = bench::report::RunInfo {
+        op: plan.workload.op(),
+        detail: plan.workload.detail(),
+        endpoints: plan.endpoints.clone(),
+        conns: plan.conns,
+        clients: plan.clients,
+    };
+    if kv_args.common.json {
+        println!("{}", bench::report::json(&info, &outcome));
+    } else {
+        print!("{}", bench::report::table(&info, &outcome));
+    }
+    if outcome.latencies.is_empty() {
+        eprintln!("kubesim bench kv: error: no request succeeded");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn usage_error(command: &str, error: &flags::FlagError) -> ExitCode {
+    eprintln!("kubesim {command}: error: {error}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Logs go to stderr (stdout carries reports); `RUST_LOG` filters them, default `info`.
+/// Colours only on a terminal, so log files stay plain text.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// clap checks the whole command tree (conflicting names, bad defaults) only when asked.
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn subcommands_parse() {
+        let cli = Cli::try_parse_from(["kubesim", "up", "--base-port", "3000"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Up(up::UpArgs {
+                base_port: 3000,
+                ..
+            })
+        ));
+        let cli = Cli::try_parse_from(["kubesim", "bench", "kv", "range", "k"]).unwrap();
+        assert!(matches!(cli.command, Command::Bench(_)));
+        assert!(Cli::try_parse_from(["kubesim", "bench", "kv"]).is_err());
+    }
+}

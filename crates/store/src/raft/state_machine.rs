@@ -1,0 +1,333 @@
+//! The replicated state machine: openraft's `RaftStateMachine` around the in-memory
+//! [`Mvcc`] and the table of published members.
+//!
+//! Committed entries are applied in log order; each apply publishes the applied log index and
+//! the store revision on watch channels (the handle waits on the first, watchers on the second).
+//! Snapshots are the whole state, postcard-encoded, kept in one redb database
+//! ("snapshot.redb") so a restart restores the newest snapshot and openraft replays the log
+//! after it. A snapshot received from the leader is persisted before it replaces the state.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use futures::{Stream, TryStreamExt};
+use kubesim_mvcc::Mvcc;
+use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend};
+use redb::{Durability, ReadableDatabase, TableDefinition};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::{
+    Db, Entry, LogId, Snapshot, SnapshotData, SnapshotMeta, StoreRequest, StoreResponse,
+    StoredMembership, TypeConfig, blocking, decode, encode, io_err,
+};
+
+/// The file name of the snapshot database under `env.disk`.
+pub(crate) const SNAPSHOT_DB: &str = "snapshot.redb";
+
+/// Holds one row: the newest snapshot.
+const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
+const CURRENT: &str = "current";
+
+/// What a member announced about itself through the log (etcd's publish).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct PublishedMember {
+    pub name: String,
+    pub client_urls: Vec<String>,
+}
+
+/// The state every member holds identically at the same log index.
+pub(crate) struct SmData {
+    pub mvcc: Mvcc,
+    /// Published names and client URLs, by member ID.
+    pub members: BTreeMap<u64, PublishedMember>,
+    /// The store revision after the last applied entry. Kept here (not only in `Mvcc`) because
+    /// entries that are not commands also report it.
+    pub revision: i64,
+    pub last_applied: Option<LogId>,
+    /// The membership as of the last applied membership entry; what `member list` shows.
+    pub last_membership: StoredMembership,
+}
+
+impl SmData {
+    fn new() -> SmData {
+        SmData {
+            mvcc: Mvcc::new(),
+            members: BTreeMap::new(),
+            revision: 1,
+            last_applied: None,
+            last_membership: StoredMembership::default(),
+        }
+    }
+}
+
+/// The state machine's data as the rest of the node sees it: read under a lock, changes
+/// announced on watch channels.
+pub(crate) struct SmShared {
+    data: RwLock<SmData>,
+    /// Last applied log index (0 before the first).
+    applied: watch::Sender<u64>,
+    /// Store revision after the last applied entry.
+    revision: watch::Sender<i64>,
+}
+
+impl SmShared {
+    fn new(data: SmData) -> SmShared {
+        let applied = data.last_applied.map(|id| id.index).unwrap_or(0);
+        let revision = data.revision;
+        SmShared {
+            data: RwLock::new(data),
+            applied: watch::Sender::new(applied),
+            revision: watch::Sender::new(revision),
+        }
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, SmData> {
+        // A panic while applying (a bug in the model) must not wedge every reader forever;
+        // the data is as consistent as the apply left it.
+        self.data.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, SmData> {
+        self.data.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn subscribe_applied(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    pub(crate) fn subscribe_revision(&self) -> watch::Receiver<i64> {
+        self.revision.subscribe()
+    }
+
+    fn publish(&self, applied: u64, revision: i64) {
+        self.applied
+            .send_if_modified(|v| replace_if_changed(v, applied));
+        self.revision
+            .send_if_modified(|v| replace_if_changed(v, revision));
+    }
+}
+
+fn replace_if_changed<T: PartialEq>(slot: &mut T, value: T) -> bool {
+    if *slot == value {
+        return false;
+    }
+    *slot = value;
+    true
+}
+
+/// The snapshot payload as written: field order is the postcard format, so `PayloadRef`
+/// (encoding without a clone) and `Payload` (decoding) must list the same fields in order.
+#[derive(Serialize)]
+struct PayloadRef<'a> {
+    mvcc: &'a Mvcc,
+    members: &'a BTreeMap<u64, PublishedMember>,
+    revision: i64,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    mvcc: Mvcc,
+    members: BTreeMap<u64, PublishedMember>,
+    revision: i64,
+}
+
+/// A snapshot as kept on disk.
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMeta,
+    data: Vec<u8>,
+}
+
+/// The snapshot database.
+#[derive(Clone)]
+struct SnapshotStore {
+    db: Arc<Db>,
+}
+
+impl SnapshotStore {
+    fn load(&self) -> io::Result<Option<StoredSnapshot>> {
+        blocking(|| {
+            let tx = self.db.begin_read().map_err(io_err)?;
+            let table = match tx.open_table(SNAPSHOTS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(io_err(e)),
+            };
+            match table.get(CURRENT).map_err(io_err)? {
+                Some(bytes) => decode(bytes.value()).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn save(&self, snapshot: &StoredSnapshot) -> io::Result<()> {
+        let bytes = encode(snapshot)?;
+        blocking(|| {
+            let mut tx = self.db.begin_write().map_err(io_err)?;
+            tx.set_durability(Durability::Immediate).map_err(io_err)?;
+            let mut table = tx.open_table(SNAPSHOTS).map_err(io_err)?;
+            table.insert(CURRENT, bytes.as_slice()).map_err(io_err)?;
+            drop(table);
+            tx.commit().map_err(io_err)
+        })
+    }
+}
+
+/// openraft's state machine: owned by openraft's state machine worker.
+pub(crate) struct StateMachine {
+    shared: Arc<SmShared>,
+    snapshots: SnapshotStore,
+}
+
+impl StateMachine {
+    /// Opens the snapshot database and restores the newest snapshot, if any.
+    pub(crate) fn open(db: Arc<Db>) -> io::Result<(StateMachine, Arc<SmShared>)> {
+        let snapshots = SnapshotStore { db };
+        let data = match snapshots.load()? {
+            Some(stored) => restore(&stored.meta, &stored.data)?,
+            None => SmData::new(),
+        };
+        let shared = Arc::new(SmShared::new(data));
+        let sm = StateMachine {
+            shared: shared.clone(),
+            snapshots,
+        };
+        Ok((sm, shared))
+    }
+
+    fn apply_one(&self, entry: Entry) -> StoreResponse {
+        let mut data = self.shared.write();
+        let result = match entry.payload {
+            EntryPayload::Blank => None,
+            EntryPayload::Normal(StoreRequest::Command(cmd)) => {
+                let applied = data.mvcc.apply(&cmd);
+                data.revision = applied.revision;
+                Some(applied.response)
+            }
+            EntryPayload::Normal(StoreRequest::PublishMember {
+                id,
+                name,
+                client_urls,
+            }) => {
+                data.members
+                    .insert(id, PublishedMember { name, client_urls });
+                None
+            }
+            EntryPayload::Membership(membership) => {
+                data.last_membership = StoredMembership::new(Some(entry.log_id), membership);
+                None
+            }
+        };
+        data.last_applied = Some(entry.log_id);
+        StoreResponse {
+            result,
+            revision: data.revision,
+        }
+    }
+}
+
+fn restore(meta: &SnapshotMeta, bytes: &[u8]) -> io::Result<SmData> {
+    let payload: Payload = decode(bytes)?;
+    Ok(SmData {
+        mvcc: payload.mvcc,
+        members: payload.members,
+        revision: payload.revision,
+        last_applied: meta.last_log_id,
+        last_membership: meta.last_membership.clone(),
+    })
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotData;
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        let data = self.shared.read();
+        Ok((data.last_applied, data.last_membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+    {
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let index = entry.log_id.index;
+            let response = self.apply_one(entry);
+            self.shared.publish(index, response.revision);
+            if let Some(responder) = responder {
+                responder.send(response);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder {
+            shared: self.shared.clone(),
+            snapshots: self.snapshots.clone(),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: SnapshotData,
+    ) -> Result<(), io::Error> {
+        // Decode first: a bad snapshot changes nothing.
+        let data = restore(meta, &snapshot)?;
+        self.snapshots.save(&StoredSnapshot {
+            meta: meta.clone(),
+            data: snapshot,
+        })?;
+        let applied = data.last_applied.map(|id| id.index).unwrap_or(0);
+        let revision = data.revision;
+        *self.shared.write() = data;
+        self.shared.publish(applied, revision);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
+        Ok(self.snapshots.load()?.map(|stored| Snapshot {
+            meta: stored.meta,
+            snapshot: stored.data,
+        }))
+    }
+}
+
+/// Builds a snapshot of the current state and makes it the stored one.
+pub(crate) struct SnapshotBuilder {
+    shared: Arc<SmShared>,
+    snapshots: SnapshotStore,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    type SnapshotData = SnapshotData;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let (meta, bytes) = {
+            let data = self.shared.read();
+            let meta = SnapshotMeta {
+                last_log_id: data.last_applied,
+                last_membership: data.last_membership.clone(),
+            };
+            let bytes = encode(&PayloadRef {
+                mvcc: &data.mvcc,
+                members: &data.members,
+                revision: data.revision,
+            })?;
+            (meta, bytes)
+        };
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data: bytes,
+        };
+        self.snapshots.save(&stored)?;
+        Ok(Snapshot {
+            meta,
+            snapshot: stored.data,
+        })
+    }
+}

@@ -1,0 +1,340 @@
+//! [`Cluster`]: a turmoil simulation of a kubesim store cluster, and the faults a test may
+//! inject into it.
+//!
+//! Hosts `store-1` .. `store-N` each run one `kubesim_store::StoreNode` (peer port 2380,
+//! client port 2379). Tests add client hosts with [`Cluster::client`]; a client asks for a
+//! crash or a restart through a [`Faults`] handle, and [`Cluster::run`] applies it between two
+//! simulation steps (turmoil only lets the driver, not a host, crash or bounce a host).
+//! Partitions need no help: a client calls `turmoil::partition` / `turmoil::repair` itself.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{Context as _, anyhow, bail};
+use kubesim_net::{Env, MemDisk, SeededEntropy};
+use kubesim_store::{InitialClusterState, InitialMember, StoreConfig, StoreNode, Timing};
+
+use crate::clock::{DEFAULT_EPOCH, SimClock};
+use crate::network::TurmoilNetwork;
+
+/// Port of the etcd v3 API on every member.
+pub const CLIENT_PORT: u16 = 2379;
+/// Port of the Raft peer protocol on every member.
+pub const PEER_PORT: u16 = 2380;
+
+/// Everything that shapes one simulated run. The seed decides all the rest that is random.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// The run's seed: turmoil's network randomness, the tokio runtimes (with
+    /// `--cfg tokio_unstable`) and each member's entropy derive from it.
+    pub seed: u64,
+    /// How many store members (`store-1` .. `store-N`).
+    pub members: usize,
+    /// Simulated time after which an unfinished run fails.
+    pub simulation_duration: Duration,
+    /// Real time after which an unfinished run fails: simulated code that spins without
+    /// letting simulated time pass would otherwise hang the test.
+    pub wall_limit: Duration,
+    /// Simulated time per step: the resolution of timers and message delivery.
+    pub tick: Duration,
+    /// Bounds of the one-way latency of every message.
+    pub min_message_latency: Duration,
+    pub max_message_latency: Duration,
+    /// Wall clock at the start of the run (time since the Unix epoch).
+    pub epoch: Duration,
+    /// Raft and request timing of every member.
+    pub timing: Timing,
+}
+
+impl ClusterConfig {
+    pub fn new(seed: u64) -> Self {
+        ClusterConfig {
+            seed,
+            members: 3,
+            simulation_duration: Duration::from_secs(120),
+            wall_limit: Duration::from_secs(300),
+            tick: Duration::from_millis(1),
+            min_message_latency: Duration::from_millis(1),
+            max_message_latency: Duration::from_millis(20),
+            epoch: DEFAULT_EPOCH,
+            timing: Timing::default(),
+        }
+    }
+}
+
+/// A fault that only the simulation driver can apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The host loses power: unsynced disk writes are gone and its software stops.
+    Crash(String),
+    /// The host's software starts again (after a crash, or in place of the running one).
+    Bounce(String),
+}
+
+/// Where clients leave faults for the driver. Clonable into any client future.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Faults asked for and not yet applied, oldest first.
+    pending: Rc<RefCell<VecDeque<Fault>>>,
+}
+
+impl Faults {
+    /// Asks for `fault`; it takes effect before the next simulation step.
+    pub fn inject(&self, fault: Fault) {
+        self.pending.borrow_mut().push_back(fault);
+    }
+
+    fn take(&self) -> Option<Fault> {
+        self.pending.borrow_mut().pop_front()
+    }
+}
+
+/// A simulated store cluster.
+pub struct Cluster {
+    /// The turmoil simulation that runs every host.
+    sim: turmoil::Sim<'static>,
+    config: ClusterConfig,
+    /// Each member's disk, by host name. Kept here, outside the host closures, so that it
+    /// outlives a crash and a restart sees what was synced before.
+    disks: BTreeMap<String, MemDisk>,
+    /// Faults asked for by clients.
+    faults: Faults,
+}
+
+impl Cluster {
+    /// A cluster of `config.members` members, not yet running.
+    pub fn new(config: ClusterConfig) -> Self {
+        let sim = build_sim(&config);
+        let mut cluster = Cluster {
+            sim,
+            config,
+            disks: BTreeMap::new(),
+            faults: Faults::default(),
+        };
+        for index in 1..=cluster.config.members {
+            cluster.add_member(index);
+        }
+        cluster
+    }
+
+    /// Host names of the members, in order.
+    pub fn member_names(&self) -> Vec<String> {
+        (1..=self.config.members).map(member_name).collect()
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// The handle through which clients ask for crashes and restarts.
+    pub fn faults(&self) -> Faults {
+        self.faults.clone()
+    }
+
+    /// Adds a client host running `client`. The run ends when every client has finished;
+    /// a client that returns an error fails the run.
+    pub fn client<F>(&mut self, name: &str, client: F)
+    where
+        F: Future<Output = anyhow::Result<()>> + 'static,
+    {
+        self.sim.client(name, async move {
+            client.await.map_err(|e| format!("{e:#}"))?;
+            Ok(())
+        });
+    }
+
+    /// Runs until every client has finished, applying requested faults between steps.
+    /// Fails if a host fails, or if the run outlasts its simulated or wall-clock bound.
+    pub fn run(&mut self) -> anyhow::Result<()> {
+        // Real time, on purpose: this bounds how long the test may take on the machine.
+        let started = std::time::Instant::now();
+        loop {
+            while let Some(fault) = self.faults.take() {
+                self.apply(fault)?;
+            }
+            let finished = self
+                .sim
+                .step()
+                .map_err(|e| anyhow!("{e}"))
+                .with_context(|| self.failure_context())?;
+            if finished {
+                return Ok(());
+            }
+            if started.elapsed() > self.config.wall_limit {
+                bail!(
+                    "still running after {:?} of wall time ({:?} simulated); {}",
+                    self.config.wall_limit,
+                    self.sim.elapsed(),
+                    self.failure_context()
+                );
+            }
+        }
+    }
+
+    /// Cuts the power of member `name`: what it did not sync is lost, its software stops.
+    pub fn crash(&mut self, name: &str) -> anyhow::Result<()> {
+        let disk = self.disk(name)?;
+        // The cut comes first: turmoil's crash runs destructors, and a database dropped
+        // after the cut can no longer write the disk.
+        disk.power_cut();
+        self.sim.crash(name);
+        Ok(())
+    }
+
+    /// Starts member `name` again on the disk it had.
+    pub fn bounce(&mut self, name: &str) -> anyhow::Result<()> {
+        self.disk(name)?;
+        self.sim.bounce(name);
+        Ok(())
+    }
+
+    fn apply(&mut self, fault: Fault) -> anyhow::Result<()> {
+        tracing::info!(?fault, elapsed = ?self.sim.elapsed(), "injecting fault");
+        match fault {
+            Fault::Crash(name) => self.crash(&name),
+            Fault::Bounce(name) => self.bounce(&name),
+        }
+    }
+
+    fn disk(&self, name: &str) -> anyhow::Result<&MemDisk> {
+        self.disks
+            .get(name)
+            .ok_or_else(|| anyhow!("{name:?} is not a member of this cluster"))
+    }
+
+    fn failure_context(&self) -> String {
+        format!(
+            "seed {} (replay: KUBESIM_SEED={} cargo test -p kubesim-sim)",
+            self.config.seed, self.config.seed
+        )
+    }
+
+    fn add_member(&mut self, index: usize) {
+        let name = member_name(index);
+        let disk = MemDisk::new();
+        self.disks.insert(name.clone(), disk.clone());
+        let store_config = store_config(&self.config, index);
+        let seed = self.config.seed;
+        let epoch = self.config.epoch;
+        // Counts the incarnations of this member, so a restarted member draws fresh IDs
+        // rather than replaying the ones it handed out before the crash.
+        let incarnation = Cell::new(0u64);
+        self.sim.host(name, move || {
+            let env = Env {
+                net: Arc::new(TurmoilNetwork),
+                clock: Arc::new(SimClock::new(epoch)),
+                entropy: Arc::new(SeededEntropy::from_seed(member_seed(
+                    seed,
+                    index,
+                    incarnation.replace(incarnation.get() + 1),
+                ))),
+                disk: Arc::new(disk.clone()),
+            };
+            run_member(env, store_config.clone())
+        });
+    }
+}
+
+/// One incarnation of a member: starts it and keeps it running until turmoil crashes or
+/// bounces the host (the node's tasks live on the host's runtime, which turmoil stops
+/// ticking once this future returns).
+async fn run_member(env: Env, config: StoreConfig) -> turmoil::Result {
+    let node = StoreNode::start(env, config).await?;
+    std::future::pending::<()>().await;
+    drop(node);
+    Ok(())
+}
+
+fn build_sim(config: &ClusterConfig) -> turmoil::Sim<'static> {
+    turmoil::Builder::new()
+        .rng_seed(config.seed)
+        .epoch(UNIX_EPOCH + config.epoch)
+        .simulation_duration(config.simulation_duration)
+        .tick_duration(config.tick)
+        .min_message_latency(config.min_message_latency)
+        .max_message_latency(config.max_message_latency)
+        // A burst of reconnects must not overflow a listener's accept queue: turmoil panics
+        // where a real kernel would drop the SYN.
+        .tcp_capacity(4096)
+        .build()
+}
+
+/// `store-N`, the host name of member N (1-based).
+pub fn member_name(index: usize) -> String {
+    format!("store-{index}")
+}
+
+/// Seed of the entropy of member `index` in its `incarnation`-th start (0 first).
+pub fn member_seed(seed: u64, index: usize, incarnation: u64) -> u64 {
+    seed ^ index as u64 ^ incarnation.rotate_left(32)
+}
+
+fn store_config(config: &ClusterConfig, index: usize) -> StoreConfig {
+    let name = member_name(index);
+    let client_url = format!("http://{name}:{CLIENT_PORT}");
+    let peer_url = format!("http://{name}:{PEER_PORT}");
+    let initial_cluster = (1..=config.members)
+        .map(|i| InitialMember {
+            name: member_name(i),
+            peer_url: format!("http://{}:{PEER_PORT}", member_name(i)),
+        })
+        .collect();
+    StoreConfig {
+        name,
+        listen_client_urls: vec![client_url.clone()],
+        advertise_client_urls: vec![client_url],
+        listen_peer_urls: vec![peer_url.clone()],
+        initial_advertise_peer_urls: vec![peer_url],
+        initial_cluster,
+        initial_cluster_state: InitialClusterState::New,
+        initial_cluster_token: "kubesim-sim".to_owned(),
+        limits: Default::default(),
+        timing: config.timing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_seeds_differ_by_member_and_incarnation() {
+        let seeds = [
+            member_seed(7, 1, 0),
+            member_seed(7, 2, 0),
+            member_seed(7, 1, 1),
+            member_seed(8, 1, 0),
+        ];
+        for (i, a) in seeds.iter().enumerate() {
+            for b in &seeds[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(member_seed(7, 1, 0), 7 ^ 1, "first start uses seed ^ index");
+    }
+
+    #[test]
+    fn store_config_names_every_member() {
+        let config = store_config(&ClusterConfig::new(1), 2);
+        assert_eq!(config.name, "store-2");
+        assert_eq!(config.listen_client_urls, ["http://store-2:2379"]);
+        assert_eq!(config.initial_advertise_peer_urls, ["http://store-2:2380"]);
+        let peers: Vec<_> = config
+            .initial_cluster
+            .iter()
+            .map(|m| m.peer_url.as_str())
+            .collect();
+        assert_eq!(
+            peers,
+            [
+                "http://store-1:2380",
+                "http://store-2:2380",
+                "http://store-3:2380"
+            ]
+        );
+    }
+}
