@@ -69,9 +69,14 @@ impl ClusterConfig {
 /// A fault that only the simulation driver can apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// The host loses power: unsynced disk writes are gone and its software stops.
+    /// The member's process dies: its software stops, its peers see its connections close,
+    /// and its disk keeps only what was synced.
     Crash(String),
-    /// The host's software starts again (after a crash, or in place of the running one).
+    /// The member's machine loses power: as `Crash`, but its peers see nothing (no FIN) and
+    /// the packets in flight to and from it are lost, so only their timeouts tell them.
+    /// Lifts any explicit partition of that member.
+    PowerCut(String),
+    /// The member starts again on its disk (after a crash, or in place of the running one).
     Bounce(String),
 }
 
@@ -103,6 +108,8 @@ pub struct Cluster {
     disks: BTreeMap<String, MemDisk>,
     /// Faults asked for by clients.
     faults: Faults,
+    /// Host names of the clients, to cut links to them in a power cut.
+    clients: Vec<String>,
 }
 
 impl Cluster {
@@ -114,6 +121,7 @@ impl Cluster {
             config,
             disks: BTreeMap::new(),
             faults: Faults::default(),
+            clients: Vec::new(),
         };
         for index in 1..=cluster.config.members {
             cluster.add_member(index);
@@ -141,6 +149,7 @@ impl Cluster {
     where
         F: Future<Output = anyhow::Result<()>> + 'static,
     {
+        self.clients.push(name.to_owned());
         self.sim.client(name, async move {
             client.await.map_err(|e| format!("{e:#}"))?;
             Ok(())
@@ -175,13 +184,28 @@ impl Cluster {
         }
     }
 
-    /// Cuts the power of member `name`: what it did not sync is lost, its software stops.
+    /// Kills member `name`: what it did not sync is lost, its software stops, and its peers
+    /// see its connections close.
     pub fn crash(&mut self, name: &str) -> anyhow::Result<()> {
         let disk = self.disk(name)?;
         // The cut comes first: turmoil's crash runs destructors, and a database dropped
         // after the cut can no longer write the disk.
         disk.power_cut();
         self.sim.crash(name);
+        Ok(())
+    }
+
+    /// Cuts the power of member `name`: as [`Cluster::crash`], but nothing it would send as
+    /// it dies (FINs, last writes) reaches anyone, and what was in flight is lost.
+    pub fn power_cut(&mut self, name: &str) -> anyhow::Result<()> {
+        let others: Vec<String> = self.hosts().filter(|h| h != name).collect();
+        for other in &others {
+            self.sim.partition(name, other.as_str());
+        }
+        self.crash(name)?;
+        for other in &others {
+            self.sim.repair(name, other.as_str());
+        }
         Ok(())
     }
 
@@ -196,8 +220,16 @@ impl Cluster {
         tracing::info!(?fault, elapsed = ?self.sim.elapsed(), "injecting fault");
         match fault {
             Fault::Crash(name) => self.crash(&name),
+            Fault::PowerCut(name) => self.power_cut(&name),
             Fault::Bounce(name) => self.bounce(&name),
         }
+    }
+
+    /// Every host: members and clients.
+    fn hosts(&self) -> impl Iterator<Item = String> + '_ {
+        self.member_names()
+            .into_iter()
+            .chain(self.clients.iter().cloned())
     }
 
     fn disk(&self, name: &str) -> anyhow::Result<&MemDisk> {

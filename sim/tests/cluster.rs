@@ -3,9 +3,10 @@
 //! - `put_on_one_member_read_linearizable_on_another`: a leader is elected; a write acked by
 //!   one member is visible to a linearizable read on another (RELIABILITY.md property 1).
 //! - `same_seed_same_trace`: one seed, run twice, gives the same client-visible history.
-//! - `leader_crash_and_restart`: the leader loses power; writes continue on the others, the
-//!   revision only rises (property 2), and the restarted member catches up and still holds
-//!   every acknowledged write (property 3).
+//! - `leader_crash_and_restart`, `leader_power_cut_and_restart`: the leader's process dies
+//!   (peers see its connections close) or its machine loses power (peers see nothing); writes
+//!   continue on the others, the revision only rises (property 2), and the restarted member
+//!   catches up and still holds every acknowledged write (property 3).
 //!
 //! Replay a failure with `KUBESIM_SEED=<seed> cargo test -p kubesim-sim --test cluster`.
 
@@ -127,7 +128,17 @@ async fn wait_caught_up(member: &mut MemberClient, key: &str, revision: i64) -> 
 
 #[test]
 fn leader_crash_and_restart() -> anyhow::Result<()> {
-    let seed = seed_from_env(3);
+    leader_fault_and_restart(seed_from_env(3), Fault::Crash)
+}
+
+#[test]
+fn leader_power_cut_and_restart() -> anyhow::Result<()> {
+    leader_fault_and_restart(seed_from_env(4), Fault::PowerCut)
+}
+
+/// Writes, stops the leader with `fault`, writes through the others, restarts it, and checks
+/// that it catches up, kept what was acknowledged, and serves again.
+fn leader_fault_and_restart(seed: u64, fault: fn(String) -> Fault) -> anyhow::Result<()> {
     let mut cluster = Cluster::new(ClusterConfig::new(seed));
     let faults = cluster.faults();
     let names = cluster.member_names();
@@ -143,8 +154,9 @@ fn leader_crash_and_restart() -> anyhow::Result<()> {
             write_and_read_back(&mut first[0], &mut rest[0], "before", 3).await?
         };
         let leader = wait_for_leader(&mut members).await?;
-        client_trace.record(format!("leader is {leader}; crashing it"));
-        faults.inject(Fault::Crash(leader.clone()));
+        let fault = fault(leader.clone());
+        client_trace.record(format!("leader is {leader}; {fault:?}"));
+        faults.inject(fault);
         tokio::time::sleep(Duration::from_millis(50)).await;
 
         let (mut down, mut up): (Vec<_>, Vec<_>) =

@@ -85,6 +85,13 @@ fn raft_config(settings: &RaftSettings) -> Result<Config, StoreError> {
         snapshot_policy: SnapshotPolicy::LogsSinceLast(t.snapshot_count),
         max_in_snapshot_log_to_keep: t.snapshot_count.min(MAX_LOG_KEPT_AFTER_SNAPSHOT),
         purge_batch_size: 1,
+        // A leader that restarts must win a new election, not resume its old term from the
+        // persisted vote. A resumed leader keeps its old term's blank entry as the ReadIndex
+        // floor and starts from the commit index on its disk, which lags the last write it
+        // acknowledged (the log store does not sync `committed`, and the state machine is
+        // rebuilt by replaying up to it): its first reads would be stale. A new term appends
+        // a new blank entry, and no read is answered below it (RELIABILITY.md 1 and 6).
+        enable_leader_restore: Some(false),
         ..Config::default()
     };
     config
