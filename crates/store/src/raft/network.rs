@@ -48,7 +48,10 @@ pub(crate) enum CallError {
     Timeout,
     /// Could not connect, or the peer is down.
     Unreachable(String),
-    /// The call reached the peer and failed there, or its answer could not be read.
+    /// The connection broke or the peer's server failed mid-call: the request may or may
+    /// not have been carried out.
+    OutcomeUnknown(String),
+    /// The request could not be encoded, or the peer's answer could not be decoded.
     Failed(String),
 }
 
@@ -57,6 +60,9 @@ impl From<CallError> for PeerError {
         match err {
             CallError::Timeout => PeerError::Timeout,
             CallError::Unreachable(msg) => PeerError::Unreachable(msg),
+            // As etcd does when a leader dies mid-request: "request timed out" (Unavailable),
+            // which a client may retry; the handle never retries it itself.
+            CallError::OutcomeUnknown(_) => PeerError::Timeout,
             // It reached the peer: whether it was carried out is unknown, so no retry.
             CallError::Failed(msg) => PeerError::Internal(format!("peer call failed: {msg}")),
         }
@@ -141,7 +147,9 @@ async fn unary(
             tonic::Code::Unavailable => CallError::Unreachable(status.message().to_owned()),
             // tonic reports its own deadline as Cancelled.
             tonic::Code::Cancelled | tonic::Code::DeadlineExceeded => CallError::Timeout,
-            _ => CallError::Failed(status.message().to_owned()),
+            // The handler's own errors travel inside the reply, so any other status is the
+            // transport's (e.g. the connection closed mid-call).
+            _ => CallError::OutcomeUnknown(status.message().to_owned()),
         }),
     }
 }
@@ -205,7 +213,9 @@ impl PeerConnection {
                 CallError::Timeout => {
                     RPCError::Network(NetworkError::from_string(format!("{rpc:?} timed out")))
                 }
-                CallError::Failed(msg) => RPCError::Network(NetworkError::from_string(msg)),
+                CallError::OutcomeUnknown(msg) | CallError::Failed(msg) => {
+                    RPCError::Network(NetworkError::from_string(msg))
+                }
             })?;
         reply.map_err(|msg| RPCError::Network(NetworkError::from_string(msg)))
     }
