@@ -77,7 +77,10 @@ impl MemDisk {
     }
 
     fn file(&self, name: &str) -> Arc<Mutex<MemFile>> {
-        lock(&self.files).entry(name.to_owned()).or_default().clone()
+        lock(&self.files)
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
     }
 }
 
@@ -178,7 +181,10 @@ mod tests {
         disk.power_cut();
         let db = disk.open_database("log").unwrap();
         let tx = db.begin_read().unwrap();
-        assert_eq!(tx.open_table(T).unwrap().get("a").unwrap().unwrap().value(), 1);
+        assert_eq!(
+            tx.open_table(T).unwrap().get("a").unwrap().unwrap().value(),
+            1
+        );
     }
 
     #[test]

@@ -71,9 +71,9 @@ impl From<StoreError> for Status {
 
 fn mvcc_status(err: &MvccError) -> Status {
     match err {
-        MvccError::Compacted { .. } => Status::out_of_range(
-            "etcdserver: mvcc: required revision has been compacted",
-        ),
+        MvccError::Compacted { .. } => {
+            Status::out_of_range("etcdserver: mvcc: required revision has been compacted")
+        }
         MvccError::FutureRevision => {
             Status::out_of_range("etcdserver: mvcc: required revision is a future revision")
         }
