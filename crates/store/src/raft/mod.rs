@@ -277,7 +277,12 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, std::io::Error> {
     postcard::to_stdvec(value).map_err(io_err)
 }
 
+/// Decodes exactly one value: trailing bytes mean the message is not what it claims to be.
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, std::io::Error> {
-    postcard::from_bytes(bytes)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
+    let invalid = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidData, msg);
+    match postcard::take_from_bytes(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(invalid(format!("{} trailing bytes", rest.len()))),
+        Err(e) => Err(invalid(e.to_string())),
+    }
 }

@@ -105,8 +105,10 @@ impl RaftPeer for PeerService {
 
     async fn read_index(
         &self,
-        _req: Request<RaftMessage>,
+        req: Request<RaftMessage>,
     ) -> Result<Response<RaftMessage>, Status> {
+        // The request carries nothing; anything else is not a ReadIndex request.
+        let () = request_data(req)?;
         let result: Result<u64, PeerError> = self.consensus.read_index_local().await;
         reply(&result)
     }
