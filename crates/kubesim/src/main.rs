@@ -105,12 +105,13 @@ fn usage_error(command: &str, error: &flags::FlagError) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-/// Logs go to stderr (stdout carries reports); `RUST_LOG` filters them, default `info`.
+/// Logs go to stderr (stdout carries reports); `RUST_LOG` filters them, by default `info` with
+/// openraft at `warn` (at `info` it logs every replication state change).
 /// Colours only on a terminal, so log files stay plain text.
 fn init_logging() {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
