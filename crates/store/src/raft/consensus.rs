@@ -92,6 +92,9 @@ fn raft_config(settings: &RaftSettings) -> Result<Config, StoreError> {
         // rebuilt by replaying up to it): its first reads would be stale. A new term appends
         // a new blank entry, and no read is answered below it (RELIABILITY.md 1 and 6).
         enable_leader_restore: Some(false),
+        // The log store returns from `append` before the sync (log_store.rs): replicate at
+        // once, so the leader's own sync overlaps with its followers'.
+        broadcast_submitted_on_append: Some(true),
         ..Config::default()
     };
     config

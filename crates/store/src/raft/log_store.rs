@@ -1,24 +1,41 @@
 //! The Raft log on disk: openraft's `RaftLogStorage` over one redb database ("raft-log.redb").
 //!
-//! Entries are keyed by log index and postcard-encoded. The vote, the committed log id and the
-//! last purged log id live in a small metadata table. An append is one redb transaction with
-//! `Durability::Immediate`, and openraft is told the entries are flushed only after it commits:
-//! a write is acknowledged only once it is synced on a quorum (RELIABILITY.md property 3).
+//! Entries are stored in runs: the consecutive entries one sync wrote are one postcard-encoded
+//! row, keyed by the index of the first. The vote, the committed log id and the last purged log
+//! id live in a small metadata table. The committed log id is not synced on its own: it is
+//! written with the next sync (losing it only means openraft re-learns the commit point).
+//!
+//! Writes are group-committed. `append` puts the entries in an in-memory tail (so openraft's
+//! log reader sees them at once, as its contract requires) and queues them for the log writer,
+//! a thread that takes everything queued, writes it in one redb transaction with
+//! `Durability::Immediate` (one fsync) and only then tells openraft the entries are flushed. So
+//! openraft's core never waits for a disk sync: the leader replicates while it syncs, and under
+//! load one sync covers many appends. A write is still acknowledged only once it is synced on a
+//! quorum (RELIABILITY.md property 3): openraft counts an entry only once its callback fired.
+//!
+//! Every write (append, truncate, purge, vote, committed) goes through the same queue, so they
+//! reach the disk in the order openraft issued them. On a current-thread runtime (turmoil, unit
+//! tests) there is no writer thread: each write runs inline, which keeps the simulation
+//! deterministic.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::OptionalSend;
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use redb::{Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Db, Entry, LogId, TypeConfig, Vote, blocking, decode, encode, io_err};
 
-/// Log index -> postcard-encoded entry.
-const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+/// Log index of the first entry of a run -> the run (consecutive entries written by one sync),
+/// postcard-encoded as a `Vec<Entry>`. One row per sync rather than per entry: a B-tree insert
+/// per entry was most of the CPU a sync cost.
+const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("runs");
 /// `vote` / `committed` / `last_purged` -> postcard-encoded value.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -30,91 +47,504 @@ const LAST_PURGED: &str = "last_purged";
 /// The file name of the log database under `env.disk`.
 pub(crate) const LOG_DB: &str = "raft-log.redb";
 
-/// Cheap to clone: openraft wants a separate reader, which shares the database.
+/// Writes queued for the log writer. When full, openraft's core waits in `append`: the disk
+/// sets the pace.
+const WRITER_QUEUE_OPS: usize = 256;
+
+/// Most writes the log writer puts in one transaction (one sync).
+const MAX_OPS_PER_SYNC: usize = 256;
+
+/// Entries kept in memory once synced, so replication and apply read recent entries without
+/// touching the disk. Entries not yet synced are always kept, on top of these.
+const SYNCED_ENTRIES_KEPT: usize = 8192;
+
+/// Cheap to clone: openraft wants a separate reader, which shares everything.
 #[derive(Clone)]
 pub(crate) struct LogStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     /// The open database; redb allows one writer at a time and concurrent readers.
     db: Arc<Db>,
+    /// The log as openraft sees it: what is on disk plus what is queued for it. Shared with the
+    /// writer, which drops synced entries from it.
+    mem: Arc<Mutex<MemLog>>,
+    /// The queue to the log writer thread; `None` on a current-thread runtime, where writes run
+    /// inline. Dropping the last sender lets the writer finish the queue and exit.
+    writer: Option<mpsc::Sender<Op>>,
+    /// Without a writer thread: the committed log id waiting for the next sync.
+    unwritten_committed: Mutex<Option<Option<LogId>>>,
+}
+
+/// A write, in the order openraft issued it.
+enum Op {
+    Append {
+        /// Tags the entries in the in-memory tail: once this op is synced they may be dropped
+        /// from memory.
+        seq: u64,
+        /// Shared with the in-memory tail, so queueing them copies nothing.
+        entries: Vec<Arc<Entry>>,
+        flushed: IOFlushed<TypeConfig>,
+    },
+    /// Removes every entry from this index on.
+    TruncateFrom(u64),
+    /// Removes every entry up to this log id (inclusive) and records it as the last purged.
+    Purge(LogId),
+    SaveVote {
+        vote: Vote,
+        done: oneshot::Sender<io::Result<()>>,
+    },
+    SaveCommitted(Option<LogId>),
+    /// Writes what is pending (the committed log id) and syncs.
+    Sync,
+}
+
+/// The in-memory view of the log, always ahead of (or equal to) the disk.
+struct MemLog {
+    /// openraft's log reader reads the vote around every replication read: answered from here.
+    vote: Option<Vote>,
+    /// What `read_committed` answers; on disk it may lag (see the module docs).
+    committed: Option<LogId>,
+    /// Entries up to it are gone; a partly purged run on disk still holds some of them.
+    last_purged: Option<LogId>,
+    /// The last entry's log id, or the last purged one if there is no entry.
+    last: Option<LogId>,
+    /// From this index on, `tail` is the whole truth. Every entry below it (and above
+    /// `last_purged`) is synced on disk and not waiting to be truncated.
+    first: u64,
+    /// Recent entries by index, each tagged with the seq of the append that wrote it.
+    tail: BTreeMap<u64, (u64, Arc<Entry>)>,
+    /// Seq for the next append.
+    next_seq: u64,
+}
+
+impl MemLog {
+    /// `entries` are in index order (openraft's contract).
+    fn append(&mut self, seq: u64, entries: &[Arc<Entry>]) -> io::Result<()> {
+        // openraft truncates before it overwrites, and a truncate moves `first` down.
+        if let Some(low) = entries.iter().map(|e| e.index()).find(|i| *i < self.first) {
+            return Err(io::Error::other(format!(
+                "log append at {low}, below the in-memory tail at {}",
+                self.first
+            )));
+        }
+        for entry in entries {
+            self.tail.insert(entry.index(), (seq, entry.clone()));
+            self.last = Some(entry.log_id());
+        }
+        Ok(())
+    }
+
+    /// Returns the first index removed.
+    fn truncate_after(&mut self, last: Option<LogId>) -> u64 {
+        let from = last.as_ref().map(|id| id.index() + 1).unwrap_or(0);
+        self.tail.split_off(&from);
+        // Entries in [from, first) are on disk but stale: reading them from disk stops here,
+        // and the queued truncate removes them.
+        self.first = self.first.min(from);
+        self.last = last.or(self.last_purged);
+        from
+    }
+
+    fn purge(&mut self, upto: &LogId) {
+        self.tail = self.tail.split_off(&(upto.index() + 1));
+        self.first = self.first.max(upto.index() + 1);
+        if self.last.as_ref().is_none_or(|last| last < upto) {
+            self.last = Some(*upto);
+        }
+        self.last_purged = Some(*upto);
+    }
+
+    /// Drops synced entries beyond the ones kept for readers.
+    fn trim(&mut self, synced_seq: u64) {
+        while self.tail.len() > SYNCED_ENTRIES_KEPT {
+            let Some(entry) = self.tail.first_entry() else {
+                return;
+            };
+            if entry.get().0 > synced_seq {
+                return;
+            }
+            self.first = entry.key() + 1;
+            entry.remove();
+        }
+    }
+
+    fn read(&self, start: u64, end: Bound<u64>, out: &mut Vec<Entry>) {
+        let start = start.max(self.first);
+        if range_is_empty(start, end) {
+            return;
+        }
+        for (_, entry) in self
+            .tail
+            .range((Bound::Included(start), end))
+            .map(|(_, v)| v)
+        {
+            out.push(Entry::clone(entry));
+        }
+    }
+}
+
+/// `BTreeMap::range` panics on an inverted range: check first.
+fn range_is_empty(start: u64, end: Bound<u64>) -> bool {
+    match end {
+        Bound::Included(i) => start > i,
+        Bound::Excluded(i) => start >= i,
+        Bound::Unbounded => false,
+    }
 }
 
 impl LogStore {
-    /// Opens the log database and makes sure its tables exist, so readers never see them
-    /// missing.
+    /// Opens the log database, makes sure its tables exist (so readers never see them
+    /// missing), loads the metadata, and on a multi-thread runtime starts the log writer.
     pub(crate) fn open(db: Arc<Db>) -> io::Result<LogStore> {
-        let store = LogStore { db };
-        store.write(Durability::Immediate, |tx| {
-            tx.open_table(ENTRIES)?;
-            tx.open_table(META)?;
-            Ok(())
-        })?;
-        Ok(store)
+        let mem = Arc::new(Mutex::new(blocking(|| load(&db))?));
+        let writer = if multi_thread_runtime() {
+            let (tx, rx) = mpsc::channel(WRITER_QUEUE_OPS);
+            let (writer_db, writer_mem) = (db.clone(), mem.clone());
+            std::thread::Builder::new()
+                .name("raft-log-writer".into())
+                .spawn(move || run_writer(&writer_db, &writer_mem, rx))?;
+            Some(tx)
+        } else {
+            None
+        };
+        let shared = Arc::new(Shared {
+            db,
+            mem,
+            writer,
+            unwritten_committed: Mutex::new(None),
+        });
+        Ok(LogStore { shared })
     }
 
-    fn write(
-        &self,
-        durability: Durability,
-        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
-    ) -> io::Result<()> {
-        blocking(|| {
-            let mut tx = self.db.begin_write().map_err(io_err)?;
-            tx.set_durability(durability).map_err(io_err)?;
-            f(&tx).map_err(io_err)?;
-            tx.commit().map_err(io_err)
-        })
+    fn mem(&self) -> MutexGuard<'_, MemLog> {
+        lock(&self.shared.mem)
     }
 
-    fn read_meta<T: for<'de> serde::Deserialize<'de>>(&self, key: &str) -> io::Result<Option<T>> {
-        blocking(|| {
-            let tx = self.db.begin_read().map_err(io_err)?;
-            let table = tx.open_table(META).map_err(io_err)?;
-            match table.get(key).map_err(io_err)? {
-                Some(bytes) => decode(bytes.value()).map(Some),
-                None => Ok(None),
+    /// Hands `op` to the log writer, or runs it inline without one.
+    async fn submit(&self, op: Op) -> io::Result<()> {
+        match &self.shared.writer {
+            Some(tx) => tx
+                .send(op)
+                .await
+                .map_err(|_| io::Error::other("the raft log writer stopped")),
+            None => {
+                let batch = vec![op];
+                let mut unwritten = lock_unwritten(&self.shared.unwritten_committed);
+                let result = blocking(|| write_batch(&self.shared.db, &batch, &mut unwritten));
+                drop(unwritten);
+                finish_batch(&self.shared.mem, batch, result);
+                Ok(())
             }
-        })
+        }
     }
 
-    fn write_meta<T: serde::Serialize>(
-        &self,
-        key: &str,
-        value: &T,
-        durability: Durability,
-    ) -> io::Result<()> {
-        let bytes = encode(value)?;
-        self.write(durability, |tx| {
-            tx.open_table(META)?.insert(key, bytes.as_slice())?;
-            Ok(())
-        })
-    }
-
-    fn last_entry_log_id(&self) -> io::Result<Option<LogId>> {
-        blocking(|| {
-            let tx = self.db.begin_read().map_err(io_err)?;
-            let table = tx.open_table(ENTRIES).map_err(io_err)?;
-            match table.last().map_err(io_err)? {
-                Some((_, bytes)) => {
-                    let entry: Entry = decode(bytes.value())?;
-                    Ok(Some(entry.log_id()))
-                }
-                None => Ok(None),
-            }
-        })
-    }
-
+    /// Entries in `[start, end)`: the older ones from disk, the rest from memory, under one lock
+    /// so that the read is atomic with respect to appends and truncations.
     fn entries(&self, start: u64, end: Bound<u64>) -> io::Result<Vec<Entry>> {
-        blocking(|| {
-            let tx = self.db.begin_read().map_err(io_err)?;
-            let table = tx.open_table(ENTRIES).map_err(io_err)?;
-            let range = table
-                .range::<u64>((Bound::Included(start), end))
-                .map_err(io_err)?;
-            let mut out = Vec::new();
-            for item in range {
-                let (_, bytes) = item.map_err(io_err)?;
-                out.push(decode(bytes.value())?);
+        let mem = self.mem();
+        let mut out = Vec::new();
+        if start < mem.first {
+            let disk_end = match end {
+                Bound::Included(i) if i < mem.first => Bound::Included(i),
+                Bound::Excluded(i) if i < mem.first => Bound::Excluded(i),
+                _ => Bound::Excluded(mem.first),
+            };
+            if !range_is_empty(start, disk_end) {
+                let purged = mem.last_purged.as_ref().map(|id| id.index());
+                out = blocking(|| read_entries(&self.shared.db, start, disk_end, purged))?;
             }
-            Ok(out)
-        })
+        }
+        mem.read(start, end, &mut out);
+        Ok(out)
+    }
+}
+
+fn lock(mem: &Mutex<MemLog>) -> MutexGuard<'_, MemLog> {
+    // The in-memory log is only changed by short code that does not panic.
+    mem.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock_unwritten(m: &Mutex<Option<Option<LogId>>>) -> MutexGuard<'_, Option<Option<LogId>>> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn multi_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .map(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+        .unwrap_or(false)
+}
+
+/// Creates the tables if needed and reads what the in-memory log starts from.
+fn load(db: &Db) -> io::Result<MemLog> {
+    let mut tx = db.begin_write().map_err(io_err)?;
+    tx.set_durability(Durability::Immediate).map_err(io_err)?;
+    tx.open_table(RUNS).map_err(io_err)?;
+    tx.open_table(META).map_err(io_err)?;
+    tx.commit().map_err(io_err)?;
+
+    let tx = db.begin_read().map_err(io_err)?;
+    let meta = tx.open_table(META).map_err(io_err)?;
+    let read_meta = |key: &str| -> io::Result<Option<Vec<u8>>> {
+        Ok(meta.get(key).map_err(io_err)?.map(|v| v.value().to_vec()))
+    };
+    let vote: Option<Vote> = read_meta(VOTE)?.map(|b| decode(&b)).transpose()?;
+    let committed: Option<LogId> = match read_meta(COMMITTED)? {
+        Some(b) => decode::<Option<LogId>>(&b)?,
+        None => None,
+    };
+    let last_purged: Option<LogId> = read_meta(LAST_PURGED)?.map(|b| decode(&b)).transpose()?;
+    let runs = tx.open_table(RUNS).map_err(io_err)?;
+    let last_entry: Option<LogId> = match runs.last().map_err(io_err)? {
+        Some((_, bytes)) => decode::<Vec<Entry>>(bytes.value())?
+            .last()
+            .map(|e| e.log_id()),
+        None => None,
+    };
+    // A run that was only partly purged still holds entries at or below `last_purged`.
+    let last = last_entry.max(last_purged);
+    let first = last.as_ref().map(|id| id.index() + 1).unwrap_or(0);
+    Ok(MemLog {
+        vote,
+        committed,
+        last_purged,
+        last,
+        first,
+        tail: BTreeMap::new(),
+        next_seq: 1,
+    })
+}
+
+/// Entries in `[start, end)` on disk, leaving out purged ones.
+fn read_entries(
+    db: &Db,
+    start: u64,
+    end: Bound<u64>,
+    last_purged: Option<u64>,
+) -> io::Result<Vec<Entry>> {
+    let start = start.max(last_purged.map(|p| p + 1).unwrap_or(0));
+    let tx = db.begin_read().map_err(io_err)?;
+    let runs = tx.open_table(RUNS).map_err(io_err)?;
+    // The run holding `start` begins at or before it.
+    let from = match runs.range(..=start).map_err(io_err)?.next_back() {
+        Some(item) => item.map_err(io_err)?.0.value(),
+        None => start,
+    };
+    let mut out = Vec::new();
+    for item in runs.range(from..).map_err(io_err)? {
+        let (key, bytes) = item.map_err(io_err)?;
+        if !before_end(key.value(), end) {
+            break;
+        }
+        let run: Vec<Entry> = decode(bytes.value())?;
+        out.extend(
+            run.into_iter()
+                .filter(|e| e.index() >= start && before_end(e.index(), end)),
+        );
+    }
+    Ok(out)
+}
+
+fn before_end(index: u64, end: Bound<u64>) -> bool {
+    match end {
+        Bound::Included(i) => index <= i,
+        Bound::Excluded(i) => index < i,
+        Bound::Unbounded => true,
+    }
+}
+
+/// The log writer thread: takes whatever is queued, writes it with one sync, reports it done.
+/// Ends when every `LogStore` is dropped and the queue is drained. After a failed write every
+/// later one fails too: the disk no longer holds what openraft believes it wrote.
+fn run_writer(db: &Db, mem: &Mutex<MemLog>, mut rx: mpsc::Receiver<Op>) {
+    let mut unwritten_committed = None;
+    let mut failed: Option<String> = None;
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        drain(&mut rx, &mut batch);
+        if batch.len() > 1 {
+            // Busy: give the producers a moment to add to this sync rather than the next.
+            std::thread::yield_now();
+            drain(&mut rx, &mut batch);
+        }
+        let result = match &failed {
+            Some(msg) => Err(io::Error::other(msg.clone())),
+            None => write_batch(db, &batch, &mut unwritten_committed),
+        };
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "raft log write failed");
+            failed.get_or_insert_with(|| format!("an earlier raft log write failed: {e}"));
+        }
+        finish_batch(mem, batch, result);
+    }
+    // Shutting down: keep the newest commit point, so a restart replays up to it.
+    if failed.is_none() && unwritten_committed.is_some() {
+        let _ = write_batch(db, &[Op::Sync], &mut unwritten_committed);
+    }
+}
+
+/// Takes what is queued, up to `MAX_OPS_PER_SYNC` in all.
+fn drain(rx: &mut mpsc::Receiver<Op>, batch: &mut Vec<Op>) {
+    while batch.len() < MAX_OPS_PER_SYNC {
+        match rx.try_recv() {
+            Ok(op) => batch.push(op),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Writes `batch` in one transaction with one sync. The committed log id need not be durable
+/// (losing it only means openraft re-learns the commit point), so a batch that only moves it
+/// writes nothing: it waits in `unwritten_committed` for the next sync. It always comes after
+/// the appends it covers, as the queue is in openraft's order.
+fn write_batch(
+    db: &Db,
+    batch: &[Op],
+    unwritten_committed: &mut Option<Option<LogId>>,
+) -> io::Result<()> {
+    for op in batch {
+        if let Op::SaveCommitted(committed) = op {
+            *unwritten_committed = Some(*committed);
+        }
+    }
+    if batch.iter().all(|op| matches!(op, Op::SaveCommitted(_))) {
+        return Ok(());
+    }
+    let mut tx = db.begin_write().map_err(io_err)?;
+    tx.set_durability(Durability::Immediate).map_err(io_err)?;
+    {
+        let mut runs = tx.open_table(RUNS).map_err(io_err)?;
+        let mut meta = tx.open_table(META).map_err(io_err)?;
+        // Consecutive appends go in one row.
+        let mut run: Vec<&Entry> = Vec::new();
+        for op in batch {
+            if let Op::Append { entries, .. } = op {
+                let follows = match (run.last(), entries.first()) {
+                    (Some(last), Some(first)) => first.index() == last.index() + 1,
+                    _ => true,
+                };
+                if !follows {
+                    insert_run(&mut runs, &run)?;
+                    run.clear();
+                }
+                run.extend(entries.iter().map(|e| &**e));
+            } else {
+                insert_run(&mut runs, &run)?;
+                run.clear();
+                write_op(op, &mut runs, &mut meta)?;
+            }
+        }
+        insert_run(&mut runs, &run)?;
+        if let Some(committed) = unwritten_committed.take() {
+            meta.insert(COMMITTED, encode(&committed)?.as_slice())
+                .map_err(io_err)?;
+        }
+    }
+    tx.commit().map_err(io_err)
+}
+
+type RunsTable<'t> = redb::Table<'t, u64, &'static [u8]>;
+
+fn write_op(
+    op: &Op,
+    runs: &mut RunsTable<'_>,
+    meta: &mut redb::Table<&str, &[u8]>,
+) -> io::Result<()> {
+    match op {
+        Op::Append { .. } => {} // written by `write_batch`, several appends in one row
+        Op::TruncateFrom(from) => truncate_runs(runs, *from)?,
+        Op::Purge(upto) => {
+            meta.insert(LAST_PURGED, encode(upto)?.as_slice())
+                .map_err(io_err)?;
+            purge_runs(runs, upto.index())?;
+        }
+        Op::SaveVote { vote, .. } => {
+            meta.insert(VOTE, encode(vote)?.as_slice())
+                .map_err(io_err)?;
+        }
+        Op::SaveCommitted(_) | Op::Sync => {}
+    }
+    Ok(())
+}
+
+fn insert_run(runs: &mut RunsTable<'_>, run: &[&Entry]) -> io::Result<()> {
+    if let Some(first) = run.first() {
+        runs.insert(first.index(), encode(&run)?.as_slice())
+            .map_err(io_err)?;
+    }
+    Ok(())
+}
+
+/// Removes every entry from `from` on: the runs that start there or later, and the tail of the
+/// run that holds `from`.
+fn truncate_runs(runs: &mut RunsTable<'_>, from: u64) -> io::Result<()> {
+    let holding = match runs.range(..from).map_err(io_err)?.next_back() {
+        Some(item) => {
+            let (key, bytes) = item.map_err(io_err)?;
+            Some((key.value(), decode::<Vec<Entry>>(bytes.value())?))
+        }
+        None => None,
+    };
+    runs.retain_in(from.., |_, _| false).map_err(io_err)?;
+    if let Some((key, mut run)) = holding
+        && run.last().is_some_and(|e| e.index() >= from)
+    {
+        run.retain(|e| e.index() < from);
+        runs.insert(key, encode(&run)?.as_slice()).map_err(io_err)?;
+    }
+    Ok(())
+}
+
+/// Removes the runs whose entries are all at or below `upto`. A run that is only partly
+/// purged stays; readers skip its purged entries.
+fn purge_runs(runs: &mut RunsTable<'_>, upto: u64) -> io::Result<()> {
+    let mut starts = Vec::new();
+    for item in runs.range(..=upto).map_err(io_err)? {
+        starts.push(item.map_err(io_err)?.0.value());
+    }
+    let Some(&last_start) = starts.last() else {
+        return Ok(());
+    };
+    // The log has no holes, so every run but the last ends where the next one starts.
+    for start in &starts[..starts.len() - 1] {
+        runs.remove(start).map_err(io_err)?;
+    }
+    let last_run_purged = match runs.get(last_start).map_err(io_err)? {
+        Some(bytes) => decode::<Vec<Entry>>(bytes.value())?
+            .last()
+            .is_none_or(|e| e.index() <= upto),
+        None => false,
+    };
+    if last_run_purged {
+        runs.remove(last_start).map_err(io_err)?;
+    }
+    Ok(())
+}
+
+/// Tells openraft how `batch` went, in order, and lets memory go of what is now synced.
+fn finish_batch(mem: &Mutex<MemLog>, batch: Vec<Op>, result: io::Result<()>) {
+    let error = result.err().map(|e| e.to_string());
+    let synced_seq = batch.iter().rev().find_map(|op| match op {
+        Op::Append { seq, .. } => Some(*seq),
+        _ => None,
+    });
+    if let (None, Some(seq)) = (&error, synced_seq) {
+        lock(mem).trim(seq);
+    }
+    let outcome = || match &error {
+        None => Ok(()),
+        Some(msg) => Err(io::Error::other(msg.clone())),
+    };
+    for op in batch {
+        match op {
+            Op::Append { flushed, .. } => flushed.io_completed(outcome()),
+            Op::SaveVote { done, .. } => {
+                // The caller may have gone (openraft shutting down): nothing to tell then.
+                let _ = done.send(outcome());
+            }
+            Op::TruncateFrom(_) | Op::Purge(_) | Op::SaveCommitted(_) | Op::Sync => {}
+        }
     }
 }
 
@@ -143,7 +573,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
-        self.read_meta(VOTE)
+        Ok(self.mem().vote)
     }
 }
 
@@ -151,11 +581,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = LogStore;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
-        let last_purged_log_id: Option<LogId> = self.read_meta(LAST_PURGED)?;
-        let last_log_id = self.last_entry_log_id()?.or(last_purged_log_id);
+        let mem = self.mem();
         Ok(LogState {
-            last_purged_log_id,
-            last_log_id,
+            last_purged_log_id: mem.last_purged,
+            last_log_id: mem.last,
         })
     }
 
@@ -163,20 +592,27 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.clone()
     }
 
+    /// Returns once the vote is synced: openraft relies on it before it answers a candidate.
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
-        self.write_meta(VOTE, vote, Durability::Immediate)
+        self.mem().vote = Some(*vote);
+        let (done, synced) = oneshot::channel();
+        self.submit(Op::SaveVote { vote: *vote, done }).await?;
+        synced
+            .await
+            .map_err(|_| io::Error::other("the raft log writer stopped"))?
     }
 
-    /// Not synced on its own: losing it only means openraft re-learns the commit point from
-    /// the leader. The next append's sync makes it durable anyway.
+    /// Not synced on its own (see `write_batch`); the next append's sync makes it durable.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
-        self.write_meta(COMMITTED, &committed, Durability::None)
+        self.mem().committed = committed;
+        self.submit(Op::SaveCommitted(committed)).await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
-        Ok(self.read_meta::<Option<LogId>>(COMMITTED)?.flatten())
+        Ok(self.mem().committed)
     }
 
+    /// Returns as soon as the entries are readable; `callback` fires once they are synced.
     async fn append<I>(
         &mut self,
         entries: I,
@@ -186,38 +622,30 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut encoded = Vec::new();
-        for entry in entries {
-            encoded.push((entry.index(), encode(&entry)?));
-        }
-        self.write(Durability::Immediate, |tx| {
-            let mut table = tx.open_table(ENTRIES)?;
-            for (index, bytes) in &encoded {
-                table.insert(*index, bytes.as_slice())?;
-            }
-            Ok(())
-        })?;
-        callback.io_completed(Ok(()));
-        Ok(())
+        let entries: Vec<Arc<Entry>> = entries.into_iter().map(Arc::new).collect();
+        let seq = {
+            let mut mem = self.mem();
+            let seq = mem.next_seq;
+            mem.next_seq += 1;
+            mem.append(seq, &entries)?;
+            seq
+        };
+        self.submit(Op::Append {
+            seq,
+            entries,
+            flushed: callback,
+        })
+        .await
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
-        let first_removed = last_log_id.map(|id| id.index() + 1).unwrap_or(0);
-        self.write(Durability::Immediate, |tx| {
-            let mut table = tx.open_table(ENTRIES)?;
-            table.retain_in(first_removed.., |_, _| false)?;
-            Ok(())
-        })
+        let from = self.mem().truncate_after(last_log_id);
+        self.submit(Op::TruncateFrom(from)).await
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
-        let bytes = encode(&log_id)?;
-        let upto = log_id.index();
-        self.write(Durability::Immediate, |tx| {
-            tx.open_table(META)?.insert(LAST_PURGED, bytes.as_slice())?;
-            tx.open_table(ENTRIES)?.retain_in(..=upto, |_, _| false)?;
-            Ok(())
-        })
+        self.mem().purge(&log_id);
+        self.submit(Op::Purge(log_id)).await
     }
 }
 
@@ -226,6 +654,7 @@ mod tests {
     use super::*;
     use kubesim_net::{Disk, MemDisk};
     use openraft::EntryPayload;
+    use openraft::type_config::TypeConfigExt;
 
     fn log_id(term: u64, index: u64) -> LogId {
         openraft::LogId::new(
@@ -241,6 +670,15 @@ mod tests {
         }
     }
 
+    fn blanks(term: u64, indexes: std::ops::RangeInclusive<u64>) -> Vec<Entry> {
+        indexes.map(|i| blank(term, i)).collect()
+    }
+
+    fn open(disk: &MemDisk) -> LogStore {
+        LogStore::open(Db::new(disk.open_database(LOG_DB).unwrap()).0).unwrap()
+    }
+
+    /// Inline writes, as under turmoil.
     fn run<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .build()
@@ -248,18 +686,46 @@ mod tests {
             .unwrap_or_else(|e| panic!("runtime: {e}"))
     }
 
+    /// The log writer thread, as in production.
+    fn run_threaded<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .map(|rt| rt.block_on(f))
+            .unwrap_or_else(|e| panic!("runtime: {e}"))
+    }
+
+    /// Appends `entries` and waits until they are synced.
+    async fn append_synced(store: &mut LogStore, entries: Vec<Entry>) {
+        let (tx, rx) = TypeConfig::oneshot();
+        store.append(entries, IOFlushed::signal(tx)).await.unwrap();
+        rx.await.unwrap().unwrap();
+    }
+
+    async fn indexes(
+        store: &mut LogStore,
+        range: impl RangeBounds<u64> + Clone + Debug + Send,
+    ) -> Vec<(u64, u64)> {
+        let got = store.try_get_log_entries(range).await.unwrap();
+        got.iter()
+            .map(|e| (e.log_id().leader_id.term, e.index()))
+            .collect()
+    }
+
     #[test]
     fn appended_entries_survive_a_power_cut_and_purge_moves_the_start() {
         let disk = MemDisk::new();
         run(async {
-            let mut store = LogStore::open(Db::new(disk.open_database(LOG_DB).unwrap()).0).unwrap();
-            let entries = (1..=5).map(|i| blank(1, i)).collect::<Vec<_>>();
-            store.append(entries, IOFlushed::noop()).await.unwrap();
+            let mut store = open(&disk);
+            store
+                .append(blanks(1, 1..=5), IOFlushed::noop())
+                .await
+                .unwrap();
             store.purge(log_id(1, 2)).await.unwrap();
         });
         disk.power_cut();
         run(async {
-            let mut store = LogStore::open(Db::new(disk.open_database(LOG_DB).unwrap()).0).unwrap();
+            let mut store = open(&disk);
             let state = store.get_log_state().await.unwrap();
             assert_eq!(state.last_purged_log_id, Some(log_id(1, 2)));
             assert_eq!(state.last_log_id, Some(log_id(1, 5)));
@@ -276,7 +742,7 @@ mod tests {
     fn vote_is_durable_and_empty_log_reports_nothing() {
         let disk = MemDisk::new();
         run(async {
-            let mut store = LogStore::open(Db::new(disk.open_database(LOG_DB).unwrap()).0).unwrap();
+            let mut store = open(&disk);
             let state = store.get_log_state().await.unwrap();
             assert_eq!(state.last_log_id, None);
             assert_eq!(store.read_vote().await.unwrap(), None);
@@ -285,8 +751,200 @@ mod tests {
         });
         disk.power_cut();
         run(async {
-            let mut store = LogStore::open(Db::new(disk.open_database(LOG_DB).unwrap()).0).unwrap();
+            let mut store = open(&disk);
             assert_eq!(store.read_vote().await.unwrap(), Some(Vote::new(3, 7)));
+        });
+    }
+
+    #[test]
+    fn with_the_writer_thread_flushed_entries_and_votes_survive_a_power_cut() {
+        let disk = MemDisk::new();
+        run_threaded(async {
+            let mut store = open(&disk);
+            // Readable as soon as append returns, before the sync.
+            store
+                .append(blanks(1, 1..=3), IOFlushed::noop())
+                .await
+                .unwrap();
+            assert_eq!(
+                indexes(&mut store, 1..=3).await,
+                vec![(1, 1), (1, 2), (1, 3)]
+            );
+            append_synced(&mut store, blanks(1, 4..=6)).await;
+            store.save_vote(&Vote::new(2, 1)).await.unwrap();
+            store.save_committed(Some(log_id(1, 6))).await.unwrap();
+            // A vote is synced in order after every earlier write, committed included.
+            store.save_vote(&Vote::new(2, 1)).await.unwrap();
+        });
+        disk.power_cut();
+        run_threaded(async {
+            let mut store = open(&disk);
+            assert_eq!(store.read_vote().await.unwrap(), Some(Vote::new(2, 1)));
+            assert_eq!(store.read_committed().await.unwrap(), Some(log_id(1, 6)));
+            let state = store.get_log_state().await.unwrap();
+            assert_eq!(state.last_log_id, Some(log_id(1, 6)));
+            assert_eq!(indexes(&mut store, ..).await.len(), 6);
+        });
+    }
+
+    #[test]
+    fn a_truncated_tail_is_replaced_in_memory_at_once_and_on_disk_in_order() {
+        let disk = MemDisk::new();
+        run_threaded(async {
+            let mut store = open(&disk);
+            append_synced(&mut store, blanks(1, 1..=5)).await;
+            store.truncate_after(Some(log_id(1, 2))).await.unwrap();
+            assert_eq!(indexes(&mut store, 0..10).await, vec![(1, 1), (1, 2)]);
+            append_synced(&mut store, blanks(2, 3..=4)).await;
+            let state = store.get_log_state().await.unwrap();
+            assert_eq!(state.last_log_id, Some(log_id(2, 4)));
+        });
+        disk.power_cut();
+        run_threaded(async {
+            let mut store = open(&disk);
+            let want = vec![(1, 1), (1, 2), (2, 3), (2, 4)];
+            assert_eq!(indexes(&mut store, 0..10).await, want);
+        });
+    }
+
+    #[test]
+    fn reads_span_entries_dropped_from_memory_and_entries_still_in_it() {
+        let disk = MemDisk::new();
+        run_threaded(async {
+            let mut store = open(&disk);
+            let total = SYNCED_ENTRIES_KEPT as u64 + 100;
+            for start in (1..=total).step_by(1000) {
+                append_synced(&mut store, blanks(1, start..=(start + 999).min(total))).await;
+            }
+            // The oldest synced entries left memory: they come from disk.
+            assert!(store.mem().first > 1);
+            let got = indexes(&mut store, 50..=total).await;
+            let want: Vec<(u64, u64)> = (50..=total).map(|i| (1, i)).collect();
+            assert_eq!(got, want);
+            // Truncating below the in-memory tail hides the stale entries on disk at once.
+            store.truncate_after(Some(log_id(1, 10))).await.unwrap();
+            assert_eq!(indexes(&mut store, 9..20).await, vec![(1, 9), (1, 10)]);
+        });
+    }
+
+    #[test]
+    fn truncating_and_purging_inside_a_run_keeps_the_rest_of_it_on_disk() {
+        let disk = MemDisk::new();
+        run(async {
+            let mut store = open(&disk);
+            store
+                .append(blanks(1, 1..=10), IOFlushed::noop())
+                .await
+                .unwrap();
+            store
+                .append(blanks(1, 11..=20), IOFlushed::noop())
+                .await
+                .unwrap();
+            store.truncate_after(Some(log_id(1, 15))).await.unwrap();
+            store
+                .append(blanks(2, 16..=17), IOFlushed::noop())
+                .await
+                .unwrap();
+            store.purge(log_id(1, 12)).await.unwrap();
+        });
+        disk.power_cut();
+        run(async {
+            let mut store = open(&disk);
+            let state = store.get_log_state().await.unwrap();
+            assert_eq!(state.last_purged_log_id, Some(log_id(1, 12)));
+            assert_eq!(state.last_log_id, Some(log_id(2, 17)));
+            let want = vec![(1, 13), (1, 14), (1, 15), (2, 16), (2, 17)];
+            assert_eq!(indexes(&mut store, ..).await, want);
+            assert_eq!(indexes(&mut store, 14..=16).await, want[1..4].to_vec());
+            // Purging the whole log leaves nothing, and the last log id is the purged one.
+            store.purge(log_id(2, 17)).await.unwrap();
+            store
+                .append(blanks(2, 18..=18), IOFlushed::noop())
+                .await
+                .unwrap();
+        });
+        disk.power_cut();
+        run(async {
+            let mut store = open(&disk);
+            assert_eq!(indexes(&mut store, ..).await, vec![(2, 18)]);
+        });
+    }
+
+    #[test]
+    fn the_committed_log_id_is_written_with_the_next_sync_not_on_its_own() {
+        let disk = MemDisk::new();
+        run(async {
+            let mut store = open(&disk);
+            store
+                .append(blanks(1, 1..=2), IOFlushed::noop())
+                .await
+                .unwrap();
+            store.save_committed(Some(log_id(1, 1))).await.unwrap();
+            assert_eq!(store.read_committed().await.unwrap(), Some(log_id(1, 1)));
+        });
+        disk.power_cut();
+        run(async {
+            let mut store = open(&disk);
+            // No sync after it: it is lost, and that is allowed.
+            assert_eq!(store.read_committed().await.unwrap(), None);
+            store.save_committed(Some(log_id(1, 2))).await.unwrap();
+            store
+                .append(blanks(1, 3..=3), IOFlushed::noop())
+                .await
+                .unwrap();
+        });
+        disk.power_cut();
+        run(async {
+            let mut store = open(&disk);
+            assert_eq!(store.read_committed().await.unwrap(), Some(log_id(1, 2)));
+        });
+    }
+
+    #[test]
+    fn one_sync_merges_consecutive_appends_and_keeps_the_order_of_truncates() {
+        let disk = MemDisk::new();
+        let db = Db::new(disk.open_database(LOG_DB).unwrap()).0;
+        let mem = Mutex::new(load(&db).unwrap());
+        let append = |seq, entries: Vec<Entry>| Op::Append {
+            seq,
+            entries: entries.into_iter().map(Arc::new).collect(),
+            flushed: IOFlushed::noop(),
+        };
+        let batch = vec![
+            append(1, blanks(1, 1..=2)),
+            append(2, blanks(1, 3..=4)),
+            Op::SaveCommitted(Some(log_id(1, 2))),
+            Op::TruncateFrom(4),
+            append(3, blanks(2, 4..=5)),
+        ];
+        let mut unwritten = None;
+        write_batch(&db, &batch, &mut unwritten).unwrap();
+        finish_batch(&mem, batch, Ok(()));
+        let got = read_entries(&db, 0, Bound::Unbounded, None).unwrap();
+        let got: Vec<(u64, u64)> = got
+            .iter()
+            .map(|e| (e.log_id().leader_id.term, e.index()))
+            .collect();
+        assert_eq!(got, vec![(1, 1), (1, 2), (1, 3), (2, 4), (2, 5)]);
+        let tx = db.begin_read().unwrap();
+        // Two rows: 1..=3 (merged, then cut by the truncate) and 4..=5.
+        assert_eq!(tx.open_table(RUNS).unwrap().iter().unwrap().count(), 2);
+        assert_eq!(load(&db).unwrap().committed, Some(log_id(1, 2)));
+    }
+
+    #[test]
+    fn an_append_below_the_in_memory_tail_is_refused_and_changes_nothing() {
+        let disk = MemDisk::new();
+        run(async {
+            let mut store = open(&disk);
+            store
+                .append(blanks(1, 1..=3), IOFlushed::noop())
+                .await
+                .unwrap();
+            store.purge(log_id(1, 2)).await.unwrap();
+            let err = store.append(blanks(1, 1..=4), IOFlushed::noop()).await;
+            assert!(err.is_err());
+            assert_eq!(indexes(&mut store, ..).await, vec![(1, 3)]);
         });
     }
 }

@@ -103,10 +103,7 @@ impl RaftPeer for PeerService {
         reply(&self.consensus.execute_on_leader(op).await)
     }
 
-    async fn read_index(
-        &self,
-        req: Request<RaftMessage>,
-    ) -> Result<Response<RaftMessage>, Status> {
+    async fn read_index(&self, req: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
         // The request carries nothing; anything else is not a ReadIndex request.
         let () = request_data(req)?;
         let result: Result<u64, PeerError> = self.consensus.read_index_local().await;
