@@ -239,6 +239,17 @@ fn put(key: &str, value: &str) -> Command {
 }
 
 /// The value of `key` in this member's applied state (a serializable read).
+/// Enough writes for `timing(10)` to take several snapshots and purge the log.
+const KEYS_PAST_A_SNAPSHOT: usize = 60;
+
+/// Writes `k0..k{count}` = "v" through `handle`, one acknowledged put at a time.
+async fn write_keys(handle: &StoreHandle, count: usize) -> Result<()> {
+    for i in 0..count {
+        handle.propose(put(&format!("k{i}"), "v")).await?;
+    }
+    Ok(())
+}
+
 fn get(handle: &StoreHandle, key: &str) -> Option<Vec<u8>> {
     let req = RangeRequest {
         key: key.as_bytes().to_vec(),
@@ -412,12 +423,7 @@ async fn snapshots_purge_the_log_and_a_restarted_member_restores_from_one() -> R
     bounded(Duration::from_secs(40), async {
         let mut cluster = Cluster::start(3, timing(10)).await?;
         let leader = cluster.wait_leader().await?;
-        for i in 0..60 {
-            cluster.members[leader]
-                .handle()
-                .propose(put(&format!("k{i}"), "v"))
-                .await?;
-        }
+        write_keys(cluster.members[leader].handle(), KEYS_PAST_A_SNAPSHOT).await?;
         let follower = cluster.follower(leader);
         let progress = eventually(Duration::from_secs(5), || async {
             let p = cluster.members[follower].handle().raft_progress();
@@ -433,7 +439,7 @@ async fn snapshots_purge_the_log_and_a_restarted_member_restores_from_one() -> R
         let h = cluster.members[follower].handle().clone();
         h.read_barrier().await?;
         assert!(h.raft_progress().snapshot_index >= progress.snapshot_index);
-        for i in 0..60 {
+        for i in 0..KEYS_PAST_A_SNAPSHOT {
             assert_eq!(
                 get(&h, &format!("k{i}")).as_deref(),
                 Some(b"v".as_slice()),
@@ -451,12 +457,7 @@ async fn a_learner_catches_up_by_snapshot_and_is_promoted() -> Result<()> {
     bounded(Duration::from_secs(60), async {
         let mut cluster = Cluster::start(3, timing(10)).await?;
         let leader = cluster.wait_leader().await?;
-        for i in 0..60 {
-            cluster.members[leader]
-                .handle()
-                .propose(put(&format!("k{i}"), "v"))
-                .await?;
-        }
+        write_keys(cluster.members[leader].handle(), KEYS_PAST_A_SNAPSHOT).await?;
         let newcomer = Member::new("m4");
         let follower = cluster.follower(leader);
         let f = cluster.members[follower].handle().clone();
