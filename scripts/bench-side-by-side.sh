@@ -9,12 +9,12 @@
 # connection per 8 clients (etcd's guide uses 100 conns for 1000 clients), spread over all
 # three members. Both clusters keep their data on the same disk with fsync on (the defaults).
 #
-# Usage: scripts/bench-side-by-side.sh          (after `cargo build --release`)
+# Usage: scripts/bench-side-by-side.sh          (after `cargo build --profile perf -p kubesim`)
 # Environment:
 #   TOTAL=10000             requests per run
 #   CLIENTS="1 16 64 256"   client counts
 #   TARGETS="etcd kubesim"  which clusters to run (e.g. TARGETS=etcd)
-#   KUBESIM=target/release/kubesim
+#   KUBESIM=target/perf/kubesim
 #   BENCH_DIR=target        where the temporary data dirs go (not /tmp: it may be tmpfs,
 #                           where fsync costs nothing)
 #   KEEP=1                  keep data and logs afterwards
@@ -24,7 +24,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-KUBESIM=${KUBESIM:-$ROOT/target/release/kubesim}
+KUBESIM=${KUBESIM:-$ROOT/target/perf/kubesim}
 TOTAL=${TOTAL:-10000}
 CLIENTS=${CLIENTS:-"1 16 64 256"}
 TARGETS=${TARGETS:-"etcd kubesim"}
@@ -105,8 +105,8 @@ ensure_etcd() {
 
 ensure_kubesim() {
     [[ -x $KUBESIM ]] && return
-    log "$KUBESIM not found: running cargo build --release -p kubesim"
-    (cd "$ROOT" && cargo build --release -p kubesim)
+    log "$KUBESIM not found: running cargo build --profile perf -p kubesim"
+    (cd "$ROOT" && cargo build --profile perf -p kubesim)
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -16,7 +16,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
 use kubesim_net::{Env, MemDisk, SeededEntropy};
-use kubesim_store::{InitialClusterState, InitialMember, StoreConfig, StoreNode, Timing};
+use kubesim_store::{
+    InitialClusterState, InitialMember, PlantedBug, StoreConfig, StoreHandle, StoreNode, Timing,
+};
 
 use crate::clock::{DEFAULT_EPOCH, SimClock};
 use crate::network::TurmoilNetwork;
@@ -48,6 +50,8 @@ pub struct ClusterConfig {
     pub epoch: Duration,
     /// Raft and request timing of every member.
     pub timing: Timing,
+    /// A known bug to plant in every member (test-only; see `kubesim_store::PlantedBug`).
+    pub planted_bug: PlantedBug,
 }
 
 impl ClusterConfig {
@@ -62,12 +66,13 @@ impl ClusterConfig {
             max_message_latency: Duration::from_millis(20),
             epoch: DEFAULT_EPOCH,
             timing: Timing::default(),
+            planted_bug: PlantedBug::None,
         }
     }
 }
 
 /// A fault that only the simulation driver can apply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// The member's process dies: its software stops, its peers see its connections close,
     /// and its disk keeps only what was synced.
@@ -78,6 +83,19 @@ pub enum Fault {
     PowerCut(String),
     /// The member starts again on its disk (after a crash, or in place of the running one).
     Bounce(String),
+    /// The member is stopped (as `Crash`) and its disk replaced by an empty one; its next
+    /// start joins the existing cluster (`--initial-cluster-state existing`), as an operator
+    /// does after `member remove` and `member add`.
+    Wipe(String),
+    /// Messages between `a` and `b` (both ways) take from the run's minimum latency up to
+    /// `max`, exponentially distributed (turmoil's curve).
+    LinkLatency { a: String, b: String, max: Duration },
+    /// The shape of every link's latency distribution: turmoil's exponential lambda (higher
+    /// means most messages near the minimum).
+    LatencyCurve(f64),
+    /// Each message between `a` and `b` breaks the link with probability `rate`: the
+    /// messages in flight are lost and the link stays down until it repairs at random.
+    LinkLoss { a: String, b: String, rate: f64 },
 }
 
 /// Where clients leave faults for the driver. Clonable into any client future.
@@ -103,9 +121,9 @@ pub struct Cluster {
     /// The turmoil simulation that runs every host.
     sim: turmoil::Sim<'static>,
     config: ClusterConfig,
-    /// Each member's disk, by host name. Kept here, outside the host closures, so that it
-    /// outlives a crash and a restart sees what was synced before.
-    disks: BTreeMap<String, MemDisk>,
+    /// Each member's disk and running handle, by host name. Kept here, outside the host
+    /// closures, so that a disk outlives a crash and a restart sees what was synced before.
+    members: Members,
     /// Faults asked for by clients.
     faults: Faults,
     /// Host names of the clients, to cut links to them in a power cut.
@@ -119,7 +137,7 @@ impl Cluster {
         let mut cluster = Cluster {
             sim,
             config,
-            disks: BTreeMap::new(),
+            members: Members::default(),
             faults: Faults::default(),
             clients: Vec::new(),
         };
@@ -134,8 +152,18 @@ impl Cluster {
         (1..=self.config.members).map(member_name).collect()
     }
 
+    /// Simulated time since the start of the run.
+    pub fn elapsed(&self) -> Duration {
+        self.sim.elapsed()
+    }
+
     pub fn config(&self) -> &ClusterConfig {
         &self.config
+    }
+
+    /// The members' disks and running handles, for the nemesis and the final checks.
+    pub fn members(&self) -> Members {
+        self.members.clone()
     }
 
     /// The handle through which clients ask for crashes and restarts.
@@ -191,6 +219,7 @@ impl Cluster {
         // The cut comes first: turmoil's crash runs destructors, and a database dropped
         // after the cut can no longer write the disk.
         disk.power_cut();
+        self.members.set_handle(name, None);
         self.sim.crash(name);
         Ok(())
     }
@@ -211,8 +240,21 @@ impl Cluster {
 
     /// Starts member `name` again on the disk it had.
     pub fn bounce(&mut self, name: &str) -> anyhow::Result<()> {
-        self.disk(name)?;
+        let disk = self.disk(name)?;
+        if self.sim.is_host_running(name) {
+            // The running incarnation dies first, as in `crash`.
+            disk.power_cut();
+        }
+        self.members.set_handle(name, None);
         self.sim.bounce(name);
+        Ok(())
+    }
+
+    /// Stops member `name` and gives it an empty disk; it joins the existing cluster when it
+    /// next starts.
+    pub fn wipe(&mut self, name: &str) -> anyhow::Result<()> {
+        self.crash(name)?;
+        self.members.wipe(name);
         Ok(())
     }
 
@@ -222,6 +264,26 @@ impl Cluster {
             Fault::Crash(name) => self.crash(&name),
             Fault::PowerCut(name) => self.power_cut(&name),
             Fault::Bounce(name) => self.bounce(&name),
+            Fault::Wipe(name) => self.wipe(&name),
+            Fault::LinkLatency { a, b, max } => {
+                self.sim
+                    .set_link_max_message_latency(a.as_str(), b.as_str(), max);
+                Ok(())
+            }
+            Fault::LatencyCurve(lambda) => {
+                if !(lambda.is_finite() && lambda > 0.0) {
+                    bail!("latency curve {lambda} must be positive");
+                }
+                self.sim.set_message_latency_curve(lambda);
+                Ok(())
+            }
+            Fault::LinkLoss { a, b, rate } => {
+                if !(0.0..=1.0).contains(&rate) {
+                    bail!("loss rate {rate} must be within 0..=1");
+                }
+                self.sim.set_link_fail_rate(a.as_str(), b.as_str(), rate);
+                Ok(())
+            }
         }
     }
 
@@ -232,9 +294,9 @@ impl Cluster {
             .chain(self.clients.iter().cloned())
     }
 
-    fn disk(&self, name: &str) -> anyhow::Result<&MemDisk> {
-        self.disks
-            .get(name)
+    fn disk(&self, name: &str) -> anyhow::Result<MemDisk> {
+        self.members
+            .disk(name)
             .ok_or_else(|| anyhow!("{name:?} is not a member of this cluster"))
     }
 
@@ -247,15 +309,20 @@ impl Cluster {
 
     fn add_member(&mut self, index: usize) {
         let name = member_name(index);
-        let disk = MemDisk::new();
-        self.disks.insert(name.clone(), disk.clone());
+        self.members.add(&name);
+        let members = self.members.clone();
         let store_config = store_config(&self.config, index);
         let seed = self.config.seed;
         let epoch = self.config.epoch;
         // Counts the incarnations of this member, so a restarted member draws fresh IDs
         // rather than replaying the ones it handed out before the crash.
         let incarnation = Cell::new(0u64);
-        self.sim.host(name, move || {
+        self.sim.host(name.clone(), move || {
+            let (disk, join_existing) = members.slot(&name);
+            let mut store_config = store_config.clone();
+            if join_existing {
+                store_config.initial_cluster_state = InitialClusterState::Existing;
+            }
             let env = Env {
                 net: Arc::new(TurmoilNetwork),
                 clock: Arc::new(SimClock::new(epoch)),
@@ -264,18 +331,105 @@ impl Cluster {
                     index,
                     incarnation.replace(incarnation.get() + 1),
                 ))),
-                disk: Arc::new(disk.clone()),
+                disk: Arc::new(disk),
             };
-            run_member(env, store_config.clone())
+            run_member(env, store_config, members.clone(), name.clone())
         });
+    }
+}
+
+/// One member as the driver keeps it: its disk, whether its next start joins an existing
+/// cluster, and the handle of its running incarnation.
+struct MemberSlot {
+    disk: MemDisk,
+    join_existing: bool,
+    handle: Option<StoreHandle>,
+}
+
+/// Every member's slot, shared by the driver, the host closures and the nemesis. The
+/// handles let the nemesis find the leader and the final checks read each member's state
+/// directly; clients only ever use the network.
+#[derive(Clone, Default)]
+pub struct Members {
+    slots: Rc<RefCell<BTreeMap<String, MemberSlot>>>,
+}
+
+impl Members {
+    fn add(&self, name: &str) {
+        let slot = MemberSlot {
+            disk: MemDisk::new(),
+            join_existing: false,
+            handle: None,
+        };
+        self.slots.borrow_mut().insert(name.to_owned(), slot);
+    }
+
+    /// The disk and the join mode for the next start of `name`.
+    fn slot(&self, name: &str) -> (MemDisk, bool) {
+        let slots = self.slots.borrow();
+        match slots.get(name) {
+            Some(slot) => (slot.disk.clone(), slot.join_existing),
+            // Every host is added with its slot; an unknown name is a harness bug, and a
+            // fresh disk makes it visible as a member that lost its data.
+            None => (MemDisk::new(), false),
+        }
+    }
+
+    fn set_handle(&self, name: &str, handle: Option<StoreHandle>) {
+        if let Some(slot) = self.slots.borrow_mut().get_mut(name) {
+            slot.handle = handle;
+        }
+    }
+
+    fn wipe(&self, name: &str) {
+        if let Some(slot) = self.slots.borrow_mut().get_mut(name) {
+            slot.disk = MemDisk::new();
+            slot.join_existing = true;
+        }
+    }
+
+    /// The disk of `name` (shared with the running member: a setting applies at once).
+    pub fn disk(&self, name: &str) -> Option<MemDisk> {
+        self.slots.borrow().get(name).map(|slot| slot.disk.clone())
+    }
+
+    /// The running incarnation of `name`, if it is up.
+    pub fn handle(&self, name: &str) -> Option<StoreHandle> {
+        self.slots.borrow().get(name)?.handle.clone()
+    }
+
+    /// Names of the members that are up.
+    pub fn running(&self) -> Vec<String> {
+        let slots = self.slots.borrow();
+        slots
+            .iter()
+            .filter(|(_, slot)| slot.handle.is_some())
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// A member that is up and believes it leads. During a partition two may; the first
+    /// by name is returned.
+    pub fn leader(&self) -> Option<String> {
+        let slots = self.slots.borrow();
+        slots
+            .iter()
+            .find(|(_, slot)| slot.handle.as_ref().is_some_and(StoreHandle::is_leader))
+            .map(|(name, _)| name.clone())
     }
 }
 
 /// One incarnation of a member: starts it and keeps it running until turmoil crashes or
 /// bounces the host (the node's tasks live on the host's runtime, which turmoil stops
 /// ticking once this future returns).
-async fn run_member(env: Env, config: StoreConfig) -> turmoil::Result {
+async fn run_member(
+    env: Env,
+    config: StoreConfig,
+    members: Members,
+    name: String,
+) -> turmoil::Result {
     let node = StoreNode::start(env, config).await?;
+    members.set_handle(&name, Some(node.handle.clone()));
     std::future::pending::<()>().await;
     drop(node);
     Ok(())
@@ -326,6 +480,7 @@ fn store_config(config: &ClusterConfig, index: usize) -> StoreConfig {
         initial_cluster_token: "kubesim-sim".to_owned(),
         limits: Default::default(),
         timing: config.timing,
+        planted_bug: config.planted_bug,
     }
 }
 

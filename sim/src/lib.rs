@@ -16,11 +16,17 @@
 //! built with `--cfg tokio_unstable` (set in the workspace's `.cargo/config.toml`), the RNG
 //! of every host's tokio runtime (`select!` branch order, `watch` wake order).
 
+pub mod check;
 pub mod client;
 pub mod clock;
 pub mod cluster;
+pub mod history;
+pub mod nemesis;
 pub mod network;
+pub mod rng;
+pub mod run;
 pub mod trace;
+pub mod workload;
 
 pub use clock::SimClock;
 pub use cluster::{Cluster, ClusterConfig, Fault, Faults};

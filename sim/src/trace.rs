@@ -31,16 +31,21 @@ impl Trace {
     /// FNV-1a over every line: a short fingerprint to print and compare. Stable across
     /// processes and Rust versions, unlike `DefaultHasher`.
     pub fn hash(&self) -> u64 {
-        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-        const PRIME: u64 = 0x0000_0100_0000_01b3;
-        let mut hash = OFFSET;
-        for event in self.events.borrow().iter() {
-            for byte in event.bytes().chain(std::iter::once(b'\n')) {
-                hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
-            }
-        }
-        hash
+        hash_lines(self.events.borrow().iter())
     }
+}
+
+/// FNV-1a over `lines`, each followed by a newline.
+pub fn hash_lines<S: AsRef<str>>(lines: impl IntoIterator<Item = S>) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = OFFSET;
+    for line in lines {
+        for byte in line.as_ref().bytes().chain(std::iter::once(b'\n')) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
+        }
+    }
+    hash
 }
 
 #[cfg(test)]

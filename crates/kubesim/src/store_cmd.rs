@@ -101,6 +101,8 @@ impl StoreArgs {
             initial_cluster_token: self.initial_cluster_token.clone(),
             limits: self.limits()?,
             timing: self.timing()?,
+            // Test-only, no flag: the binary never plants a bug.
+            planted_bug: Default::default(),
         };
         let data_dir = self
             .data_dir

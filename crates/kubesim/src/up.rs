@@ -82,6 +82,7 @@ fn planned_member(
         initial_cluster_token: "kubesim-up".to_owned(),
         limits: Default::default(),
         timing: Default::default(),
+        planted_bug: Default::default(),
     };
     PlannedMember {
         config,

@@ -51,6 +51,11 @@ pub struct Mvcc {
     pub(crate) leases: Leases,
     /// Bytes of keys and values in `history`, kept up to date so Status need not walk it.
     pub(crate) size_bytes: u64,
+    /// Planted bug (test-only, see `plant_reuse_next_revision`). Not part of the state, so
+    /// not in a snapshot.
+    #[cfg(feature = "planted-bugs")]
+    #[serde(skip)]
+    reuse_next_revision: bool,
 }
 
 impl Default for Mvcc {
@@ -63,6 +68,9 @@ impl Default for Mvcc {
 pub(crate) struct WriteTxn {
     /// The revision every change of this write gets: the store revision + 1.
     pub revision: i64,
+    /// The sub-revision of its first change: 0, except under the planted bug that reuses a
+    /// revision, where the changes follow those the revision already has.
+    first_sub: i64,
     /// One event per change, in order; the event's index is the change's sub-revision.
     pub events: Vec<Event>,
 }
@@ -71,13 +79,13 @@ impl WriteTxn {
     fn next_revision(&self) -> Revision {
         Revision {
             main: self.revision,
-            sub: self.events.len() as i64,
+            sub: self.first_sub + self.events.len() as i64,
         }
     }
 
     /// The revision a read inside this write sees: its own changes once it has made some.
     pub fn read_revision(&self) -> i64 {
-        if self.events.is_empty() {
+        if self.events.is_empty() && self.first_sub == 0 {
             self.revision - 1
         } else {
             self.revision
@@ -94,7 +102,18 @@ impl Mvcc {
             history: BTreeMap::new(),
             leases: Leases::default(),
             size_bytes: 0,
+            #[cfg(feature = "planted-bugs")]
+            reuse_next_revision: false,
         }
+    }
+
+    /// Plants a known bug (test-only): the next write that changes a key, once there has been
+    /// one, gets the current revision instead of revision + 1, with sub-revisions after that
+    /// write's; later writes count on from there. A member that does this after a restart
+    /// breaks RELIABILITY.md properties 2 and 7.
+    #[cfg(feature = "planted-bugs")]
+    pub fn plant_reuse_next_revision(&mut self) {
+        self.reuse_next_revision = true;
     }
 
     /// The newest revision (1 for an empty store, as etcd).
@@ -329,8 +348,29 @@ impl Mvcc {
     }
 
     pub(crate) fn begin_write(&self) -> WriteTxn {
+        #[cfg(feature = "planted-bugs")]
+        if self.reuse_next_revision && self.revision > 1 {
+            return self.begin_write_reusing_revision();
+        }
         WriteTxn {
             revision: self.revision + 1,
+            first_sub: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// The planted bug: a write at the current revision, after the changes it already has.
+    #[cfg(feature = "planted-bugs")]
+    fn begin_write_reusing_revision(&self) -> WriteTxn {
+        let taken = Revision::first_of(self.revision)..=Revision::last_of(self.revision);
+        let first_sub = self
+            .history
+            .range(taken)
+            .next_back()
+            .map_or(0, |(revision, _)| revision.sub + 1);
+        WriteTxn {
+            revision: self.revision,
+            first_sub,
             events: Vec::new(),
         }
     }
@@ -338,6 +378,11 @@ impl Mvcc {
     /// Ends a write: the revision moves only if something changed.
     pub(crate) fn commit(&mut self, write: WriteTxn, response: CommandResponse) -> Applied {
         if !write.events.is_empty() {
+            #[cfg(feature = "planted-bugs")]
+            if write.revision == self.revision {
+                // The planted bug fired; later writes count on from here.
+                self.reuse_next_revision = false;
+            }
             self.revision = write.revision;
         }
         Applied {
@@ -502,5 +547,35 @@ impl Mvcc {
             }
         }
         self.compact_revision = at;
+    }
+}
+
+#[cfg(all(test, feature = "planted-bugs"))]
+mod planted_tests {
+    use crate::tests::*;
+    use crate::{Command, Mvcc};
+
+    #[test]
+    fn the_planted_bug_reuses_one_revision_once_there_was_a_write() {
+        let mut store = Mvcc::new();
+        store.plant_reuse_next_revision();
+        // Nothing to reuse yet: no write so far, and a lease grant changes no key.
+        apply_ok(
+            &mut store,
+            Command::LeaseGrant {
+                id: 1,
+                ttl_seconds: 60,
+            },
+        );
+        assert_eq!(apply_ok(&mut store, put("a", "1")).1.revision, 2);
+        // The bug fires: a second write at revision 2, after the first one's change.
+        assert_eq!(apply_ok(&mut store, put("a", "2")).1.revision, 2);
+        assert_eq!(get(&store, "a"), Some(kv("a", "2", 2, 2, 2)));
+        let events = store
+            .events_since(2, b"a", b"", 100)
+            .expect("not compacted");
+        assert_eq!(events.len(), 2);
+        // Once only: the next write counts on.
+        assert_eq!(apply_ok(&mut store, put("b", "1")).1.revision, 3);
     }
 }

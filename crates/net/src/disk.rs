@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use redb::{Builder, Database, DatabaseError, StorageBackend};
 
@@ -16,6 +17,11 @@ pub trait Disk: Send + Sync + 'static {
     fn open_database(&self, name: &str) -> Result<Database, DatabaseError>;
     /// Bytes the database called `name` occupies; 0 if it does not exist.
     fn size_bytes(&self, name: &str) -> u64;
+    /// How long a sync takes beyond the write itself. Simulation-only: a real disk is as
+    /// slow as it is, so only [`MemDisk`] reports anything but zero.
+    fn sync_delay(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// Files under one directory (`--data-dir`).
@@ -58,6 +64,9 @@ struct MemFile {
 #[derive(Debug, Clone, Default)]
 pub struct MemDisk {
     files: Arc<Mutex<BTreeMap<String, Arc<Mutex<MemFile>>>>>,
+    /// [`Disk::sync_delay`]: set by the simulation to model a slow disk; shared by every
+    /// clone, like the files.
+    sync_delay: Arc<Mutex<Duration>>,
 }
 
 impl MemDisk {
@@ -74,6 +83,11 @@ impl MemDisk {
             file.current = file.durable.clone();
             file.epoch += 1;
         }
+    }
+
+    /// From now on every sync takes `delay` longer (see [`Disk::sync_delay`]).
+    pub fn set_sync_delay(&self, delay: Duration) {
+        *lock(&self.sync_delay) = delay;
     }
 
     fn file(&self, name: &str) -> Arc<Mutex<MemFile>> {
@@ -93,6 +107,10 @@ impl Disk for MemDisk {
 
     fn size_bytes(&self, name: &str) -> u64 {
         lock(&self.file(name)).current.len() as u64
+    }
+
+    fn sync_delay(&self) -> Duration {
+        *lock(&self.sync_delay)
     }
 }
 
@@ -185,6 +203,16 @@ mod tests {
             tx.open_table(T).unwrap().get("a").unwrap().unwrap().value(),
             1
         );
+    }
+
+    #[test]
+    fn the_sync_delay_is_shared_by_every_clone() {
+        let disk = MemDisk::new();
+        assert_eq!(disk.sync_delay(), Duration::ZERO);
+        let clone = disk.clone();
+        disk.set_sync_delay(Duration::from_millis(50));
+        assert_eq!(clone.sync_delay(), Duration::from_millis(50));
+        assert_eq!(DirDisk::new("unused").sync_delay(), Duration::ZERO);
     }
 
     #[test]

@@ -142,6 +142,12 @@ pub fn incoming(
 pub struct ChannelConfig {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// HTTP/2 PING interval, and how long a PING may go unanswered before the connection is
+    /// dropped and the channel reconnects. Without it a connection whose packets vanish (a
+    /// partition, a peer that lost power) stalls every call on it until the OS gives up,
+    /// which under the simulation is never.
+    pub keep_alive_interval: Duration,
+    pub keep_alive_timeout: Duration,
 }
 
 impl Default for ChannelConfig {
@@ -149,6 +155,8 @@ impl Default for ChannelConfig {
         ChannelConfig {
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(5),
+            keep_alive_interval: Duration::from_secs(2),
+            keep_alive_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -171,6 +179,9 @@ pub fn channel(
     });
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
         .connect_timeout(config.connect_timeout)
-        .timeout(config.request_timeout);
+        .timeout(config.request_timeout)
+        .http2_keep_alive_interval(config.keep_alive_interval)
+        .keep_alive_timeout(config.keep_alive_timeout)
+        .keep_alive_while_idle(true);
     Ok(endpoint.connect_with_connector_lazy(connector))
 }

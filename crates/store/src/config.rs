@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::planted::PlantedBug;
+
 /// One member of `--initial-cluster`: `name=peer_url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitialMember {
@@ -38,6 +40,9 @@ pub struct StoreConfig {
     pub initial_cluster_token: String,
     pub limits: Limits,
     pub timing: Timing,
+    /// Test-only: a known bug to plant in this member ([`PlantedBug::None`] otherwise). No flag
+    /// sets it, and it has no effect unless the crate is built with `planted-bugs`.
+    pub planted_bug: PlantedBug,
 }
 
 /// Bounds on what a client may send. etcd's defaults.

@@ -308,8 +308,10 @@ impl StoreHandle {
     }
 
     /// Runs `call` on the current leader until it succeeds, fails for good, or `deadline`
-    /// passes. Retried: no leader known yet, "not the leader" and an unreachable leader — in
-    /// each the request was not carried out.
+    /// passes. Retried: no leader known yet, "not the leader" and a leader that could not be
+    /// connected to — in each the request was not carried out — and, for a read index, any
+    /// failure. A write whose outcome is unknown is never retried here (it could apply
+    /// twice; the simulation's linearizability checker caught exactly that).
     async fn retry_until(
         &self,
         deadline: Instant,
@@ -326,6 +328,11 @@ impl StoreHandle {
                 Err(_) => return Err(StoreError::Timeout),
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(e @ (PeerError::NotLeader { .. } | PeerError::Unreachable(_)))) => {
+                    last_error = StoreError::from(e);
+                }
+                // A read index asks for nothing to be done: whatever became of the last
+                // try, asking again is safe.
+                Ok(Err(e @ PeerError::Timeout)) if matches!(call, LeaderCall::ReadIndex) => {
                     last_error = StoreError::from(e);
                 }
                 Ok(Err(e)) => return Err(e.into()),

@@ -11,6 +11,7 @@
 //! - [`node`]: [`StoreNode::start`] wires it together from a [`StoreConfig`] and an `Env`.
 //! - [`config`]: flags with etcd's names, and every bound with its default.
 //! - [`error`]: [`StoreError`] and its single conversion to `tonic::Status`.
+//! - [`planted`]: [`PlantedBug`], known bugs that only tests switch on (feature `planted-bugs`).
 
 pub mod config;
 pub mod error;
@@ -19,9 +20,11 @@ pub mod handle;
 mod lessor;
 mod members;
 pub mod node;
+pub mod planted;
 pub mod raft;
 
 pub use config::{InitialClusterState, InitialMember, Limits, StoreConfig, Timing};
 pub use error::StoreError;
 pub use handle::{MemberStatus, Proposed, RaftProgress, StoreHandle};
 pub use node::StoreNode;
+pub use planted::PlantedBug;

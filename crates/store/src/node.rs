@@ -17,6 +17,7 @@ use crate::error::StoreError;
 use crate::handle::StoreHandle;
 use crate::lessor::{Lessor, run_expiry};
 use crate::members::{cluster_id, initial_peers, member_id};
+use crate::planted::PlantedBug;
 use crate::raft::{Consensus, MemberNode, RaftSettings, StoreRequest, serve_peers};
 
 /// How long `shutdown` waits for the servers and background tasks before aborting them
@@ -38,6 +39,8 @@ pub struct NodeInner {
     /// Entropy for lease IDs; disk for the database sizes.
     pub(crate) env: Env,
     pub(crate) consensus: Arc<Consensus>,
+    /// Test-only: the known bug planted in the client services, if any.
+    pub(crate) planted_bug: PlantedBug,
 }
 
 /// A running member: its handle, and what is needed to stop it.
@@ -125,6 +128,7 @@ impl StoreNode {
             id,
             cluster_token: config.initial_cluster_token.clone(),
             timing: config.timing,
+            planted_bug: config.planted_bug,
         };
         let consensus = Arc::new(Consensus::start(&env, settings, Arc::new(Lessor::new())).await?);
         if let Err(e) = bootstrap(&consensus, config.initial_cluster_state, initial).await {
@@ -149,6 +153,7 @@ impl StoreNode {
                 cluster_token: config.initial_cluster_token.clone(),
                 env,
                 consensus,
+                planted_bug: config.planted_bug,
             }),
         };
         let clients = serve_clients(

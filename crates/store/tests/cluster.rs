@@ -82,6 +82,7 @@ impl Member {
             initial_cluster_token: "test-cluster".into(),
             limits: Limits::default(),
             timing: t,
+            planted_bug: Default::default(),
         }
     }
 

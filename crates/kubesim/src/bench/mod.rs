@@ -127,6 +127,7 @@ impl KvArgs {
         let channel = kubesim_net::network::ChannelConfig {
             connect_timeout: flags::parse_duration("dial-timeout", &common.dial_timeout)?,
             request_timeout: flags::parse_duration("command-timeout", &common.command_timeout)?,
+            ..Default::default()
         };
         let workload = match &self.op {
             KvOp::Put(put) => kv::Workload::Put(put_workload(put, entropy)?),

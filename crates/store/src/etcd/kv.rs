@@ -18,6 +18,7 @@ use super::{header, validate};
 use crate::config::Limits;
 use crate::error::StoreError;
 use crate::handle::{Proposed, StoreHandle};
+use crate::planted::PlantedBug;
 
 pub struct KvService {
     /// The member whose state is read and through which writes are proposed.
@@ -34,7 +35,7 @@ impl KvService {
     async fn serve_range(&self, req: RangeRequest) -> Result<RangeResponse, StoreError> {
         kubesim_mvcc::check_range(&req)?;
         if !req.serializable {
-            self.handle.read_barrier().await?;
+            self.linearizable_barrier().await?;
         }
         let (resp, revision) = self
             .handle
@@ -90,7 +91,7 @@ impl KvService {
     /// serializable), then compares and ranges on one consistent local state.
     async fn read_only_txn(&self, req: TxnRequest) -> Result<TxnResponse, StoreError> {
         if !validate::is_txn_serializable(&req) {
-            self.handle.read_barrier().await?;
+            self.linearizable_barrier().await?;
         }
         let (resp, revision) = self
             .handle
@@ -101,6 +102,21 @@ impl KvService {
             header(&self.handle, revision, self.handle.raft_term()),
         );
         Ok(resp)
+    }
+
+    /// Waits until this member has applied everything committed before the read began.
+    /// Under the planted bug `LocalLinearizableRead` (test-only) it does not wait: the read
+    /// is served from the local state, stale on a lagging follower.
+    async fn linearizable_barrier(&self) -> Result<(), StoreError> {
+        if self
+            .handle
+            .inner
+            .planted_bug
+            .is(PlantedBug::LocalLinearizableRead)
+        {
+            return Ok(());
+        }
+        self.handle.read_barrier().await
     }
 
     async fn serve_compact(

@@ -52,6 +52,7 @@ async fn start() -> (StoreNode, Channel) {
         initial_cluster_token: "etcd-service-test".into(),
         limits: limits(),
         timing: Timing::default(),
+        planted_bug: Default::default(),
     };
     let env = Env {
         net: Arc::new(TokioNetwork),

@@ -69,7 +69,8 @@ impl Watch for WatchService {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let stream = WatchStream {
             handle: self.handle.clone(),
-            watchers: Watchers::new(self.limits.max_watches_per_stream),
+            watchers: Watchers::new(self.limits.max_watches_per_stream)
+                .with_planted_bug(self.handle.inner.planted_bug),
             tx,
             stop: self.stop.clone(),
         };

@@ -2,6 +2,8 @@
 //! revision) and how a list of events becomes the next response for one watcher. No I/O, so
 //! the rules that RELIABILITY.md property 8 rests on (ordered, no gaps, never a revision split
 //! across responses, progress only when caught up) are tested here directly.
+//!
+//! The planted bug [`PlantedBug::DropWatchEvent`] (test-only) lives in [`Watcher::step`].
 
 use std::collections::BTreeMap;
 
@@ -9,6 +11,12 @@ use kubesim_proto::etcdserverpb::WatchCreateRequest;
 use kubesim_proto::etcdserverpb::watch_create_request::FilterType;
 use kubesim_proto::mvccpb::Event;
 use kubesim_proto::mvccpb::event::EventType;
+
+use crate::planted::PlantedBug;
+
+/// Under the planted bug `DropWatchEvent`, each watcher drops the first event it would send
+/// at this revision or later: late enough to be past start-up, early enough for every run.
+const DROPPED_EVENT_MIN_REVISION: i64 = 32;
 
 /// A client-chosen watch id of 0 asks the server to pick one (etcd's `AutoWatchID`).
 pub const AUTO_WATCH_ID: i64 = 0;
@@ -43,6 +51,8 @@ pub struct Watcher {
     pub no_put: bool,
     /// `NODELETE` filter: drop DELETE events.
     pub no_delete: bool,
+    /// Test-only: the planted bug `DropWatchEvent` has yet to drop this watcher's event.
+    pub drops_an_event: bool,
 }
 
 /// The watchers of one stream, by id, in id order (the order they are served in).
@@ -53,6 +63,8 @@ pub struct Watchers {
     next_id: i64,
     /// `Limits::max_watches_per_stream`.
     max_watchers: usize,
+    /// Test-only: the known bug planted in every new watcher, if any.
+    planted_bug: PlantedBug,
 }
 
 impl Watchers {
@@ -61,7 +73,14 @@ impl Watchers {
             by_id: BTreeMap::new(),
             next_id: 0,
             max_watchers,
+            planted_bug: PlantedBug::None,
         }
+    }
+
+    /// Test-only: plants `bug` in every watcher created from now on.
+    pub fn with_planted_bug(mut self, bug: PlantedBug) -> Self {
+        self.planted_bug = bug;
+        self
     }
 
     /// Adds a watcher for `req` and returns its id. `current_revision` is where a watch
@@ -98,6 +117,7 @@ impl Watchers {
             progress_notify: req.progress_notify,
             no_put: req.filters.contains(&(FilterType::Noput as i32)),
             no_delete: req.filters.contains(&(FilterType::Nodelete as i32)),
+            drops_an_event: self.planted_bug.is(PlantedBug::DropWatchEvent),
         };
         self.by_id.insert(id, watcher);
         Ok(id)
@@ -173,6 +193,9 @@ impl Watcher {
         };
         self.next_revision = last + 1;
         taken.retain(|e| self.wants(e));
+        if self.drops_an_event {
+            self.drop_planted_event(&mut taken);
+        }
         if !self.prev_kv {
             for event in &mut taken {
                 event.prev_kv = None;
@@ -181,6 +204,16 @@ impl Watcher {
         Step {
             events: taken,
             more: self.next_revision <= target,
+        }
+    }
+
+    /// The planted bug `DropWatchEvent` (test-only): the first event at or past
+    /// `DROPPED_EVENT_MIN_REVISION` silently goes missing, once per watcher.
+    fn drop_planted_event(&mut self, events: &mut Vec<Event>) {
+        let late = |e: &Event| event_revision(e) >= DROPPED_EVENT_MIN_REVISION;
+        if let Some(i) = events.iter().position(late) {
+            events.remove(i);
+            self.drops_an_event = false;
         }
     }
 
@@ -241,6 +274,7 @@ mod tests {
             progress_notify: false,
             no_put: false,
             no_delete: false,
+            drops_an_event: false,
         }
     }
 
@@ -351,6 +385,29 @@ mod tests {
         let step = w.step(vec![], 3);
         assert!(step.events.is_empty());
         assert_eq!(w.next_revision, 6);
+    }
+
+    #[test]
+    fn the_planted_bug_drops_one_event_past_revision_32_once_and_only_with_the_feature() {
+        let mut ws = Watchers::new(10).with_planted_bug(PlantedBug::DropWatchEvent);
+        let id = ws.create(&create("a", b"\0", 30, 0), 29).unwrap();
+        let w = ws.get_mut(id).unwrap();
+        let history = vec![put("a", 30), put("a", 31), put("b", 32), put("c", 32)];
+        let step = w.step(history, 32);
+        let planted = cfg!(feature = "planted-bugs");
+        let want = if planted {
+            vec![30, 31, 32]
+        } else {
+            vec![30, 31, 32, 32]
+        };
+        assert_eq!(revisions(&step), want);
+        assert_eq!(w.next_revision, 33);
+        let step = w.step(vec![put("a", 33), put("a", 34)], 34);
+        assert_eq!(revisions(&step), vec![33, 34]);
+        // Every watcher loses its own event.
+        let other = ws.create(&create("a", b"\0", 33, 0), 34).unwrap();
+        let step = ws.get_mut(other).unwrap().step(vec![put("a", 33)], 34);
+        assert_eq!(step.events.is_empty(), planted);
     }
 
     #[test]

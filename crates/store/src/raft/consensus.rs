@@ -23,6 +23,7 @@ use crate::config::Timing;
 use crate::error::StoreError;
 use crate::lessor::Lessor;
 use crate::members::MemberView;
+use crate::planted::PlantedBug;
 
 /// etcd promotes a learner only once it has 90% of the leader's log.
 const LEARNER_READY_PERCENT: u64 = 90;
@@ -37,6 +38,8 @@ pub(crate) struct RaftSettings {
     /// `--initial-cluster-token`, also openraft's cluster name (shows in its logs).
     pub cluster_token: String,
     pub timing: Timing,
+    /// Test-only: the known bug planted in the log store or the state machine, if any.
+    pub planted_bug: PlantedBug,
 }
 
 /// This member's Raft state as `Maintenance.Status` reports it.
@@ -144,8 +147,10 @@ impl Consensus {
         let disk_err = |e: std::io::Error| StoreError::Internal(format!("disk: {e}"));
         let (log_db, log_closed) = open(LOG_DB)?;
         let (sm_db, sm_closed) = open(SNAPSHOT_DB)?;
-        let log = LogStore::open(log_db).map_err(disk_err)?;
-        let (sm, shared) = StateMachine::open(sm_db).map_err(disk_err)?;
+        let planted_bug = settings.planted_bug;
+        let log = LogStore::open(log_db, env.disk.clone(), planted_bug).map_err(disk_err)?;
+        let (sm, shared) =
+            StateMachine::open(sm_db, planted_bug, log.held_a_log()).map_err(disk_err)?;
         let config = Arc::new(raft_config(&settings)?);
         let timing = settings.timing;
         let channels = PeerChannels::new(

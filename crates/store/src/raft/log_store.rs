@@ -16,7 +16,11 @@
 //! Every write (append, truncate, purge, vote, committed) goes through the same queue, so they
 //! reach the disk in the order openraft issued them. On a current-thread runtime (turmoil, unit
 //! tests) there is no writer thread: each write runs inline, which keeps the simulation
-//! deterministic.
+//! deterministic. Only there does a simulated slow disk ([`Disk::sync_delay`]) cost time: the
+//! inline write sleeps that long (in simulated time) before it reports done. The writer thread
+//! ignores it: a real disk is slow on its own.
+//!
+//! The planted bug [`PlantedBug::AckBeforeFsync`] (test-only) lives in `write_batch`.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -24,6 +28,7 @@ use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use kubesim_net::Disk;
 use openraft::OptionalSend;
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -31,6 +36,7 @@ use redb::{Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Db, Entry, LogId, TypeConfig, Vote, blocking, decode, encode, io_err};
+use crate::planted::PlantedBug;
 
 /// Log index of the first entry of a run -> the run (consecutive entries written by one sync),
 /// postcard-encoded as a `Vec<Entry>`. One row per sync rather than per entry: a B-tree insert
@@ -75,6 +81,11 @@ struct Shared {
     writer: Option<mpsc::Sender<Op>>,
     /// Without a writer thread: the committed log id waiting for the next sync.
     unwritten_committed: Mutex<Option<Option<LogId>>>,
+    /// Where the database lives; without a writer thread, how long a sync takes beyond the
+    /// write (a slow simulated disk).
+    disk: Arc<dyn Disk>,
+    /// Test-only (see `write_batch`).
+    planted_bug: PlantedBug,
 }
 
 /// A write, in the order openraft issued it.
@@ -195,16 +206,21 @@ fn range_is_empty(start: u64, end: Bound<u64>) -> bool {
 }
 
 impl LogStore {
-    /// Opens the log database, makes sure its tables exist (so readers never see them
-    /// missing), loads the metadata, and on a multi-thread runtime starts the log writer.
-    pub(crate) fn open(db: Arc<Db>) -> io::Result<LogStore> {
+    /// Opens the log database (`db`, on `disk`), makes sure its tables exist (so readers never
+    /// see them missing), loads the metadata, and on a multi-thread runtime starts the log
+    /// writer.
+    pub(crate) fn open(
+        db: Arc<Db>,
+        disk: Arc<dyn Disk>,
+        planted_bug: PlantedBug,
+    ) -> io::Result<LogStore> {
         let mem = Arc::new(Mutex::new(blocking(|| load(&db))?));
         let writer = if multi_thread_runtime() {
             let (tx, rx) = mpsc::channel(WRITER_QUEUE_OPS);
             let (writer_db, writer_mem) = (db.clone(), mem.clone());
             std::thread::Builder::new()
                 .name("raft-log-writer".into())
-                .spawn(move || run_writer(&writer_db, &writer_mem, rx))?;
+                .spawn(move || run_writer(&writer_db, &writer_mem, rx, planted_bug))?;
             Some(tx)
         } else {
             None
@@ -214,8 +230,16 @@ impl LogStore {
             mem,
             writer,
             unwritten_committed: Mutex::new(None),
+            disk,
+            planted_bug,
         });
         Ok(LogStore { shared })
+    }
+
+    /// Whether the disk held a log when it was opened: entries, or a purge that followed a
+    /// snapshot. False only on a member's first start.
+    pub(crate) fn held_a_log(&self) -> bool {
+        self.mem().last.is_some()
     }
 
     fn mem(&self) -> MutexGuard<'_, MemLog> {
@@ -231,9 +255,15 @@ impl LogStore {
                 .map_err(|_| io::Error::other("the raft log writer stopped")),
             None => {
                 let batch = vec![op];
-                let mut unwritten = lock_unwritten(&self.shared.unwritten_committed);
-                let result = blocking(|| write_batch(&self.shared.db, &batch, &mut unwritten));
-                drop(unwritten);
+                let result = {
+                    let mut unwritten = lock_unwritten(&self.shared.unwritten_committed);
+                    let bug = self.shared.planted_bug;
+                    blocking(|| write_batch(&self.shared.db, &batch, &mut unwritten, bug))
+                };
+                let delay = self.shared.disk.sync_delay();
+                if syncs(&batch) && !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 finish_batch(&self.shared.mem, batch, result);
                 Ok(())
             }
@@ -357,7 +387,7 @@ fn before_end(index: u64, end: Bound<u64>) -> bool {
 /// The log writer thread: takes whatever is queued, writes it with one sync, reports it done.
 /// Ends when every `LogStore` is dropped and the queue is drained. After a failed write every
 /// later one fails too: the disk no longer holds what openraft believes it wrote.
-fn run_writer(db: &Db, mem: &Mutex<MemLog>, mut rx: mpsc::Receiver<Op>) {
+fn run_writer(db: &Db, mem: &Mutex<MemLog>, mut rx: mpsc::Receiver<Op>, planted_bug: PlantedBug) {
     let mut unwritten_committed = None;
     let mut failed: Option<String> = None;
     while let Some(first) = rx.blocking_recv() {
@@ -370,7 +400,7 @@ fn run_writer(db: &Db, mem: &Mutex<MemLog>, mut rx: mpsc::Receiver<Op>) {
         }
         let result = match &failed {
             Some(msg) => Err(io::Error::other(msg.clone())),
-            None => write_batch(db, &batch, &mut unwritten_committed),
+            None => write_batch(db, &batch, &mut unwritten_committed, planted_bug),
         };
         if let Err(e) = &result {
             tracing::error!(error = %e, "raft log write failed");
@@ -380,7 +410,7 @@ fn run_writer(db: &Db, mem: &Mutex<MemLog>, mut rx: mpsc::Receiver<Op>) {
     }
     // Shutting down: keep the newest commit point, so a restart replays up to it.
     if failed.is_none() && unwritten_committed.is_some() {
-        let _ = write_batch(db, &[Op::Sync], &mut unwritten_committed);
+        let _ = write_batch(db, &[Op::Sync], &mut unwritten_committed, planted_bug);
     }
 }
 
@@ -402,17 +432,19 @@ fn write_batch(
     db: &Db,
     batch: &[Op],
     unwritten_committed: &mut Option<Option<LogId>>,
+    planted_bug: PlantedBug,
 ) -> io::Result<()> {
     for op in batch {
         if let Op::SaveCommitted(committed) = op {
             *unwritten_committed = Some(*committed);
         }
     }
-    if batch.iter().all(|op| matches!(op, Op::SaveCommitted(_))) {
+    if !syncs(batch) {
         return Ok(());
     }
     let mut tx = db.begin_write().map_err(io_err)?;
-    tx.set_durability(Durability::Immediate).map_err(io_err)?;
+    tx.set_durability(durability(batch, planted_bug))
+        .map_err(io_err)?;
     {
         let mut runs = tx.open_table(RUNS).map_err(io_err)?;
         let mut meta = tx.open_table(META).map_err(io_err)?;
@@ -442,6 +474,23 @@ fn write_batch(
         }
     }
     tx.commit().map_err(io_err)
+}
+
+/// Whether `write_batch` writes (and syncs) anything for `batch`.
+fn syncs(batch: &[Op]) -> bool {
+    !batch.iter().all(|op| matches!(op, Op::SaveCommitted(_)))
+}
+
+/// One sync per batch: entries count towards a quorum only once they are on the platter.
+/// Under the planted bug `AckBeforeFsync` (test-only) a batch that appends entries is not
+/// synced, yet its entries are still reported flushed; a vote is always synced.
+fn durability(batch: &[Op], planted_bug: PlantedBug) -> Durability {
+    let appends = batch.iter().any(|op| matches!(op, Op::Append { .. }));
+    let votes = batch.iter().any(|op| matches!(op, Op::SaveVote { .. }));
+    if planted_bug.is(PlantedBug::AckBeforeFsync) && appends && !votes {
+        return Durability::None;
+    }
+    Durability::Immediate
 }
 
 type RunsTable<'t> = redb::Table<'t, u64, &'static [u8]>;
@@ -675,7 +724,12 @@ mod tests {
     }
 
     fn open(disk: &MemDisk) -> LogStore {
-        LogStore::open(Db::new(disk.open_database(LOG_DB).unwrap()).0).unwrap()
+        open_planted(disk, PlantedBug::None)
+    }
+
+    fn open_planted(disk: &MemDisk, planted_bug: PlantedBug) -> LogStore {
+        let db = Db::new(disk.open_database(LOG_DB).unwrap()).0;
+        LogStore::open(db, Arc::new(disk.clone()), planted_bug).unwrap()
     }
 
     /// Inline writes, as under turmoil.
@@ -918,7 +972,7 @@ mod tests {
             append(3, blanks(2, 4..=5)),
         ];
         let mut unwritten = None;
-        write_batch(&db, &batch, &mut unwritten).unwrap();
+        write_batch(&db, &batch, &mut unwritten, PlantedBug::None).unwrap();
         finish_batch(&mem, batch, Ok(()));
         let got = read_entries(&db, 0, Bound::Unbounded, None).unwrap();
         let got: Vec<(u64, u64)> = got
@@ -930,6 +984,55 @@ mod tests {
         // Two rows: 1..=3 (merged, then cut by the truncate) and 4..=5.
         assert_eq!(tx.open_table(RUNS).unwrap().iter().unwrap().count(), 2);
         assert_eq!(load(&db).unwrap().committed, Some(log_id(1, 2)));
+    }
+
+    /// Appends entries and waits until they are reported flushed, then the power goes while
+    /// the store is still open (a crash, not a shutdown). What is left after a restart: the
+    /// vote and the entries.
+    fn left_after_a_power_cut(planted_bug: PlantedBug) -> (Option<Vote>, Vec<(u64, u64)>) {
+        let disk = MemDisk::new();
+        run(async {
+            let mut store = open_planted(&disk, planted_bug);
+            store.save_vote(&Vote::new(1, 1)).await.unwrap();
+            append_synced(&mut store, blanks(1, 1..=3)).await;
+            disk.power_cut();
+        });
+        run(async {
+            let mut store = open(&disk);
+            (
+                store.read_vote().await.unwrap(),
+                indexes(&mut store, ..).await,
+            )
+        })
+    }
+
+    #[test]
+    fn entries_reported_flushed_survive_a_power_cut() {
+        let (vote, entries) = left_after_a_power_cut(PlantedBug::None);
+        assert_eq!(vote, Some(Vote::new(1, 1)));
+        assert_eq!(entries, vec![(1, 1), (1, 2), (1, 3)]);
+    }
+
+    #[cfg(feature = "planted-bugs")]
+    #[test]
+    fn the_planted_ack_before_fsync_loses_entries_reported_flushed() {
+        let (vote, entries) = left_after_a_power_cut(PlantedBug::AckBeforeFsync);
+        assert_eq!(vote, Some(Vote::new(1, 1)));
+        assert_eq!(entries, vec![]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_disk_delays_each_sync_in_tokio_time() {
+        let disk = MemDisk::new();
+        disk.set_sync_delay(std::time::Duration::from_millis(50));
+        let mut store = open(&disk);
+        let start = tokio::time::Instant::now();
+        append_synced(&mut store, blanks(1, 1..=3)).await;
+        assert_eq!(start.elapsed(), std::time::Duration::from_millis(50));
+        // Moving the commit point writes nothing, so it waits for no sync.
+        let start = tokio::time::Instant::now();
+        store.save_committed(Some(log_id(1, 3))).await.unwrap();
+        assert_eq!(start.elapsed(), std::time::Duration::ZERO);
     }
 
     #[test]

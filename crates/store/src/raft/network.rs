@@ -86,6 +86,7 @@ impl PeerChannels {
             config: ChannelConfig {
                 connect_timeout,
                 request_timeout: ceiling,
+                ..ChannelConfig::default()
             },
             channels: Arc::new(Mutex::new(BTreeMap::new())),
         }
@@ -144,7 +145,13 @@ async fn unary(
     match result {
         Ok(reply) => Ok(reply.into_inner().data),
         Err(status) => Err(match status.code() {
-            tonic::Code::Unavailable => CallError::Unreachable(status.message().to_owned()),
+            tonic::Code::Unavailable if never_sent(&status) => {
+                CallError::Unreachable(status.message().to_owned())
+            }
+            // Unavailable after the request went out (a keepalive PING unanswered, the
+            // connection reset mid-call): the leader may have carried it out. Retrying a
+            // write then could apply it twice, so the outcome is unknown.
+            tonic::Code::Unavailable => CallError::OutcomeUnknown(status.message().to_owned()),
             // tonic reports its own deadline as Cancelled.
             tonic::Code::Cancelled | tonic::Code::DeadlineExceeded => CallError::Timeout,
             // The handler's own errors travel inside the reply, so any other status is the
@@ -152,6 +159,19 @@ async fn unary(
             _ => CallError::OutcomeUnknown(status.message().to_owned()),
         }),
     }
+}
+
+/// Whether the call failed before its request left: the channel could not connect. Only
+/// then is retrying a non-idempotent request (a forwarded write) safe.
+fn never_sent(status: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(err) = source {
+        if err.is::<tonic::ConnectError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Builds one [`PeerConnection`] per target for openraft.

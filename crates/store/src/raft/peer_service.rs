@@ -26,6 +26,9 @@ use crate::error::StoreError;
 /// streams (replication, heartbeats, forwarded writes).
 const MAX_CONCURRENT_PER_CONNECTION: usize = 256;
 
+/// HTTP/2 PING interval and timeout on peer connections.
+const PEER_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Serves the peer protocol on `listener` until `shutdown` completes.
 pub(crate) async fn serve_peers(
     consensus: Arc<Consensus>,
@@ -39,6 +42,10 @@ pub(crate) async fn serve_peers(
     tonic::transport::Server::builder()
         .concurrency_limit_per_connection(MAX_CONCURRENT_PER_CONNECTION)
         .timeout(timeout)
+        // A peer whose packets vanish (power cut, partition) is noticed and its connection
+        // dropped, rather than held open for ever.
+        .http2_keepalive_interval(Some(PEER_KEEPALIVE))
+        .http2_keepalive_timeout(Some(PEER_KEEPALIVE))
         .add_service(service)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await

@@ -6,6 +6,9 @@
 //! Snapshots are the whole state, postcard-encoded, kept in one redb database
 //! ("snapshot.redb") so a restart restores the newest snapshot and openraft replays the log
 //! after it. A snapshot received from the leader is persisted before it replaces the state.
+//!
+//! The planted bug [`PlantedBug::ReuseRevisionAfterRestart`] (test-only) is armed in
+//! [`StateMachine::open`].
 
 use std::collections::BTreeMap;
 use std::io;
@@ -23,6 +26,7 @@ use super::{
     Db, Entry, LogId, Snapshot, SnapshotData, SnapshotMeta, StoreRequest, StoreResponse,
     StoredMembership, TypeConfig, blocking, decode, encode, io_err,
 };
+use crate::planted::PlantedBug;
 
 /// The file name of the snapshot database under `env.disk`.
 pub(crate) const SNAPSHOT_DB: &str = "snapshot.redb";
@@ -183,13 +187,23 @@ pub(crate) struct StateMachine {
 }
 
 impl StateMachine {
-    /// Opens the snapshot database and restores the newest snapshot, if any.
-    pub(crate) fn open(db: Arc<Db>) -> io::Result<(StateMachine, Arc<SmShared>)> {
+    /// Opens the snapshot database and restores the newest snapshot, if any. `log_on_disk`:
+    /// the member's log already held entries, so this is a restart.
+    pub(crate) fn open(
+        db: Arc<Db>,
+        planted_bug: PlantedBug,
+        log_on_disk: bool,
+    ) -> io::Result<(StateMachine, Arc<SmShared>)> {
         let snapshots = SnapshotStore { db };
-        let data = match snapshots.load()? {
-            Some(stored) => restore(&stored.meta, &stored.data)?,
-            None => SmData::new(),
+        let (mut data, restarted) = match snapshots.load()? {
+            Some(stored) => (restore(&stored.meta, &stored.data)?, true),
+            None => (SmData::new(), log_on_disk),
         };
+        // Test-only: a restarted member gives its first write (once it has replayed one) the
+        // revision of the write before it, so only this incarnation diverges.
+        if planted_bug.is(PlantedBug::ReuseRevisionAfterRestart) && restarted {
+            plant_reuse_revision(&mut data.mvcc);
+        }
         let shared = Arc::new(SmShared::new(data));
         let sm = StateMachine {
             shared: shared.clone(),
@@ -228,6 +242,15 @@ impl StateMachine {
         }
     }
 }
+
+#[cfg(feature = "planted-bugs")]
+fn plant_reuse_revision(mvcc: &mut Mvcc) {
+    mvcc.plant_reuse_next_revision();
+}
+
+/// Without the feature no bug is ever planted (`PlantedBug::is` is false): never called.
+#[cfg(not(feature = "planted-bugs"))]
+fn plant_reuse_revision(_: &mut Mvcc) {}
 
 fn restore(meta: &SnapshotMeta, bytes: &[u8]) -> io::Result<SmData> {
     let payload: Payload = decode(bytes)?;
@@ -329,5 +352,51 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             meta,
             snapshot: stored.data,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kubesim_net::{Disk, MemDisk};
+    use kubesim_proto::etcdserverpb::PutRequest;
+
+    fn put_entry(index: u64) -> Entry {
+        let put = PutRequest {
+            key: format!("k{index}").into_bytes(),
+            ..Default::default()
+        };
+        openraft::Entry {
+            log_id: openraft::LogId::new(
+                openraft::impls::leader_id_adv::LeaderId {
+                    term: 1,
+                    node_id: 1,
+                },
+                index,
+            ),
+            payload: EntryPayload::Normal(StoreRequest::Command(kubesim_mvcc::Command::Put(put))),
+        }
+    }
+
+    /// The revisions three puts get on a member opened with the bug planted.
+    fn revisions(log_on_disk: bool) -> Vec<i64> {
+        let disk = MemDisk::new();
+        let db = Db::new(disk.open_database(SNAPSHOT_DB).unwrap()).0;
+        let bug = PlantedBug::ReuseRevisionAfterRestart;
+        let (sm, _) = StateMachine::open(db, bug, log_on_disk).unwrap();
+        (1..=3)
+            .map(|i| sm.apply_one(put_entry(i)).revision)
+            .collect()
+    }
+
+    #[test]
+    fn the_planted_revision_reuse_needs_the_feature_and_a_restart() {
+        assert_eq!(revisions(false), vec![2, 3, 4]);
+        let restarted = if cfg!(feature = "planted-bugs") {
+            vec![2, 2, 3]
+        } else {
+            vec![2, 3, 4]
+        };
+        assert_eq!(revisions(true), restarted);
     }
 }
