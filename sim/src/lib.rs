@@ -4,13 +4,22 @@
 //! simulated world instead and runs whole clusters in one thread, in simulated time, with
 //! faults, reproducibly from a seed.
 //!
-//! Map of the crate:
+//! Map of the crate, in the order a run uses it (`run::run`; ARCHITECTURE.md follows one):
+//! - [`run`]: one seeded run — cluster, workload, nemesis, checkers — and its report.
+//! - [`cluster`]: [`Cluster`], hosts `store-1..N` each running a `StoreNode` on its own
+//!   `MemDisk`, client hosts, the [`cluster::Members`] registry, and the faults only the
+//!   driver can apply (crash, power cut, restart, wipe, link latency and loss).
 //! - [`network`]: [`TurmoilNetwork`], `kubesim_net::Network` over `turmoil::net`.
 //! - [`clock`]: [`SimClock`], wall-clock timestamps from simulated time and a fixed epoch.
-//! - [`cluster`]: [`Cluster`], hosts `store-1..N` each running a `StoreNode` on its own
-//!   `MemDisk`, client hosts, and the crash/restart faults clients ask for.
-//! - [`client`]: etcd v3 clients for client hosts, and a bounded retry loop.
-//! - [`trace`]: [`Trace`], the client-visible history of a run and its hash.
+//! - [`workload`]: KV clients and watchers that record every call in the history.
+//! - [`nemesis`]: the fault phase, healing, liveness, and collecting each member's state.
+//! - [`history`]: [`history::History`], what a run recorded; the checkers read only this.
+//! - [`check`]: one checker per property of RELIABILITY.md.
+//! - [`rng`]: the workload's and nemesis' deterministic random source.
+//! - [`client`]: simple etcd clients with a bounded retry loop, for hand-written tests.
+//! - [`trace`]: [`Trace`], a client-visible log for hand-written tests, and the FNV hash.
+//!
+//! The binary (`src/main.rs`, `kubesim-sim run`) runs each seed in a fresh process.
 //!
 //! Determinism: the seed drives turmoil (latency, loss), each member's entropy, and, when
 //! built with `--cfg tokio_unstable` (set in the workspace's `.cargo/config.toml`), the RNG

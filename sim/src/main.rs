@@ -57,6 +57,9 @@ struct RunArgs {
     /// Print the whole history of failing seeds, not only the excerpt.
     #[arg(long)]
     verbose: bool,
+    /// Print every fault the nemesis injected, pass or fail.
+    #[arg(long)]
+    faults: bool,
     /// Run the seed here and end with a `#stats` line for the parent (internal).
     #[arg(long, hide = true)]
     child: bool,
@@ -162,6 +165,11 @@ fn run_here(args: &RunArgs, seed: u64) -> ExitCode {
     config.planted_bug = args.plant.unwrap_or_default();
     let report = run(&config);
     print_report(&report, args.verbose);
+    if args.faults && !args.verbose {
+        for fault in &report.history.faults {
+            println!("    {:.3}s fault: {}", fault.at.as_secs_f64(), fault.what);
+        }
+    }
     println!("#stats {}", report.simulated.as_secs_f64());
     if report.passed() {
         ExitCode::SUCCESS
@@ -189,6 +197,9 @@ fn run_in_child(args: &RunArgs, seed: u64) -> std::io::Result<(bool, Duration)> 
     }
     if args.verbose {
         command.arg("--verbose");
+    }
+    if args.faults {
+        command.arg("--faults");
     }
     let output = command.stderr(std::process::Stdio::inherit()).output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -130,6 +130,10 @@ fn sim_timing() -> Timing {
 }
 
 /// Runs one seed and checks it.
+///
+/// Run in a fresh process for exact replay (as the CLI does): a second run in the same
+/// process may follow a different schedule (ARCHITECTURE.md, "Each seed runs in a fresh
+/// process").
 pub fn run(config: &RunConfig) -> RunReport {
     let started = Instant::now();
     let mut cluster_config = ClusterConfig::new(config.seed);

@@ -1,102 +1,78 @@
 //! The checkers catch real bugs. Each test plants one known bug in every member (the store's
-//! test-only `planted-bugs` switch), runs seeds until a checker reports it, and fails if
-//! none does within the stated number of seeds. The same seed without the bug must pass:
-//! what was caught is the bug, not noise.
+//! test-only `planted-bugs` switch, `kubesim-sim run --plant`), runs seeds until a checker
+//! reports it, and fails if none does within the stated number of seeds. The same seed
+//! without the bug must pass: what was caught is the bug, not noise.
 //!
 //! These keep the checkers honest as the code changes: a checker that goes blind fails here.
+//! Each seed runs in a fresh process through the CLI, exactly as its replay command would.
 
-use std::time::Duration;
-
-use kubesim_sim::check::Property;
-use kubesim_sim::nemesis::Scenario;
-use kubesim_sim::run::{RunConfig, run};
-use kubesim_store::PlantedBug;
-
-/// Runs seeds 1..=`within` with `bug` planted until a run fails with one of `properties`.
-/// Returns the seed that found it.
-fn found_within(bug: PlantedBug, scenario: Scenario, within: u64, properties: &[Property]) -> u64 {
+/// Runs seeds 1..=`within` with `bug` planted until a run fails naming one of
+/// `properties` ("1".."8"). Returns the seed that found it.
+fn found_within(bug: &str, scenario: &str, within: u64, properties: &[&str]) -> u64 {
     for seed in 1..=within {
-        let mut config = RunConfig::new(seed, scenario);
-        config.fault_phase = Duration::from_secs(20);
-        config.planted_bug = bug;
-        let report = run(&config);
-        println!("{}", report.summary());
-        if report.passed() {
+        let seed_arg = seed.to_string();
+        let args = [
+            "--seed",
+            &seed_arg,
+            "--scenario",
+            scenario,
+            "--duration",
+            "20s",
+        ];
+        let (passed, out) = run(&[&args[..], &["--plant", bug]].concat());
+        if passed {
             continue;
         }
-        // In a debug build openraft's own debug assertions may see the damage first and
-        // stop the member (a panic in the simulated host); that counts as found too. In a
-        // release build (the CLI, and `.ci/run`'s planted-bug runs) the checkers must.
-        let asserted = cfg!(debug_assertions)
-            && report
-                .error
-                .as_deref()
-                .is_some_and(|e| e.contains("panicked"));
+        let named = properties
+            .iter()
+            .any(|p| out.contains(&format!("property {p}:")));
+        // In a debug build openraft's own debug assertions may see the damage first and stop
+        // a member (a panic in the simulated host); that counts as found too. The release
+        // runs of `.ci/run` hold the checkers to it.
+        let asserted = cfg!(debug_assertions) && out.contains("the simulation panicked");
         assert!(
-            asserted
-                || report
-                    .violations
-                    .iter()
-                    .any(|v| properties.contains(&v.property)),
-            "{} was caught, but not as {properties:?}:\n{report}",
-            bug.name()
+            named || asserted,
+            "{bug} was caught, but not as property {properties:?}:\n{out}"
         );
-        println!("{report}");
-        config.planted_bug = PlantedBug::None;
-        let clean = run(&config);
-        assert!(
-            clean.passed(),
-            "seed {seed} fails without the bug too:\n{clean}"
-        );
+        let (clean, out) = run(&args);
+        assert!(clean, "seed {seed} fails without the bug too:\n{out}");
         return seed;
     }
-    panic!("{} not found within {within} seeds", bug.name());
+    panic!("{bug} not found within {within} seeds");
+}
+
+fn run(args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubesim-sim"))
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("kubesim-sim runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    println!("{stdout}");
+    (output.status.success(), stdout)
 }
 
 #[test]
 fn ack_before_fsync() {
-    found_within(
-        PlantedBug::AckBeforeFsync,
-        Scenario::Crashes,
-        4,
-        &[
-            Property::Durability,
-            Property::Linearizable,
-            Property::Revisions,
-        ],
-    );
+    found_within("ack-before-fsync", "crashes", 3, &["3", "1", "2", "6"]);
 }
 
 #[test]
 fn local_linearizable_read() {
-    found_within(
-        PlantedBug::LocalLinearizableRead,
-        Scenario::Partitions,
-        4,
-        &[Property::Linearizable, Property::NoStaleRead],
-    );
+    found_within("local-linearizable-read", "partitions", 3, &["1", "6"]);
 }
 
 #[test]
 fn drop_watch_event() {
-    found_within(
-        PlantedBug::DropWatchEvent,
-        Scenario::Mixed,
-        2,
-        &[Property::Watch],
-    );
+    found_within("drop-watch-event", "mixed", 2, &["8"]);
 }
 
 #[test]
 fn reuse_revision_after_restart() {
     found_within(
-        PlantedBug::ReuseRevisionAfterRestart,
-        Scenario::Crashes,
-        4,
-        &[
-            Property::Revisions,
-            Property::SameState,
-            Property::Durability,
-        ],
+        "reuse-revision-after-restart",
+        "crashes",
+        3,
+        &["2", "7", "3"],
     );
 }

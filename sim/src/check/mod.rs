@@ -12,6 +12,8 @@
 //! - [`hashes`]: property 7 — every member holds the same history, and HashKV agrees.
 //! - [`watch`]: property 8 — watch events are ordered, unique, reliable, atomic, resumable.
 //! - [`liveness`]: after healing, a leader is elected and every member takes writes in time.
+//! - [`leases`]: keys of expired leases are deleted.
+//! - `reference`: the members' final history, indexed, that most checkers compare against.
 
 use std::fmt;
 
@@ -19,6 +21,7 @@ use crate::history::History;
 
 pub mod durability;
 pub mod hashes;
+pub mod leases;
 pub mod linearizable;
 pub mod liveness;
 pub mod past_reads;
@@ -39,6 +42,7 @@ pub enum Property {
     SameState = 7,
     Watch = 8,
     Liveness = 100,
+    Leases = 101,
 }
 
 impl Property {
@@ -57,6 +61,7 @@ impl Property {
                 "8: watch events are ordered, unique, reliable, atomic and resumable"
             }
             Property::Liveness => "liveness: after healing, a leader and writes within the bound",
+            Property::Leases => "leases: an expired lease's keys are deleted",
         }
     }
 }
@@ -92,7 +97,7 @@ impl fmt::Display for Violation {
 
 /// Every checker over `history`, each reporting at most a few violations.
 pub fn check_all(history: &History) -> Vec<Violation> {
-    let checkers: [fn(&History) -> Vec<Violation>; 8] = [
+    let checkers: [fn(&History) -> Vec<Violation>; 9] = [
         linearizable::check,
         revisions::check,
         durability::check,
@@ -101,6 +106,7 @@ pub fn check_all(history: &History) -> Vec<Violation> {
         hashes::check,
         watch::check,
         liveness::check,
+        leases::check,
     ];
     checkers.iter().flat_map(|check| check(history)).collect()
 }
