@@ -283,3 +283,22 @@ impl RaftNetworkV2<TypeConfig> for PeerConnection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A forwarded write is retried only when it never left: a failure to connect is
+    /// "unreachable" (retried), anything after the request went out is "outcome unknown".
+    /// The simulation found a retried compare-and-swap applied twice before this split.
+    #[test]
+    fn only_connect_failures_count_as_never_sent() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let connect = tonic::Status::from_error(Box::new(tonic::ConnectError(Box::new(refused))));
+        assert_eq!(connect.code(), tonic::Code::Unavailable);
+        assert!(never_sent(&connect));
+
+        let keepalive = tonic::Status::unavailable("keep-alive timed out");
+        assert!(!never_sent(&keepalive));
+    }
+}
