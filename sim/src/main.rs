@@ -181,7 +181,8 @@ fn run_here(args: &RunArgs, seed: u64) -> ExitCode {
 /// Runs one seed in a fresh process of this binary and passes its report through.
 ///
 /// Why a process per seed: a second run in the same process does not always repeat what
-/// the same seed does in a fresh one (some state in the dependency stack outlives a run).
+/// the same seed does in a fresh one (tokio numbers tasks process-wide, and the order in
+/// which a crashed host's tasks are dropped follows those numbers; ARCHITECTURE.md).
 /// A fresh process per seed makes every seed's result exactly what its replay command
 /// gives. Returns whether it passed and the simulated time it covered.
 fn run_in_child(args: &RunArgs, seed: u64) -> std::io::Result<(bool, Duration)> {

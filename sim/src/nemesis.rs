@@ -20,7 +20,7 @@ use kubesim_proto::etcdserverpb::{
 use kubesim_proto::mvccpb::Event;
 
 use crate::client::member_channel;
-use crate::cluster::{Fault, Faults, Members, PEER_PORT};
+use crate::cluster::{Cluster, Fault, Faults, Members, PEER_PORT};
 use crate::history::{self, Liveness, MemberState, Op, Outcome, Recorder};
 use crate::rng::SimRng;
 use crate::workload::Phase;
@@ -202,26 +202,24 @@ const DEFAULT_LATENCY_CURVE: f64 = 5.0;
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Nemesis {
-    #[allow(clippy::too_many_arguments)]
+    /// A nemesis for `cluster`: its members, its driver's fault queue and its registry.
+    /// `hosts` lists every host (partitions cut a member off from all of them).
     pub fn new(
         config: NemesisConfig,
-        members: Vec<String>,
+        cluster: &Cluster,
         hosts: Vec<String>,
-        cluster: Members,
-        faults: Faults,
         recorder: Recorder,
         phase: Phase,
-        seed: u64,
     ) -> Self {
         Nemesis {
             config,
-            members,
+            members: cluster.member_names(),
             hosts,
-            cluster,
-            faults,
+            cluster: cluster.members(),
+            faults: cluster.faults(),
             recorder,
             phase,
-            rng: SimRng::new(seed, 1),
+            rng: SimRng::new(cluster.config().seed, 1),
             removed: Vec::new(),
         }
     }

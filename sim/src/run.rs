@@ -87,7 +87,7 @@ impl RunReport {
         let (calls, unknown) = self.call_counts();
         let verdict = if self.passed() { "pass" } else { "FAIL" };
         format!(
-            "seed {:>6} {:<10} {verdict}  trace {:016x}  {calls} calls ({unknown} unknown), {} faults, {} watch sessions, {:.0}s simulated in {:.1}s ({:.0}x)",
+            "seed {:>6} {:<10} {verdict}  trace {:016x}  {calls} calls ({unknown} unknown), {} faults, {} watch sessions, {:.0}s simulated in {:.1}s ({:.0}x), {}",
             self.config.seed,
             self.config.scenario.name(),
             self.trace_hash,
@@ -100,7 +100,21 @@ impl RunReport {
             self.simulated.as_secs_f64(),
             self.wall.as_secs_f64(),
             self.speed(),
+            self.recovery(),
         )
+    }
+
+    /// How long after healing every member took a write, as liveness measured it.
+    fn recovery(&self) -> String {
+        let slowest = self.history.liveness.as_ref().and_then(|l| {
+            l.write_after
+                .values()
+                .try_fold(Duration::ZERO, |max, took| took.map(|t| t.max(max)))
+        });
+        match slowest {
+            Some(t) => format!("writes everywhere {:.1}s after healing", t.as_secs_f64()),
+            None => "no write everywhere after healing".to_owned(),
+        }
     }
 }
 
@@ -161,13 +175,10 @@ pub fn run(config: &RunConfig) -> RunReport {
                     max_message_latency,
                     settle_bound: Duration::from_secs(60),
                 },
-                members.clone(),
+                &cluster,
                 hosts,
-                cluster.members(),
-                cluster.faults(),
                 recorder.clone(),
                 phase.clone(),
-                config.seed,
             );
             cluster.client(NEMESIS, nemesis.run());
             run_catching_panics(&mut cluster)

@@ -8,19 +8,10 @@
 //! not always repeat the schedule of a fresh one (see ARCHITECTURE.md, "the simulation"),
 //! and a failure here must replay there.
 
-use kubesim_sim::seed_from_env;
+mod common;
 
-/// `kubesim-sim run` with `args`; returns whether it passed and what it printed.
-pub fn cli(args: &[&str]) -> (bool, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubesim-sim"))
-        .arg("run")
-        .args(args)
-        .output()
-        .expect("kubesim-sim runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    println!("{stdout}");
-    (output.status.success(), stdout)
-}
+use common::cli;
+use kubesim_sim::seed_from_env;
 
 fn assert_passes(seed: u64, scenario: &str) -> String {
     let seed = seed.to_string();

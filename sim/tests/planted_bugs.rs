@@ -6,6 +6,10 @@
 //! These keep the checkers honest as the code changes: a checker that goes blind fails here.
 //! Each seed runs in a fresh process through the CLI, exactly as its replay command would.
 
+mod common;
+
+use common::cli;
+
 /// Runs seeds 1..=`within` with `bug` planted until a run fails naming one of
 /// `properties` ("1".."8"). Returns the seed that found it.
 fn found_within(bug: &str, scenario: &str, within: u64, properties: &[&str]) -> u64 {
@@ -19,7 +23,7 @@ fn found_within(bug: &str, scenario: &str, within: u64, properties: &[&str]) -> 
             "--duration",
             "20s",
         ];
-        let (passed, out) = run(&[&args[..], &["--plant", bug]].concat());
+        let (passed, out) = cli(&[&args[..], &["--plant", bug]].concat());
         if passed {
             continue;
         }
@@ -34,22 +38,11 @@ fn found_within(bug: &str, scenario: &str, within: u64, properties: &[&str]) -> 
             named || asserted,
             "{bug} was caught, but not as property {properties:?}:\n{out}"
         );
-        let (clean, out) = run(&args);
+        let (clean, out) = cli(&args);
         assert!(clean, "seed {seed} fails without the bug too:\n{out}");
         return seed;
     }
     panic!("{bug} not found within {within} seeds");
-}
-
-fn run(args: &[&str]) -> (bool, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubesim-sim"))
-        .arg("run")
-        .args(args)
-        .output()
-        .expect("kubesim-sim runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    println!("{stdout}");
-    (output.status.success(), stdout)
 }
 
 #[test]

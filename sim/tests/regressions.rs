@@ -11,17 +11,11 @@
 //! | 109 | mixed | after a power cut a member served a serializable read one revision behind its last one (checker too strict: etcd has the same window) | `check/revisions.rs` allows it across a crash |
 //! | 19 | membership | the nemesis read a stale member list and never added a removed member back (harness) | the nemesis reads the member list linearizably |
 
+mod common;
+
 fn passes(seed: u64, scenario: &str) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubesim-sim"))
-        .args(["run", "--seed", &seed.to_string(), "--scenario", scenario])
-        .output()
-        .expect("kubesim-sim runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "seed {seed} ({scenario}) failed again:\n{stdout}"
-    );
+    let (passed, out) = common::cli(&["--seed", &seed.to_string(), "--scenario", scenario]);
+    assert!(passed, "seed {seed} ({scenario}) failed again:\n{out}");
 }
 
 #[test]
