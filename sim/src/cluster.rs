@@ -220,6 +220,7 @@ impl Cluster {
         // after the cut can no longer write the disk.
         disk.power_cut();
         self.members.set_handle(name, None);
+        self.members.set_stopped(name, true);
         self.sim.crash(name);
         Ok(())
     }
@@ -246,6 +247,7 @@ impl Cluster {
             disk.power_cut();
         }
         self.members.set_handle(name, None);
+        self.members.set_stopped(name, false);
         self.sim.bounce(name);
         Ok(())
     }
@@ -344,6 +346,8 @@ struct MemberSlot {
     disk: MemDisk,
     join_existing: bool,
     handle: Option<StoreHandle>,
+    /// Crashed (or wiped) and not started again yet.
+    stopped: bool,
 }
 
 /// Every member's slot, shared by the driver, the host closures and the nemesis. The
@@ -360,6 +364,7 @@ impl Members {
             disk: MemDisk::new(),
             join_existing: false,
             handle: None,
+            stopped: false,
         };
         self.slots.borrow_mut().insert(name.to_owned(), slot);
     }
@@ -373,6 +378,22 @@ impl Members {
             // fresh disk makes it visible as a member that lost its data.
             None => (MemDisk::new(), false),
         }
+    }
+
+    fn set_stopped(&self, name: &str, stopped: bool) {
+        if let Some(slot) = self.slots.borrow_mut().get_mut(name) {
+            slot.stopped = stopped;
+        }
+    }
+
+    /// Names of the members that were stopped and not started again.
+    pub fn stopped(&self) -> Vec<String> {
+        let slots = self.slots.borrow();
+        slots
+            .iter()
+            .filter(|(_, slot)| slot.stopped)
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     fn set_handle(&self, name: &str, handle: Option<StoreHandle>) {

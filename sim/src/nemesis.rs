@@ -198,6 +198,12 @@ pub const NEMESIS: &str = "nemesis";
 /// turmoil's default latency curve (exponential lambda).
 const DEFAULT_LATENCY_CURVE: f64 = 5.0;
 
+/// How often the mixed scenario lays a second fault over the first.
+const COMPOUND_CHANCE: f64 = 0.3;
+
+/// Tries at reading the member list while healing (500 ms apart at least).
+const MEMBERSHIP_ATTEMPTS: usize = 40;
+
 /// Per-call timeout of the nemesis' own API calls.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -249,11 +255,20 @@ impl Nemesis {
                 break;
             }
             let weights: Vec<u32> = menu.iter().map(|(_, w)| *w).collect();
-            let kind = menu[self.rng.weighted(&weights)].0;
-            let undo = self.apply(kind).await;
+            let first = menu[self.rng.weighted(&weights)].0;
+            let mut undos = vec![self.apply(first).await];
+            // Now and then a second fault on top of the first (a partition during a slow
+            // disk, a crash of the member that was just isolated): faults come together.
+            if self.config.scenario == Scenario::Mixed && self.rng.chance(COMPOUND_CHANCE) {
+                tokio::time::sleep(self.rng.millis(0, 1000)).await;
+                let second = menu[self.rng.weighted(&weights)].0;
+                undos.push(self.apply(second).await);
+            }
             let hold = self.rng.millis(300, 5000);
             tokio::time::sleep(hold.min(end.saturating_sub(history::now()))).await;
-            self.undo(undo).await;
+            for undo in undos.into_iter().rev() {
+                self.undo(undo).await;
+            }
             tokio::time::sleep(self.rng.millis(200, 2000)).await;
         }
     }
@@ -476,10 +491,32 @@ impl Nemesis {
         }
         // Give the driver a step to apply what was injected, then start what is down.
         tokio::time::sleep(Duration::from_millis(1)).await;
-        let running = self.cluster.running();
-        for member in &self.members {
-            if !running.contains(member) {
-                self.faults.inject(Fault::Bounce(member.clone()));
+        for member in self.cluster.stopped() {
+            self.faults.inject(Fault::Bounce(member));
+        }
+        self.restore_membership().await;
+    }
+
+    /// Makes sure every member is in the member list again. A `member remove` whose answer
+    /// was lost may still have been applied; such a member is wiped and added back.
+    async fn restore_membership(&mut self) {
+        for member in self.members.clone() {
+            for _ in 0..MEMBERSHIP_ATTEMPTS {
+                let Some(via) = self.other_running(&member) else {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                };
+                match self.member_id(&via, &member).await {
+                    Ok(Some(_)) => break,
+                    Ok(None) => {
+                        self.recorder
+                            .fault(format!("{member} is not a member after all: wipe it"));
+                        self.faults.inject(Fault::Wipe(member.clone()));
+                        self.add_back(&member).await;
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                }
             }
         }
     }
@@ -530,12 +567,19 @@ impl Nemesis {
         Undo::AddBack(member)
     }
 
-    /// `member add` of `member`'s peer URL (retried until it works or is already there),
-    /// then start it on its empty disk.
+    /// Starts `member` on its empty disk, then `member add`s its peer URL (retried until the
+    /// member list shows it, or the settle bound passes).
     async fn add_back(&mut self, member: &str) {
         self.removed.retain(|m| m != member);
+        // Started first, as etcd's runbook has it: with one voter left, adding a second makes
+        // the quorum two, and the change cannot commit until the new member answers.
+        self.recorder
+            .fault(format!("start {member} (joins the existing cluster)"));
+        self.faults.inject(Fault::Bounce(member.to_owned()));
         let peer_url = format!("http://{member}:{PEER_PORT}");
-        for attempt in 0..60 {
+        let deadline = history::now() + self.config.settle_bound;
+        let mut last_error = String::from("no other member was up");
+        while history::now() < deadline {
             let Some(via) = self.other_running(member) else {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
@@ -549,24 +593,28 @@ impl Nemesis {
             };
             let added = match member_channel(&via) {
                 Ok(channel) => {
-                    tokio::time::timeout(
-                        CALL_TIMEOUT * 4,
-                        ClusterClient::new(channel).member_add(request),
-                    )
-                    .await
+                    let mut cluster = ClusterClient::new(channel);
+                    tokio::time::timeout(CALL_TIMEOUT * 4, cluster.member_add(request)).await
                 }
-                Err(_) => continue,
+                Err(e) => {
+                    last_error = format!("{e:#}");
+                    continue;
+                }
             };
-            if let Ok(Ok(_)) = added {
-                self.recorder
-                    .fault(format!("added {member} back via {via} (attempt {attempt})"));
-                break;
+            match added {
+                Ok(Ok(_)) => {
+                    self.recorder.fault(format!("added {member} back via {via}"));
+                    break;
+                }
+                Ok(Err(status)) => last_error = format!("via {via}: {status}"),
+                Err(_) => last_error = format!("via {via}: timed out"),
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        self.recorder
-            .fault(format!("start {member} (joins the existing cluster)"));
-        self.faults.inject(Fault::Bounce(member.to_owned()));
+        if history::now() >= deadline {
+            self.recorder
+                .fault(format!("could not add {member} back: {last_error}"));
+        }
     }
 
     /// A running member other than `member`, chosen at random.

@@ -11,8 +11,8 @@
 //!   progress notification, which means everything up to it was delivered), a session
 //!   delivered exactly the reference's events on the prefix, after the compaction;
 //! - **prev_kv and create flags**: a PUT of version 1 is a create (create_revision ==
-//!   mod_revision) without prev_kv; otherwise a prev_kv, when given, is the key's state
-//!   just before the event.
+//!   mod_revision) without prev_kv; otherwise the prev_kv (required: the watches ask for it)
+//!   is the key's state just before the event.
 
 use std::collections::BTreeSet;
 
@@ -338,7 +338,15 @@ fn prev_kv_problem(reference: &Reference, event: &Event) -> Option<String> {
         return prev.map(|prev| format!("prev_kv {prev} on a create"));
     }
     let key = String::from_utf8_lossy(&kv.key);
-    let prev = prev?;
+    // The workload's watches all ask for prev_kv: an update or delete of a key that existed
+    // must carry it.
+    let Some(prev) = prev else {
+        return matches!(
+            reference.state_at(&key, kv.mod_revision - 1),
+            KeyAt::Live(_)
+        )
+        .then(|| "no prev_kv on a change of an existing key (the watch asked for it)".to_owned());
+    };
     let wrong = match reference.state_at(&key, kv.mod_revision - 1) {
         KeyAt::Live(before) => *before != prev,
         KeyAt::Absent => true,
@@ -576,6 +584,17 @@ mod tests {
         )];
         let found = messages(&history(&store, sessions));
         assert!(found.iter().any(|m| m.contains("not ordered")), "{found:?}");
+    }
+
+    #[test]
+    fn a_missing_prev_kv_is_caught() {
+        let store = store();
+        let mut sessions = good_sessions(&store);
+        // /a's PUT at 3 updates a live key: its prev_kv must be there.
+        sessions[0].responses[1].events[0].prev_kv = None;
+        let found = messages(&history(&store, sessions));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("no prev_kv"), "{found:?}");
     }
 
     #[test]
