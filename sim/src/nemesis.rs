@@ -571,8 +571,9 @@ impl Nemesis {
     /// member list shows it, or the settle bound passes).
     async fn add_back(&mut self, member: &str) {
         self.removed.retain(|m| m != member);
-        // Started first, as etcd's runbook has it: with one voter left, adding a second makes
-        // the quorum two, and the change cannot commit until the new member answers.
+        // Started first. etcd's runbook adds, then starts; but with one voter left, adding a
+        // second makes the quorum two and the change cannot commit until the new member
+        // answers. A kubesim member started with `existing` simply waits to be added.
         self.recorder
             .fault(format!("start {member} (joins the existing cluster)"));
         self.faults.inject(Fault::Bounce(member.to_owned()));
@@ -603,7 +604,8 @@ impl Nemesis {
             };
             match added {
                 Ok(Ok(_)) => {
-                    self.recorder.fault(format!("added {member} back via {via}"));
+                    self.recorder
+                        .fault(format!("added {member} back via {via}"));
                     break;
                 }
                 Ok(Err(status)) => last_error = format!("via {via}: {status}"),
