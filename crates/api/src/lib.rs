@@ -1,0 +1,26 @@
+//! Kubernetes API types and rules as pure code: no I/O, no async, so every rule is tested
+//! with plain unit tests and shared by the API server, the admission webhooks and the
+//! simulation's checkers.
+//!
+//! Map of the crate:
+//! - [`request_info`]: [`RequestInfo`], what a request is about (verb, API group and
+//!   version, namespace, resource, subresource, name), parsed from method, path and query as
+//!   kube-apiserver's `RequestInfoFactory` does. Authorization and audit read it.
+//! - [`status`]: [`Status`], the `meta/v1` Status every error answers with, built with
+//!   kube-apiserver's exact reasons, codes and messages (K8S-FACTS.md).
+//! - [`resources`]: [`resources::Resource`], the table of served resources: group, version,
+//!   kind, plural and singular names, short names, scope, verbs, and the store key layout.
+//! - [`validation`]: names (DNS-1123 subdomain and label), label keys and values, annotation
+//!   size, ports: the checks behind a 422's `details.causes`.
+//!
+//! Objects themselves are JSON (`serde_json::Value`), as kube-apiserver's storage sees them:
+//! patches, server-side apply and unknown-field checks all work on the JSON, and each kind's
+//! validation reads the fields it needs. See ARCHITECTURE.md ("The API server").
+
+pub mod request_info;
+pub mod resources;
+pub mod status;
+pub mod validation;
+
+pub use request_info::RequestInfo;
+pub use status::Status;
