@@ -4,10 +4,14 @@
 //! - [`store_cmd`]: `kubesim store`, one member of the etcd-compatible store, etcd's flags;
 //! - [`up`]: `kubesim up`, a local three-member store in one process;
 //! - [`bench`]: `kubesim bench kv put|range`, a load generator speaking the etcd v3 API;
+//! - [`certs`]: `kubesim certs --out DIR`, the CA, certificates and kubeconfig for kubectl;
+//! - [`apiserver_cmd`]: `kubesim apiserver`, the API server's front, kube-apiserver's flags;
 //! - [`flags`]: parsing and checking of etcd-style flag values;
 //! - [`signal`]: waiting for SIGINT/SIGTERM.
 
+mod apiserver_cmd;
 mod bench;
+mod certs;
 mod flags;
 mod signal;
 mod store_cmd;
@@ -36,6 +40,10 @@ enum Command {
     Up(up::UpArgs),
     /// Load generators for kubesim or a real etcd.
     Bench(bench::BenchArgs),
+    /// Write a CA, the API server's and an admin's certificates, and a kubeconfig.
+    Certs(certs::CertsArgs),
+    /// Run the API server (kube-apiserver's flags): HTTPS, discovery, health, /version.
+    Apiserver(apiserver_cmd::ApiServerArgs),
 }
 
 /// A bad flag value, as opposed to a failure while running.
@@ -55,6 +63,11 @@ async fn main() -> ExitCode {
             Err(e) => return usage_error("up", &e),
         },
         Command::Bench(args) => return bench_main(args).await,
+        Command::Certs(args) => return certs_main(&args),
+        Command::Apiserver(args) => match args.to_config() {
+            Ok(config) => apiserver_cmd::run(config).await,
+            Err(e) => return usage_error("apiserver", &e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -98,6 +111,32 @@ async fn bench_main(args: bench::BenchArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Writes the certificates and prints what it wrote. Files in the way are a usage error (2).
+fn certs_main(args: &certs::CertsArgs) -> ExitCode {
+    use kubesim_net::Clock as _;
+    // The real clock, through the seam's production clock: certificates are checked against
+    // real time by kubectl, so this command has no simulated time to use.
+    let now_since_epoch = kubesim_net::SystemClock.now_since_epoch();
+    let opts = match args.to_options(now_since_epoch) {
+        Ok(opts) => opts,
+        Err(e) => return usage_error("certs", &e),
+    };
+    match certs::run(args, &opts) {
+        Ok(summary) => {
+            print!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kubesim certs: error: {e}");
+            if e.is_usage() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
 }
 
 fn usage_error(command: &str, error: &flags::FlagError) -> ExitCode {
@@ -144,5 +183,16 @@ mod tests {
         let cli = Cli::try_parse_from(["kubesim", "bench", "kv", "range", "k"]).unwrap();
         assert!(matches!(cli.command, Command::Bench(_)));
         assert!(Cli::try_parse_from(["kubesim", "bench", "kv"]).is_err());
+        let cli = Cli::try_parse_from(["kubesim", "certs", "--out", "d", "--force"]).unwrap();
+        let Command::Certs(args) = cli.command else {
+            panic!("not certs: {cli:?}");
+        };
+        assert!(args.force);
+        assert_eq!(args.hosts, certs::DEFAULT_HOSTS);
+        assert_eq!(args.server, certs::DEFAULT_SERVER);
+        assert!(
+            Cli::try_parse_from(["kubesim", "certs"]).is_err(),
+            "--out is required"
+        );
     }
 }

@@ -1,0 +1,131 @@
+//! Every bound of the API server's front in one struct, with kube-apiserver's defaults in one
+//! place ([`ApiServerConfig::new`]) and checked once at start-up ([`ApiServerConfig::validate`]).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// kube-apiserver's `--max-requests-inflight`.
+pub const DEFAULT_MAX_REQUESTS_INFLIGHT: usize = 400;
+/// kube-apiserver's `--max-mutating-requests-inflight`.
+pub const DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT: usize = 200;
+/// kube-apiserver's `--request-timeout`.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// kube-apiserver's body limit for every request (`MaxRequestBodyBytes`, 3 MiB).
+pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// How the API server listens and what it bounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiServerConfig {
+    /// `host:port` to listen on, through `Env.net` (`--bind-address` and `--secure-port`).
+    pub bind_address: String,
+    /// PEM certificate chain served to clients (`--tls-cert-file`).
+    pub tls_cert_file: PathBuf,
+    /// PEM private key of that certificate (`--tls-private-key-file`).
+    pub tls_private_key_file: PathBuf,
+    /// PEM CA bundle client certificates are verified against (`--client-ca-file`). When set,
+    /// a client certificate is requested but not required: authentication decides later
+    /// what a request without one is. When unset, none is requested.
+    pub client_ca_file: Option<PathBuf>,
+    /// Read-only requests served at once before 429; 0 means no limit, as in kube-apiserver.
+    pub max_requests_inflight: usize,
+    /// Mutating requests served at once before 429; 0 means no limit.
+    pub max_mutating_requests_inflight: usize,
+    /// Bound of one request that is not long-running (watch, exec, logs, proxy); over it the
+    /// client gets 504 Timeout.
+    pub request_timeout: Duration,
+    /// Largest request body accepted; over it the client gets 413.
+    pub max_request_body_bytes: usize,
+    /// Open connections at once; the accept loop waits for one to close past this bound, so
+    /// a flood of clients cannot exhaust file descriptors.
+    pub max_connections: usize,
+    /// A client that has not finished the TLS handshake by then is dropped (slowloris).
+    pub tls_handshake_timeout: Duration,
+    /// An HTTP/1.1 client that has not sent its whole header by then is dropped (slowloris).
+    pub header_read_timeout: Duration,
+    /// Streams one HTTP/2 connection may have open at once (Go's default, which
+    /// kube-apiserver keeps).
+    pub http2_max_concurrent_streams: u32,
+    /// HTTP/2 PING interval, and how long a PING may go unanswered before the connection
+    /// is closed: a client that lost power (or a partition, in the simulation) otherwise
+    /// holds its connection and its in-flight permits until the OS gives up (ARCHITECTURE.md,
+    /// "HTTP/2 keepalive on every channel and server").
+    pub http2_keep_alive_interval: Duration,
+    pub http2_keep_alive_timeout: Duration,
+    /// How long shutdown waits for requests under way before closing their connections.
+    pub shutdown_grace: Duration,
+}
+
+impl ApiServerConfig {
+    /// kube-apiserver's defaults for everything but the address and the serving certificate.
+    pub fn new(bind_address: &str, tls_cert_file: PathBuf, tls_private_key_file: PathBuf) -> Self {
+        ApiServerConfig {
+            bind_address: bind_address.to_string(),
+            tls_cert_file,
+            tls_private_key_file,
+            client_ca_file: None,
+            max_requests_inflight: DEFAULT_MAX_REQUESTS_INFLIGHT,
+            max_mutating_requests_inflight: DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_request_body_bytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
+            max_connections: 4096,
+            tls_handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            http2_max_concurrent_streams: 250,
+            http2_keep_alive_interval: Duration::from_secs(2),
+            http2_keep_alive_timeout: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+
+    /// Refuses bounds that would make the server useless (a zero timeout answers every
+    /// request with 504).
+    pub fn validate(&self) -> Result<(), String> {
+        let durations = [
+            ("request timeout", self.request_timeout),
+            ("TLS handshake timeout", self.tls_handshake_timeout),
+            ("header read timeout", self.header_read_timeout),
+            ("HTTP/2 keep-alive interval", self.http2_keep_alive_interval),
+            ("HTTP/2 keep-alive timeout", self.http2_keep_alive_timeout),
+        ];
+        for (what, duration) in durations {
+            if duration.is_zero() {
+                return Err(format!("{what} must be longer than zero"));
+            }
+        }
+        if self.max_request_body_bytes == 0 {
+            return Err("max request body bytes must be at least 1".to_string());
+        }
+        if self.max_connections == 0 {
+            return Err("max connections must be at least 1".to_string());
+        }
+        if self.http2_max_concurrent_streams == 0 {
+            return Err("HTTP/2 max concurrent streams must be at least 1".to_string());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_kube_apiservers() {
+        let config = ApiServerConfig::new("0.0.0.0:6443", "c".into(), "k".into());
+        assert_eq!(config.max_requests_inflight, 400);
+        assert_eq!(config.max_mutating_requests_inflight, 200);
+        assert_eq!(config.request_timeout, Duration::from_secs(60));
+        assert_eq!(config.max_request_body_bytes, 3_145_728);
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn zero_bounds_are_refused() {
+        let mut config = ApiServerConfig::new("0.0.0.0:6443", "c".into(), "k".into());
+        config.request_timeout = Duration::ZERO;
+        assert_eq!(
+            config.validate(),
+            Err("request timeout must be longer than zero".to_string())
+        );
+    }
+}

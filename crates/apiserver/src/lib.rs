@@ -1,0 +1,41 @@
+//! kubesim's API server front: HTTPS on one port (HTTP/1.1 and HTTP/2), the handler chain
+//! every request passes, and the endpoints that need no storage: `/version`, health and
+//! discovery. Storage, authentication, audit, impersonation and authorization come in later
+//! issues; their stages are in the chain now as clearly marked PLACEHOLDERs.
+//!
+//! Map of the crate, in the order a request meets it:
+//! - [`server`]: [`ApiServer`], the accept loop (listeners come from `Env.net`, the network
+//!   seam, so the same code runs under turmoil), the TLS handshake, hyper's HTTP/1.1 + HTTP/2
+//!   server per connection, connection bounds, graceful shutdown.
+//! - [`tls`]: the rustls configuration: certificate and key from PEM, ALPN, optional client
+//!   certificates.
+//! - [`chain`]: the handler chain, one function per stage, in BRIEF.md's order: panic guard,
+//!   request info, size limit, in-flight limit, authentication, audit, impersonation,
+//!   authorization, request timeout, dispatch.
+//! - [`routes`]: dispatch, which handler answers a path; served resources answer 503 until
+//!   storage is wired.
+//! - [`version`], [`health`], [`discovery`]: the documents those endpoints answer, as pure
+//!   functions.
+//! - [`response`]: the one conversion to the wire: a `Status` to a response.
+//! - [`config`]: [`ApiServerConfig`], every bound with kube-apiserver's defaults.
+//!
+//! Errors are `kubesim_api::Status` from the first stage that refuses a request to the
+//! response; nothing in between invents its own error type.
+
+// Every stage refuses with the wire `Status` itself (kube-rs's habit: the wire Status is the
+// error payload). It is 200-odd bytes and built at most once per request, on refusal, so
+// boxing it would add noise at every `?` for no measurable gain.
+#![allow(clippy::result_large_err)]
+
+pub mod chain;
+pub mod config;
+pub mod discovery;
+pub mod health;
+pub mod response;
+pub mod routes;
+pub mod server;
+pub mod tls;
+pub mod version;
+
+pub use config::ApiServerConfig;
+pub use server::ApiServer;

@@ -1,0 +1,199 @@
+//! Dispatch, the last stage of the chain: which handler answers a path.
+//!
+//! | path | answer |
+//! |---|---|
+//! | `/version` | [`crate::version`] |
+//! | `/livez`, `/readyz`, `/healthz`, `/<endpoint>/<check>` | [`crate::health`] |
+//! | `/api`, `/apis`, `/apis/<g>`, `/api/v1`, `/apis/<g>/<v>` | [`crate::discovery`] |
+//! | a served resource | 503: storage is not wired yet (**PLACEHOLDER** until issue 4 lands) |
+//! | anything else | 404 `the server could not find the requested resource` |
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use http_body_util::Limited;
+use hyper::body::Body as HttpBody;
+use hyper::header::ACCEPT;
+use hyper::{Method, Request, Response};
+use kubesim_api::status::{GroupResource, StatusDetails, reason};
+use kubesim_api::{RequestInfo, Status};
+
+use crate::chain::read_body;
+use crate::health::{self, Endpoint, HealthState};
+use crate::response::{self, APPLICATION_JSON, Body};
+use crate::{discovery, version};
+
+/// PLACEHOLDER answer to every request on a served resource until storage is wired.
+pub const STORAGE_NOT_WIRED: &str = "storage is not wired yet (issue 4 in progress)";
+
+/// What the handlers need to know about the server.
+#[derive(Debug, Clone)]
+pub struct Routes {
+    /// `host:port` clients are told to use (`/api`'s `serverAddressByClientCIDRs`).
+    pub server_address: String,
+    /// Set when shutdown begins; `/readyz` fails from then on.
+    pub shutting_down: Arc<AtomicBool>,
+    /// For reading request bodies: the size limit stage's bound.
+    pub max_request_body_bytes: usize,
+}
+
+impl Routes {
+    pub async fn dispatch<B>(
+        &self,
+        request: Request<Limited<B>>,
+        info: &RequestInfo,
+    ) -> Result<Response<Body>, Status>
+    where
+        B: HttpBody<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if info.is_resource_request {
+            return self.resource(request, info).await;
+        }
+        #[cfg(test)]
+        if let Some(answer) = test_hooks::answer(info).await {
+            return answer;
+        }
+        let segments: Vec<&str> = info.path.trim_matches('/').split('/').collect();
+        if let Some(endpoint) = Endpoint::from_segment(segments[0]) {
+            return self.health(
+                request.method(),
+                endpoint,
+                &segments[1..],
+                request.uri().query(),
+            );
+        }
+        let accept = request
+            .headers()
+            .get(ACCEPT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        let answer = match segments.as_slice() {
+            ["version"] => Some(response::json(APPLICATION_JSON, &version::info())),
+            ["api"] => Some(self.api(accept)),
+            ["apis"] => Some(apis(accept)),
+            ["apis", group] => discovery::api_group(group).map(|doc| json(&doc)),
+            ["api", version] => discovery::api_resource_list("", version).map(|doc| json(&doc)),
+            ["apis", group, version] => {
+                discovery::api_resource_list(group, version).map(|doc| json(&doc))
+            }
+            _ => None,
+        };
+        let answer = answer.ok_or_else(not_found)?;
+        get_only(request.method())?;
+        Ok(answer)
+    }
+
+    /// A resource request. PLACEHOLDER: a served resource answers 503 until storage is
+    /// wired; its body is still read, so the size limit holds for every request.
+    async fn resource<B>(
+        &self,
+        request: Request<Limited<B>>,
+        info: &RequestInfo,
+    ) -> Result<Response<Body>, Status>
+    where
+        B: HttpBody<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let resource =
+            kubesim_api::resources::lookup(&info.api_group, &info.api_version, &info.resource)
+                .ok_or_else(not_found)?;
+        if !info.subresource.is_empty() {
+            if !resource.subresources.contains(&info.subresource.as_str()) {
+                return Err(not_found());
+            }
+        } else if !resource.allows(&info.verb) {
+            let gr = GroupResource::new(resource.group, resource.plural);
+            return Err(Status::method_not_supported(&gr, &info.verb));
+        }
+        read_body(request.into_body(), self.max_request_body_bytes).await?;
+        Err(Status::service_unavailable(STORAGE_NOT_WIRED))
+    }
+
+    fn health(
+        &self,
+        method: &Method,
+        endpoint: Endpoint,
+        rest: &[&str],
+        query: Option<&str>,
+    ) -> Result<Response<Body>, Status> {
+        let check = match rest {
+            [] => None,
+            [check] => Some(*check),
+            _ => return Err(not_found()),
+        };
+        let state = HealthState {
+            shutting_down: self.shutting_down.load(Ordering::Relaxed),
+        };
+        let (code, text) =
+            health::answer(endpoint, check, query.unwrap_or(""), state).ok_or_else(not_found)?;
+        get_only(method)?;
+        Ok(response::text(code, text))
+    }
+
+    /// `/api`: aggregated when asked for, else APIVersions.
+    fn api(&self, accept: &str) -> Response<Body> {
+        match discovery::negotiate_aggregated(accept) {
+            Some(media_type) => {
+                response::json(&media_type, &discovery::aggregated(true, &media_type))
+            }
+            None => json(&discovery::api_versions(&self.server_address)),
+        }
+    }
+}
+
+/// `/apis`: aggregated when asked for, else APIGroupList.
+fn apis(accept: &str) -> Response<Body> {
+    match discovery::negotiate_aggregated(accept) {
+        Some(media_type) => response::json(&media_type, &discovery::aggregated(false, &media_type)),
+        None => json(&discovery::api_group_list()),
+    }
+}
+
+fn json(value: &serde_json::Value) -> Response<Body> {
+    response::json(APPLICATION_JSON, value)
+}
+
+/// The non-resource endpoints are read-only.
+fn get_only(method: &Method) -> Result<(), Status> {
+    if method == Method::GET {
+        return Ok(());
+    }
+    Err(Status::failure(
+        405,
+        reason::METHOD_NOT_ALLOWED,
+        "the server does not allow this method on the requested resource".to_string(),
+    ))
+}
+
+/// kube-apiserver's 404 for a path or resource nobody serves (`NewGenericServerResponse`
+/// with `details: {}`).
+pub fn not_found() -> Status {
+    let mut status = Status::failure(
+        404,
+        reason::NOT_FOUND,
+        "the server could not find the requested resource".to_string(),
+    );
+    status.details = Some(StatusDetails::default());
+    status
+}
+
+/// Paths that exist only in unit tests, to make a handler panic or overrun its timeout.
+#[cfg(test)]
+pub(crate) mod test_hooks {
+    use super::*;
+
+    pub const PANIC: &str = "/__test/panic";
+    pub const SLOW: &str = "/__test/slow";
+
+    pub async fn answer(info: &RequestInfo) -> Option<Result<Response<Body>, Status>> {
+        match info.path.as_str() {
+            PANIC => panic!("a handler bug"),
+            SLOW => {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                Some(Ok(response::text(200, "late".to_string())))
+            }
+            _ => None,
+        }
+    }
+}

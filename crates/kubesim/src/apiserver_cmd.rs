@@ -1,0 +1,214 @@
+//! `kubesim apiserver`: the API server's front, with kube-apiserver's flag names and defaults,
+//! so a command line written for kube-apiserver reads the same here.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kubesim_apiserver::{ApiServer, ApiServerConfig, config};
+
+use crate::flags::FlagError;
+
+/// The flags of `kubesim apiserver`. Each one is kube-apiserver's flag of the same name.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiServerArgs {
+    /// The port on which to serve HTTPS.
+    #[arg(long, default_value_t = 6443)]
+    pub secure_port: u16,
+    /// The IP address on which to listen for the --secure-port port.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: String,
+    /// File containing the default x509 certificate for HTTPS, CA certificates after it
+    /// (required; `kubesim certs --out DIR` writes one).
+    #[arg(long)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// File containing the default x509 private key matching --tls-cert-file (required).
+    #[arg(long)]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// If set, a client certificate signed by one of these CAs is requested (not required).
+    #[arg(long)]
+    pub client_ca_file: Option<PathBuf>,
+    /// The maximum number of non-mutating requests in flight at a given time; 0 means no limit.
+    #[arg(long, default_value_t = config::DEFAULT_MAX_REQUESTS_INFLIGHT)]
+    pub max_requests_inflight: usize,
+    /// The maximum number of mutating requests in flight at a given time; 0 means no limit.
+    #[arg(long, default_value_t = config::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT)]
+    pub max_mutating_requests_inflight: usize,
+    /// How long a handler may take before the request is answered 504 Timeout (watches and
+    /// other long-running requests are exempt). A Go duration: 1m0s, 30s, 1m30s, 500ms.
+    #[arg(long, default_value = "1m0s")]
+    pub request_timeout: String,
+}
+
+impl ApiServerArgs {
+    /// Checks every flag and builds the server's configuration.
+    pub fn to_config(&self) -> Result<ApiServerConfig, FlagError> {
+        let ip: IpAddr = self.bind_address.parse().map_err(|_| {
+            FlagError::new(
+                "bind-address",
+                format!("{:?} is not an IP address", self.bind_address),
+            )
+        })?;
+        if self.secure_port == 0 {
+            return Err(FlagError::new("secure-port", "must be between 1 and 65535"));
+        }
+        let required = |flag: &'static str, value: &Option<PathBuf>| {
+            value.clone().ok_or_else(|| {
+                FlagError::new(
+                    flag,
+                    "is required (kubesim does not generate a self-signed certificate; \
+                     `kubesim certs --out DIR` writes apiserver.crt and apiserver.key)",
+                )
+            })
+        };
+        let cert = required("tls-cert-file", &self.tls_cert_file)?;
+        let key = required("tls-private-key-file", &self.tls_private_key_file)?;
+        let address = SocketAddr::new(ip, self.secure_port).to_string();
+        let mut config = ApiServerConfig::new(&address, cert, key);
+        config.client_ca_file = self.client_ca_file.clone();
+        config.max_requests_inflight = self.max_requests_inflight;
+        config.max_mutating_requests_inflight = self.max_mutating_requests_inflight;
+        config.request_timeout = parse_go_duration("request-timeout", &self.request_timeout)?;
+        config
+            .validate()
+            .map_err(|reason| FlagError::new("request-timeout", reason))?;
+        Ok(config)
+    }
+}
+
+/// A Go duration as kube-apiserver's flags take it: one or more `<integer><unit>` with units
+/// `h`, `m`, `s`, `ms` (`1m0s`, `90s`, `1h30m`). Must be longer than zero.
+fn parse_go_duration(flag: &'static str, text: &str) -> Result<Duration, FlagError> {
+    let bad = || {
+        FlagError::new(
+            flag,
+            format!("{text:?} must be a duration such as 1m0s, 30s or 500ms"),
+        )
+    };
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let after = &rest[digits..];
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let unit = match &after[..unit_len] {
+            "h" => Duration::from_secs(3600),
+            "m" => Duration::from_secs(60),
+            "s" => Duration::from_secs(1),
+            "ms" => Duration::from_millis(1),
+            _ => return Err(bad()),
+        };
+        let part = unit.checked_mul(u32::try_from(number).map_err(|_| bad())?);
+        total = total.checked_add(part.ok_or_else(bad)?).ok_or_else(bad)?;
+        rest = &after[unit_len..];
+    }
+    if total.is_zero() {
+        return Err(FlagError::new(flag, "must be longer than zero"));
+    }
+    Ok(total)
+}
+
+/// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+pub async fn run(config: ApiServerConfig) -> anyhow::Result<()> {
+    // The front keeps nothing on disk; the seam still wants a directory for `Env.disk`.
+    let env = kubesim_net::Env::production(std::env::temp_dir());
+    let server = ApiServer::start(env, config)
+        .await
+        .map_err(|e| anyhow::anyhow!("the API server failed to start: {e}"))?;
+    tracing::info!(address = %server.local_addr(), "ready to serve HTTPS");
+    crate::signal::terminated().await?;
+    tracing::info!("received a stop signal, shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: ApiServerArgs,
+    }
+
+    fn config(args: &[&str]) -> Result<ApiServerConfig, FlagError> {
+        let argv = std::iter::once("apiserver").chain(args.iter().copied());
+        Cmd::try_parse_from(argv).unwrap().args.to_config()
+    }
+
+    const CERTS: [&str; 2] = ["--tls-cert-file=a.crt", "--tls-private-key-file=a.key"];
+
+    #[test]
+    fn defaults_are_kube_apiservers() {
+        let config = config(&CERTS).unwrap();
+        assert_eq!(config.bind_address, "0.0.0.0:6443");
+        assert_eq!(config.max_requests_inflight, 400);
+        assert_eq!(config.max_mutating_requests_inflight, 200);
+        assert_eq!(config.request_timeout, Duration::from_secs(60));
+        assert_eq!(config.tls_cert_file, PathBuf::from("a.crt"));
+        assert_eq!(config.client_ca_file, None);
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let mut args = CERTS.to_vec();
+        args.extend([
+            "--bind-address=::1",
+            "--secure-port=7443",
+            "--max-requests-inflight=0",
+            "--request-timeout=1m30s",
+            "--client-ca-file=ca.crt",
+        ]);
+        let config = config(&args).unwrap();
+        assert_eq!(config.bind_address, "[::1]:7443");
+        assert_eq!(config.max_requests_inflight, 0);
+        assert_eq!(config.request_timeout, Duration::from_secs(90));
+        assert_eq!(config.client_ca_file, Some(PathBuf::from("ca.crt")));
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag() {
+        let cases: [(&[&str], &str); 6] = [
+            (&[], "tls-cert-file"),
+            (&["--tls-cert-file=a"], "tls-private-key-file"),
+            (
+                &[CERTS[0], CERTS[1], "--bind-address=localhost"],
+                "bind-address",
+            ),
+            (&[CERTS[0], CERTS[1], "--secure-port=0"], "secure-port"),
+            (
+                &[CERTS[0], CERTS[1], "--request-timeout=60"],
+                "request-timeout",
+            ),
+            (
+                &[CERTS[0], CERTS[1], "--request-timeout=0s"],
+                "request-timeout",
+            ),
+        ];
+        for (args, flag) in cases {
+            let error = config(args).unwrap_err();
+            assert_eq!(error.flag, flag, "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn go_durations() {
+        let d = |s| parse_go_duration("f", s);
+        assert_eq!(d("1m0s"), Ok(Duration::from_secs(60)));
+        assert_eq!(d("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(d("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(d("2s500ms"), Ok(Duration::from_millis(2500)));
+        for bad in ["", "s", "1", "1x", "-1s", "1.5s"] {
+            assert!(d(bad).is_err(), "{bad:?}");
+        }
+    }
+}
