@@ -9,10 +9,10 @@
 //! `details.causes`. Lengths are in bytes and the patterns are ASCII-only, as in Go, so the
 //! matchers work on bytes: a string that is not ASCII never matches, whatever its characters.
 //!
-//! Wording: the messages are those of Kubernetes 1.27 to 1.31. Newer releases reworded three:
-//! the annotation size limit became `may not be more than 262144 bytes` (1.32), and in 1.35
-//! label keys and values moved to apimachinery's `content` package, where a too-long name part
-//! or value is `must be no more than 63 bytes` and a key with two slashes starts
+//! Wording: the messages are those of Kubernetes 1.33, the version `/version` reports. Older
+//! releases (1.27-1.31) said `must have at most 262144 bytes` for the annotation size limit;
+//! 1.35 moved label keys and values to apimachinery's `content` package, where a too-long name
+//! part or value is `must be no more than 63 bytes` and a key with two slashes starts
 //! `a valid label key` instead of `a qualified name`.
 
 use crate::status::FieldErrorType;
@@ -277,7 +277,7 @@ where
             fld_path.to_string(),
             FieldErrorType::TooLong,
             None,
-            format!("must have at most {TOTAL_ANNOTATION_SIZE_LIMIT_BYTES} bytes"),
+            format!("may not be more than {TOTAL_ANNOTATION_SIZE_LIMIT_BYTES} bytes"),
         ));
     }
     errs
@@ -1138,7 +1138,7 @@ mod tests {
             "metadata.annotations".to_string(),
             FieldErrorType::TooLong,
             None,
-            "must have at most 262144 bytes".to_string(),
+            "may not be more than 262144 bytes".to_string(),
         )];
         let check = |pairs: &[(&str, String)]| {
             validate_annotations(pairs.iter().map(|(k, v)| (*k, v)), "metadata.annotations")
@@ -1466,7 +1466,7 @@ mod tests {
                     "metadata.annotations".to_string(),
                     FieldErrorType::TooLong,
                     None,
-                    "must have at most 262144 bytes".to_string(),
+                    "may not be more than 262144 bytes".to_string(),
                 ),
             ]
         );
