@@ -391,7 +391,7 @@ async fn execute(mut stubs: Stubs, op: &Op) -> Outcome {
         Op::RangeAt { prefix, revision } => {
             let request = RangeRequest {
                 key: prefix.clone().into_bytes(),
-                range_end: prefix_end(prefix),
+                range_end: kubesim_proto::prefix_range_end(prefix.as_bytes()),
                 revision: *revision,
                 ..Default::default()
             };
@@ -483,18 +483,6 @@ async fn cas(stubs: &mut Stubs, key: &str, new: &str, compare: Compare) -> Outco
     }
 }
 
-/// etcd's range end for "every key with this prefix".
-pub fn prefix_end(prefix: &str) -> Vec<u8> {
-    let mut end = prefix.as_bytes().to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
-
 /// A watching client: watches [`KEY_PREFIX`] with prev_kv on a random member, asks for
 /// progress now and then, disconnects after a while (or when the stream stalls or fails)
 /// and resumes from the revision after the last one it saw, on another random member.
@@ -583,7 +571,7 @@ impl Watching {
         let create = WatchRequest {
             request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
                 key: KEY_PREFIX.as_bytes().to_vec(),
-                range_end: prefix_end(KEY_PREFIX),
+                range_end: kubesim_proto::prefix_range_end(KEY_PREFIX.as_bytes()),
                 start_revision: start,
                 prev_kv: true,
                 ..Default::default()

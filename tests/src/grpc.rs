@@ -88,7 +88,7 @@ pub async fn get_prefix(endpoint: &str, prefix: &str) -> anyhow::Result<RangeRes
     range(
         endpoint,
         prefix.as_bytes().to_vec(),
-        prefix_end(prefix.as_bytes()),
+        kubesim_proto::prefix_range_end(prefix.as_bytes()),
     )
     .await
 }
@@ -100,20 +100,6 @@ async fn range(endpoint: &str, key: Vec<u8>, range_end: Vec<u8>) -> anyhow::Resu
         ..Default::default()
     };
     Ok(kv(endpoint)?.range(request).await?.into_inner())
-}
-
-/// etcd's range end for "every key starting with `prefix`": the prefix with its last
-/// byte below 0xff incremented.
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    // Every byte was 0xff: etcd spells "to the end of the keyspace" as "\0".
-    vec![0]
 }
 
 /// A watch on one key prefix, held open until dropped.
@@ -135,7 +121,7 @@ impl Watcher {
     ) -> anyhow::Result<Watcher> {
         let create = WatchCreateRequest {
             key: prefix.as_bytes().to_vec(),
-            range_end: prefix_end(prefix.as_bytes()),
+            range_end: kubesim_proto::prefix_range_end(prefix.as_bytes()),
             start_revision,
             ..Default::default()
         };
@@ -193,17 +179,5 @@ impl Watcher {
                 events.len()
             ),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefix_end;
-
-    #[test]
-    fn prefix_end_is_the_first_key_past_the_prefix() {
-        assert_eq!(prefix_end(b"a/"), b"a0");
-        assert_eq!(prefix_end(b"a\xff"), b"b");
-        assert_eq!(prefix_end(b"\xff\xff"), vec![0]);
     }
 }

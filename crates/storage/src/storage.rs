@@ -191,7 +191,7 @@ impl EtcdStorage {
         }
         let req = RangeRequest {
             key: start.as_bytes().to_vec(),
-            range_end: prefix_end(prefix.as_bytes()),
+            range_end: kubesim_proto::prefix_range_end(prefix.as_bytes()),
             limit: opts.limit,
             revision,
             ..Default::default()
@@ -241,20 +241,6 @@ impl EtcdStorage {
     async fn txn(&self, txn: TxnRequest) -> Result<TxnResponse, StorageError> {
         Ok(self.kv.clone().txn(txn).await?.into_inner())
     }
-}
-
-/// The end of the range of every key that starts with `prefix` (etcd's `GetPrefixRangeEnd`):
-/// the prefix with its last byte below 0xff incremented and the rest cut off.
-pub(crate) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    // All 0xff (or empty): to the end of the keyspace, etcd's "\0".
-    vec![0]
 }
 
 fn positive(revision: i64) -> Result<i64, StorageError> {
@@ -323,16 +309,4 @@ fn compare(key: &str, target: CompareTarget, value: TargetUnion) -> Compare {
 
 fn mod_revision_is(key: &str, revision: i64) -> Compare {
     compare(key, CompareTarget::Mod, TargetUnion::ModRevision(revision))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefix_end;
-
-    #[test]
-    fn prefix_end_is_etcds() {
-        assert_eq!(prefix_end(b"/registry/pods/"), b"/registry/pods0");
-        assert_eq!(prefix_end(b"a\xff"), b"b");
-        assert_eq!(prefix_end(b"\xff"), b"\0");
-    }
 }

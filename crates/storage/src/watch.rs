@@ -68,7 +68,7 @@ impl EtcdStorage {
         let create = WatchRequest {
             request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
                 key: prefix.as_bytes().to_vec(),
-                range_end: crate::storage::prefix_end(prefix.as_bytes()),
+                range_end: kubesim_proto::prefix_range_end(prefix.as_bytes()),
                 start_revision: resource_version + 1,
                 prev_kv: true,
                 ..Default::default()
