@@ -490,19 +490,16 @@ fn store_config(config: &ClusterConfig, index: usize) -> StoreConfig {
             peer_url: format!("http://{}:{PEER_PORT}", member_name(i)),
         })
         .collect();
-    StoreConfig {
-        name,
-        listen_client_urls: vec![client_url.clone()],
-        advertise_client_urls: vec![client_url],
-        listen_peer_urls: vec![peer_url.clone()],
-        initial_advertise_peer_urls: vec![peer_url],
+    let mut store = StoreConfig::new(
+        &name,
+        &client_url,
+        &peer_url,
         initial_cluster,
-        initial_cluster_state: InitialClusterState::New,
-        initial_cluster_token: "kubesim-sim".to_owned(),
-        limits: Default::default(),
-        timing: config.timing,
-        planted_bug: config.planted_bug,
-    }
+        "kubesim-sim",
+    );
+    store.timing = config.timing;
+    store.planted_bug = config.planted_bug;
+    store
 }
 
 #[cfg(test)]

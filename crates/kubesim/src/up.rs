@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kubesim_store::{InitialClusterState, InitialMember, StoreConfig, StoreNode};
+use kubesim_store::{InitialMember, StoreConfig, StoreNode};
 
 use crate::flags::FlagError;
 
@@ -71,19 +71,13 @@ fn planned_member(
     let name = member_name(index);
     let client_url = loopback_url(client_port);
     let peer_url = loopback_url(client_port + 1);
-    let config = StoreConfig {
-        name: name.clone(),
-        listen_client_urls: vec![client_url.clone()],
-        advertise_client_urls: vec![client_url],
-        listen_peer_urls: vec![peer_url.clone()],
-        initial_advertise_peer_urls: vec![peer_url],
-        initial_cluster: initial_cluster.to_vec(),
-        initial_cluster_state: InitialClusterState::New,
-        initial_cluster_token: "kubesim-up".to_owned(),
-        limits: Default::default(),
-        timing: Default::default(),
-        planted_bug: Default::default(),
-    };
+    let config = StoreConfig::new(
+        &name,
+        &client_url,
+        &peer_url,
+        initial_cluster.to_vec(),
+        "kubesim-up",
+    );
     PlannedMember {
         config,
         data_dir: data_dir.join(&name),

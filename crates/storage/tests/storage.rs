@@ -12,7 +12,7 @@ use kubesim_storage::error::{EXPIRED, INCONSISTENT_CONTINUE, WATCH_EXPIRED};
 use kubesim_storage::{
     EtcdStorage, ListOptions, ListResult, StorageError, WatchEvent, WatchEventKind,
 };
-use kubesim_store::{InitialClusterState, InitialMember, Limits, StoreConfig, StoreNode, Timing};
+use kubesim_store::{InitialMember, StoreConfig, StoreNode};
 use tempfile::TempDir;
 
 /// A started store, its data dir, and a storage client of it.
@@ -28,22 +28,15 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let env = Env::production(dir.path());
         let peer = "http://127.0.0.1:12380".to_string();
-        let config = StoreConfig {
+        let initial = vec![InitialMember {
             name: "s1".into(),
-            listen_client_urls: vec!["http://127.0.0.1:0".into()],
-            advertise_client_urls: vec![],
-            listen_peer_urls: vec!["http://127.0.0.1:0".into()],
-            initial_advertise_peer_urls: vec![peer.clone()],
-            initial_cluster: vec![InitialMember {
-                name: "s1".into(),
-                peer_url: peer,
-            }],
-            initial_cluster_state: InitialClusterState::New,
-            initial_cluster_token: "storage-test".into(),
-            limits: Limits::default(),
-            timing: Timing::default(),
-            planted_bug: Default::default(),
-        };
+            peer_url: peer.clone(),
+        }];
+        let mut config =
+            StoreConfig::new("s1", "http://127.0.0.1:0", &peer, initial, "storage-test");
+        // Listen on any free port; advertise the fixed peer URL the member ID is computed from.
+        config.listen_peer_urls = vec!["http://127.0.0.1:0".into()];
+        config.advertise_client_urls = vec![];
         let node = StoreNode::start(env.clone(), config).await.expect("start");
         let endpoint = format!("http://{}", node.client_addr());
         let storage = EtcdStorage::new(&env, &[endpoint]).expect("storage");

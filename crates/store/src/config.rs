@@ -45,6 +45,33 @@ pub struct StoreConfig {
     pub planted_bug: PlantedBug,
 }
 
+impl StoreConfig {
+    /// A member of a new cluster that listens where it advertises: `client_url` for the etcd
+    /// API and `peer_url` for its peers, with etcd's default limits and timing. Callers
+    /// change the fields that differ (a test listening on port 0, a joining member).
+    pub fn new(
+        name: &str,
+        client_url: &str,
+        peer_url: &str,
+        initial_cluster: Vec<InitialMember>,
+        token: &str,
+    ) -> StoreConfig {
+        StoreConfig {
+            name: name.to_owned(),
+            listen_client_urls: vec![client_url.to_owned()],
+            advertise_client_urls: vec![client_url.to_owned()],
+            listen_peer_urls: vec![peer_url.to_owned()],
+            initial_advertise_peer_urls: vec![peer_url.to_owned()],
+            initial_cluster,
+            initial_cluster_state: InitialClusterState::New,
+            initial_cluster_token: token.to_owned(),
+            limits: Limits::default(),
+            timing: Timing::default(),
+            planted_bug: PlantedBug::None,
+        }
+    }
+}
+
 /// Bounds on what a client may send. etcd's defaults.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {

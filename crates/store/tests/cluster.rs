@@ -11,8 +11,7 @@ use kubesim_mvcc::{Command, CommandResponse};
 use kubesim_net::{Env, MemDisk};
 use kubesim_proto::etcdserverpb::{PutRequest, RangeRequest};
 use kubesim_store::{
-    InitialClusterState, InitialMember, Limits, StoreConfig, StoreError, StoreHandle, StoreNode,
-    Timing,
+    InitialClusterState, InitialMember, StoreConfig, StoreError, StoreHandle, StoreNode, Timing,
 };
 use tempfile::TempDir;
 use tokio::time::Instant;
@@ -71,19 +70,16 @@ impl Member {
         t: Timing,
     ) -> StoreConfig {
         let client_url = format!("http://127.0.0.1:{}", self.client_port);
-        StoreConfig {
-            name: self.name.clone(),
-            listen_client_urls: vec![client_url.clone()],
-            advertise_client_urls: vec![client_url],
-            listen_peer_urls: vec![self.peer_url()],
-            initial_advertise_peer_urls: vec![self.peer_url()],
-            initial_cluster: initial.to_vec(),
-            initial_cluster_state: state,
-            initial_cluster_token: "test-cluster".into(),
-            limits: Limits::default(),
-            timing: t,
-            planted_bug: Default::default(),
-        }
+        let mut config = StoreConfig::new(
+            &self.name,
+            &client_url,
+            &self.peer_url(),
+            initial.to_vec(),
+            "test-cluster",
+        );
+        config.initial_cluster_state = state;
+        config.timing = t;
+        config
     }
 
     async fn start(

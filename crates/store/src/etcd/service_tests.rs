@@ -23,7 +23,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 use tonic::{Code, Streaming};
 
-use crate::config::{InitialClusterState, InitialMember, Limits, StoreConfig, Timing};
+use crate::config::{InitialMember, Limits, StoreConfig};
 use crate::node::StoreNode;
 
 /// Small bounds, so each is reached with a handful of requests.
@@ -38,22 +38,21 @@ fn limits() -> Limits {
 
 async fn start() -> (StoreNode, Channel) {
     let peer = "http://127.0.0.1:12380".to_string();
-    let config = StoreConfig {
+    let initial = vec![InitialMember {
         name: "s1".into(),
-        listen_client_urls: vec!["http://127.0.0.1:0".into()],
-        advertise_client_urls: vec![],
-        listen_peer_urls: vec!["http://127.0.0.1:0".into()],
-        initial_advertise_peer_urls: vec![peer.clone()],
-        initial_cluster: vec![InitialMember {
-            name: "s1".into(),
-            peer_url: peer,
-        }],
-        initial_cluster_state: InitialClusterState::New,
-        initial_cluster_token: "etcd-service-test".into(),
-        limits: limits(),
-        timing: Timing::default(),
-        planted_bug: Default::default(),
-    };
+        peer_url: peer.clone(),
+    }];
+    let mut config = StoreConfig::new(
+        "s1",
+        "http://127.0.0.1:0",
+        &peer,
+        initial,
+        "etcd-service-test",
+    );
+    // Listen on any free port; advertise the fixed peer URL the member ID is computed from.
+    config.listen_peer_urls = vec!["http://127.0.0.1:0".into()];
+    config.advertise_client_urls = vec![];
+    config.limits = limits();
     let env = Env {
         net: Arc::new(TokioNetwork),
         clock: Arc::new(SystemClock),
