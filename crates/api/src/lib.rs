@@ -17,9 +17,17 @@
 //! patches, server-side apply and unknown-field checks all work on the JSON, and each kind's
 //! validation reads the fields it needs. See ARCHITECTURE.md ("The API server").
 
+pub mod defaults;
+pub mod kind_validation;
+pub mod openapi;
+pub mod patch;
 pub mod request_info;
 pub mod resources;
+pub mod schema;
+pub mod selectors;
 pub mod status;
+pub mod table;
+pub mod time;
 pub mod validation;
 
 pub use request_info::RequestInfo;
