@@ -11,11 +11,14 @@
 //!   the test panics, and the members' logs are printed then.
 //! - [`etcdctl`]: run `etcdctl` with a timeout (or in the background for `watch`) and read its
 //!   output.
+//! - [`apiserver`]: a `kubesim apiserver` process over a one-member store of the target,
+//!   with certificates, kubectl, curl and the server's log.
 //! - [`grpc`]: small etcd v3 gRPC calls through the generated `kubesim-proto` clients, for the
 //!   tests that must not depend on `etcdctl`.
 //!
 //! Every wait here has a bound; nothing waits forever on a process or a server.
 
+pub mod apiserver;
 pub mod cluster;
 pub mod etcdctl;
 pub mod grpc;

@@ -360,6 +360,12 @@ fn url_of(raw_path: &str, raw_query: &str) -> String {
     }
 }
 
+/// A raw query decoded as Go's `URL.Query()` decodes it: pairs in order, repeated keys kept,
+/// malformed pairs dropped. The API server reads its options (`limit`, `watch`, ...) from it.
+pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
+    QueryValues::parse(raw).pairs
+}
+
 /// A decoded query (`url.Values`): pairs in order, repeated keys kept.
 struct QueryValues<'a> {
     raw: &'a str,

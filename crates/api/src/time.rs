@@ -2,6 +2,39 @@
 //! (`2026-11-29T07:06:58Z`, metav1.Time), from and to Unix seconds. Hand-written (civil-from-days
 //! arithmetic) because this is all the calendar the API needs and the crate stays dependency-free.
 
+/// A Go duration (`time.ParseDuration`) of whole numbers: one or more `<integer><unit>` with
+/// units `h`, `m`, `s`, `ms`, `us`, `ns` (`1m0s`, `90s`, `1h30m`, `500ms`). kube-apiserver's
+/// flags and the `?timeout=` query parameter take these. `None` for anything else or an
+/// overflow.
+pub fn parse_go_duration(text: &str) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let number: u32 = rest[..digits].parse().ok()?;
+        let after = &rest[digits..];
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let unit = match &after[..unit_len] {
+            "h" => Duration::from_secs(3600),
+            "m" => Duration::from_secs(60),
+            "s" => Duration::from_secs(1),
+            "ms" => Duration::from_millis(1),
+            "us" | "µs" => Duration::from_micros(1),
+            "ns" => Duration::from_nanos(1),
+            _ => return None,
+        };
+        total = total.checked_add(unit.checked_mul(number)?)?;
+        rest = &after[unit_len..];
+    }
+    Some(total)
+}
+
 /// Seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_rfc3339(unix_secs: i64) -> String {
     let days = unix_secs.div_euclid(86_400);
@@ -121,8 +154,25 @@ mod tests {
         for secs in [0, 1, 951_782_400, 1_795_935_418, 4_102_444_800] {
             assert_eq!(parse_rfc3339(&format_rfc3339(secs)), Some(secs));
         }
-        assert_eq!(parse_rfc3339("2026-11-29T07:56:58+01:00"), Some(1_795_935_418));
-        assert_eq!(parse_rfc3339("2026-11-29T06:56:58.123456Z"), Some(1_795_935_418));
+        assert_eq!(
+            parse_rfc3339("2026-11-29T07:56:58+01:00"),
+            Some(1_795_935_418)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-29T06:56:58.123456Z"),
+            Some(1_795_935_418)
+        );
+    }
+
+    #[test]
+    fn go_durations() {
+        use std::time::Duration;
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_go_duration("0s"), Some(Duration::ZERO));
+        for bad in ["", "60", "1x", "s", "-1s", "1.5s", "99999999999h"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad}");
+        }
     }
 
     #[test]

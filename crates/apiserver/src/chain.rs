@@ -181,6 +181,7 @@ impl Chain {
         trace.push(Stage::Authorization);
         authorize(&user, &info)?;
         trace.push(Stage::Timeout);
+        let timeout = request_timeout(&request, self.request_timeout)?;
         let dispatch = async {
             trace.push(Stage::Dispatch);
             self.routes.dispatch(request, &info).await
@@ -188,7 +189,7 @@ impl Chain {
         if is_long_running(&info) {
             return dispatch.await;
         }
-        match tokio::time::timeout(self.request_timeout, dispatch).await {
+        match tokio::time::timeout(timeout, dispatch).await {
             Ok(result) => result,
             // kube-apiserver's timeout filter, word for word.
             Err(_) => Err(Status::timeout(
@@ -196,6 +197,25 @@ impl Chain {
                 0,
             )),
         }
+    }
+}
+
+/// Stage 9's bound: the server's, or the request's `?timeout=` when shorter (kube's
+/// `WithRequestDeadline`: a malformed one is a 400).
+fn request_timeout<B>(request: &Request<B>, server: Duration) -> Result<Duration, Status> {
+    let query = request.uri().query().unwrap_or("");
+    let asked = kubesim_api::request_info::query_pairs(query)
+        .into_iter()
+        .find(|(key, _)| key == "timeout")
+        .map(|(_, value)| value);
+    match asked.as_deref() {
+        None | Some("") => Ok(server),
+        Some(text) => match kubesim_api::time::parse_go_duration(text) {
+            Some(asked) if !asked.is_zero() => Ok(asked.min(server)),
+            _ => Err(Status::bad_request(&format!(
+                "invalid timeout specified in the request URL: {text:?}"
+            ))),
+        },
     }
 }
 

@@ -9,7 +9,7 @@ use hyper::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
 
 use super::*;
-use crate::routes::STORAGE_NOT_WIRED;
+use crate::routes::NO_STORAGE;
 use crate::routes::test_hooks::{PANIC as TEST_PANIC_PATH, SLOW as TEST_SLOW_PATH};
 
 fn config() -> ApiServerConfig {
@@ -21,6 +21,7 @@ fn chain_with(config: &ApiServerConfig) -> Arc<Chain> {
         server_address: "127.0.0.1:6443".to_string(),
         shutting_down: Arc::new(AtomicBool::new(false)),
         max_request_body_bytes: config.max_request_body_bytes,
+        registry: None,
     };
     Arc::new(Chain::new(config, routes))
 }
@@ -214,7 +215,7 @@ async fn over_the_in_flight_limit_is_a_429_with_retry_after() {
 async fn served_resources_answer_503_until_storage_is_wired() {
     let chain = chain_with(&config());
     let (response, _) = send(&chain, request("GET", "/api/v1/namespaces/default/pods")).await;
-    assert_status(response, 503, "ServiceUnavailable", STORAGE_NOT_WIRED).await;
+    assert_status(response, 503, "ServiceUnavailable", NO_STORAGE).await;
     let (response, _) = send(&chain, request("GET", "/apis/apps/v1/deployments")).await;
     assert_eq!(response.status(), 503);
     let (response, _) = send(

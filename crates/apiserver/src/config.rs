@@ -53,6 +53,11 @@ pub struct ApiServerConfig {
     pub http2_keep_alive_timeout: Duration,
     /// How long shutdown waits for requests under way before closing their connections.
     pub shutdown_grace: Duration,
+    /// The store's client URLs (`--etcd-servers`): a kubesim store member or a real etcd.
+    /// Empty: no storage, resource requests answer 503 (the chain's unit tests).
+    pub etcd_servers: Vec<String>,
+    /// The prefix of every key (`--etcd-prefix`, `/registry`).
+    pub etcd_prefix: String,
 }
 
 impl ApiServerConfig {
@@ -74,6 +79,8 @@ impl ApiServerConfig {
             http2_keep_alive_interval: Duration::from_secs(2),
             http2_keep_alive_timeout: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(5),
+            etcd_servers: Vec::new(),
+            etcd_prefix: crate::registry::DEFAULT_ETCD_PREFIX.to_string(),
         }
     }
 
@@ -97,6 +104,12 @@ impl ApiServerConfig {
         }
         if self.max_connections == 0 {
             return Err("max connections must be at least 1".to_string());
+        }
+        if !self.etcd_prefix.starts_with('/') {
+            return Err(format!(
+                "etcd prefix {:?} must start with /",
+                self.etcd_prefix
+            ));
         }
         if self.http2_max_concurrent_streams == 0 {
             return Err("HTTP/2 max concurrent streams must be at least 1".to_string());

@@ -11,6 +11,11 @@ pub struct HealthState {
     /// Set when shutdown has begun: `/readyz` fails from then on, so a load balancer stops
     /// sending new requests while the ones under way finish.
     pub shutting_down: bool,
+    /// Whether the store answered a read just now; `None` when the server runs without
+    /// storage (then the storage checks are not listed).
+    pub etcd_ok: Option<bool>,
+    /// Whether every watch cache has done its first list (kube's `informer-sync`).
+    pub caches_synced: Option<bool>,
 }
 
 /// One endpoint and the checks behind it.
@@ -40,12 +45,21 @@ impl Endpoint {
         }
     }
 
-    /// The checks of this endpoint, in the order they are reported. Storage checks (`etcd`)
-    /// join once storage is wired.
-    fn checks(self) -> &'static [Check] {
-        match self {
-            Endpoint::Livez | Endpoint::Healthz => &[Check::Ping],
-            Endpoint::Readyz => &[Check::Ping, Check::Shutdown],
+    /// The checks of this endpoint, in the order kube-apiserver reports them; the storage
+    /// checks only when the server has storage.
+    fn checks(self, state: HealthState) -> &'static [Check] {
+        let storage = state.etcd_ok.is_some();
+        match (self, storage) {
+            (Endpoint::Livez | Endpoint::Healthz, false) => &[Check::Ping],
+            (Endpoint::Livez | Endpoint::Healthz, true) => &[Check::Ping, Check::Etcd],
+            (Endpoint::Readyz, false) => &[Check::Ping, Check::Shutdown],
+            (Endpoint::Readyz, true) => &[
+                Check::Ping,
+                Check::Etcd,
+                Check::EtcdReadiness,
+                Check::InformerSync,
+                Check::Shutdown,
+            ],
         }
     }
 }
@@ -56,6 +70,11 @@ enum Check {
     Ping,
     /// Fails once shutdown has begun.
     Shutdown,
+    /// The store answers (kube's `etcd` and `etcd-readiness`).
+    Etcd,
+    EtcdReadiness,
+    /// Every watch cache has its initial state.
+    InformerSync,
 }
 
 impl Check {
@@ -63,6 +82,9 @@ impl Check {
         match self {
             Check::Ping => "ping",
             Check::Shutdown => "shutdown",
+            Check::Etcd => "etcd",
+            Check::EtcdReadiness => "etcd-readiness",
+            Check::InformerSync => "informer-sync",
         }
     }
 
@@ -71,6 +93,14 @@ impl Check {
             Check::Ping => Ok(()),
             Check::Shutdown if state.shutting_down => Err("process is shutting down".to_string()),
             Check::Shutdown => Ok(()),
+            // kube withholds the store's error from the probe's body.
+            Check::Etcd | Check::EtcdReadiness if state.etcd_ok == Some(false) => {
+                Err("etcd check failed: reason withheld".to_string())
+            }
+            Check::InformerSync if state.caches_synced == Some(false) => {
+                Err("watch caches have not synced yet".to_string())
+            }
+            Check::Etcd | Check::EtcdReadiness | Check::InformerSync => Ok(()),
         }
     }
 }
@@ -85,7 +115,7 @@ pub fn answer(
 ) -> Option<(u16, String)> {
     match check {
         Some(name) => {
-            let check = endpoint.checks().iter().find(|c| c.name() == name)?;
+            let check = endpoint.checks(state).iter().find(|c| c.name() == name)?;
             Some(match check.run(state) {
                 Ok(()) => (200, "ok".to_string()),
                 Err(error) => (500, format!("internal server error: {error}\n")),
@@ -104,7 +134,7 @@ fn report(endpoint: Endpoint, query: &str, state: HealthState) -> (u16, String) 
         .collect();
     let mut lines = String::new();
     let mut failed = false;
-    for check in endpoint.checks() {
+    for check in endpoint.checks(state) {
         if excluded.contains(&check.name()) {
             lines.push_str(&format!("[+]{} excluded: ok\n", check.name()));
             continue;
@@ -121,7 +151,7 @@ fn report(endpoint: Endpoint, query: &str, state: HealthState) -> (u16, String) 
     let unknown: Vec<&str> = excluded
         .iter()
         .copied()
-        .filter(|name| !endpoint.checks().iter().any(|c| c.name() == *name))
+        .filter(|name| !endpoint.checks(state).iter().any(|c| c.name() == *name))
         .collect();
     if !unknown.is_empty() {
         lines.push_str(&format!(
@@ -154,10 +184,32 @@ mod tests {
 
     const UP: HealthState = HealthState {
         shutting_down: false,
+        etcd_ok: None,
+        caches_synced: None,
     };
     const STOPPING: HealthState = HealthState {
         shutting_down: true,
+        etcd_ok: None,
+        caches_synced: None,
     };
+
+    #[test]
+    fn storage_checks_are_listed_with_storage_and_fail_with_it() {
+        let down = HealthState {
+            shutting_down: false,
+            etcd_ok: Some(false),
+            caches_synced: Some(true),
+        };
+        let (code, text) = answer(Endpoint::Readyz, None, "verbose", down).unwrap();
+        assert_eq!(code, 500);
+        assert_eq!(
+            text,
+            "[+]ping ok\n[-]etcd failed: reason withheld\n[-]etcd-readiness failed: reason withheld\n\
+             [+]informer-sync ok\n[+]shutdown ok\nreadyz check failed\n"
+        );
+        let (code, _) = answer(Endpoint::Livez, Some("etcd"), "", down).unwrap();
+        assert_eq!(code, 500);
+    }
 
     #[test]
     fn plain_answer_is_ok() {

@@ -1,7 +1,9 @@
 //! kubesim's API server front: HTTPS on one port (HTTP/1.1 and HTTP/2), the handler chain
 //! every request passes, and the endpoints that need no storage: `/version`, health and
-//! discovery. Storage, authentication, audit, impersonation and authorization come in later
-//! issues; their stages are in the chain now as clearly marked PLACEHOLDERs.
+//! discovery, and the resources over the store (`kubesim-storage`) with their watch caches.
+//! Authentication, audit, impersonation, authorization and admission come in later issues;
+//! their stages are in the chain (and admission's in the registry) as clearly marked
+//! PLACEHOLDERs.
 //!
 //! Map of the crate, in the order a request meets it:
 //! - [`server`]: [`ApiServer`], the accept loop (listeners come from `Env.net`, the network
@@ -12,8 +14,10 @@
 //! - [`chain`]: the handler chain, one function per stage, in BRIEF.md's order: panic guard,
 //!   request info, size limit, in-flight limit, authentication, audit, impersonation,
 //!   authorization, request timeout, dispatch.
-//! - [`routes`]: dispatch, which handler answers a path; served resources answer 503 until
-//!   storage is wired.
+//! - [`routes`]: dispatch, which handler answers a path.
+//! - [`rest`]: resource requests: query options, content types, bodies, responses (objects,
+//!   lists, Tables, Status); [`watch`]: the chunked event stream from the watch cache.
+//! - [`registry`]: Kubernetes' REST semantics over the store, one file per verb family.
 //! - [`version`], [`health`], [`discovery`]: the documents those endpoints answer, as pure
 //!   functions.
 //! - [`response`]: the one conversion to the wire: a `Status` to a response.
@@ -31,11 +35,14 @@ pub mod chain;
 pub mod config;
 pub mod discovery;
 pub mod health;
+pub mod registry;
 pub mod response;
+pub mod rest;
 pub mod routes;
 pub mod server;
 pub mod tls;
 pub mod version;
+pub mod watch;
 
 pub use config::ApiServerConfig;
 pub use server::ApiServer;

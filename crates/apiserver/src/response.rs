@@ -2,15 +2,34 @@
 //! code and JSON body, and the few other shapes the front answers with (JSON documents, plain
 //! text for health checks).
 
+use std::convert::Infallible;
+
 use bytes::Bytes;
-use http_body_util::Full;
+use futures::Stream;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::Response;
+use hyper::body::Frame;
 use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use kubesim_api::Status;
 
-/// Every response body the front sends is complete before it is sent. Watch streaming will
-/// need a streaming body; this alias is the one place to change then.
-pub type Body = Full<Bytes>;
+/// Every response body: complete ([`full`]) for everything but watches, which stream
+/// ([`streaming`]).
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// A body that is complete before it is sent.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
+
+/// A body sent chunk by chunk as `chunks` yields them (a watch: one JSON event per chunk).
+pub fn streaming<S>(chunks: S) -> Body
+where
+    S: Stream<Item = Bytes> + Send + 'static,
+{
+    use futures::StreamExt;
+    BodyExt::boxed_unsync(StreamBody::new(chunks.map(|chunk| Ok(Frame::data(chunk)))))
+}
 
 pub const APPLICATION_JSON: &str = "application/json";
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
@@ -52,7 +71,12 @@ pub fn text(code: u16, body: String) -> Response<Body> {
 }
 
 fn with_type(code: u16, content_type: &str, body: Vec<u8>) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    with_body(code, content_type, full(body))
+}
+
+/// A response with `code`, `content_type` and `body`.
+pub fn with_body(code: u16, content_type: &str, body: Body) -> Response<Body> {
+    let mut response = Response::new(body);
     // A code outside 100..=999 can only come from a bug in a Status constructor.
     *response.status_mut() =
         hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);

@@ -5,7 +5,8 @@
 //! | `/version` | [`crate::version`] |
 //! | `/livez`, `/readyz`, `/healthz`, `/<endpoint>/<check>` | [`crate::health`] |
 //! | `/api`, `/apis`, `/apis/<g>`, `/api/v1`, `/apis/<g>/<v>` | [`crate::discovery`] |
-//! | a served resource | 503: storage is not wired yet (**PLACEHOLDER** until issue 4 lands) |
+//! | `/openapi/v3`, `/openapi/v3/<group version>` | [`kubesim_api::openapi`] |
+//! | a served resource | [`crate::rest`] (503 when the server runs without storage) |
 //! | anything else | 404 `the server could not find the requested resource` |
 
 use std::sync::Arc;
@@ -20,11 +21,14 @@ use kubesim_api::{RequestInfo, Status};
 
 use crate::chain::read_body;
 use crate::health::{self, Endpoint, HealthState};
+use crate::registry::Registry;
 use crate::response::{self, APPLICATION_JSON, Body};
+use crate::rest::{Call, Query};
 use crate::{discovery, version};
 
-/// PLACEHOLDER answer to every request on a served resource until storage is wired.
-pub const STORAGE_NOT_WIRED: &str = "storage is not wired yet (issue 4 in progress)";
+/// The answer to a resource request when the server runs without storage (unit tests of
+/// the chain).
+pub const NO_STORAGE: &str = "this API server runs without storage (no --etcd-servers)";
 
 /// What the handlers need to know about the server.
 #[derive(Debug, Clone)]
@@ -35,6 +39,8 @@ pub struct Routes {
     pub shutting_down: Arc<AtomicBool>,
     /// For reading request bodies: the size limit stage's bound.
     pub max_request_body_bytes: usize,
+    /// The resources' REST semantics over the store; `None` without `--etcd-servers`.
+    pub registry: Option<Arc<Registry>>,
 }
 
 impl Routes {
@@ -56,12 +62,14 @@ impl Routes {
         }
         let segments: Vec<&str> = info.path.trim_matches('/').split('/').collect();
         if let Some(endpoint) = Endpoint::from_segment(segments[0]) {
-            return self.health(
-                request.method(),
-                endpoint,
-                &segments[1..],
-                request.uri().query(),
-            );
+            return self
+                .health(
+                    request.method(),
+                    endpoint,
+                    &segments[1..],
+                    request.uri().query(),
+                )
+                .await;
         }
         let accept = request
             .headers()
@@ -77,6 +85,8 @@ impl Routes {
             ["apis", group, version] => {
                 discovery::api_resource_list(group, version).map(|doc| json(&doc))
             }
+            ["openapi", "v3"] => Some(json(&kubesim_api::openapi::v3_root())),
+            ["openapi", "v3", rest @ ..] => openapi_v3(&rest.join("/")),
             _ => None,
         };
         let answer = answer.ok_or_else(not_found)?;
@@ -84,8 +94,8 @@ impl Routes {
         Ok(answer)
     }
 
-    /// A resource request. PLACEHOLDER: a served resource answers 503 until storage is
-    /// wired; its body is still read, so the size limit holds for every request.
+    /// A resource request: checked against the resource table, then served by
+    /// [`crate::rest`]. The body is read (and size-limited) before anything else.
     async fn resource<B>(
         &self,
         request: Request<Limited<B>>,
@@ -106,11 +116,23 @@ impl Routes {
             let gr = GroupResource::new(resource.group, resource.plural);
             return Err(Status::method_not_supported(&gr, &info.verb));
         }
-        read_body(request.into_body(), self.max_request_body_bytes).await?;
-        Err(Status::service_unavailable(STORAGE_NOT_WIRED))
+        let (parts, body) = request.into_parts();
+        let body = read_body(body, self.max_request_body_bytes).await?;
+        let registry = self
+            .registry
+            .as_ref()
+            .ok_or_else(|| Status::service_unavailable(NO_STORAGE))?;
+        let call = Call {
+            registry,
+            resource,
+            info,
+            headers: &parts.headers,
+            query: Query::parse(parts.uri.query().unwrap_or("")),
+        };
+        call.serve(body).await
     }
 
-    fn health(
+    async fn health(
         &self,
         method: &Method,
         endpoint: Endpoint,
@@ -122,8 +144,17 @@ impl Routes {
             [check] => Some(*check),
             _ => return Err(not_found()),
         };
+        let (etcd_ok, caches_synced) = match &self.registry {
+            None => (None, None),
+            Some(registry) => (
+                Some(etcd_answers(registry).await),
+                Some(registry.caches_ready()),
+            ),
+        };
         let state = HealthState {
             shutting_down: self.shutting_down.load(Ordering::Relaxed),
+            etcd_ok,
+            caches_synced,
         };
         let (code, text) =
             health::answer(endpoint, check, query.unwrap_or(""), state).ok_or_else(not_found)?;
@@ -140,6 +171,32 @@ impl Routes {
             None => json(&discovery::api_versions(&self.server_address)),
         }
     }
+}
+
+/// `/openapi/v3/<group version>`: the cached document, immutable for its hash (kube sends
+/// `Cache-Control` so clients keep it until the hash in `/openapi/v3` changes).
+fn openapi_v3(path: &str) -> Option<Response<Body>> {
+    let (bytes, hash) = kubesim_api::openapi::v3_group_version_bytes(path)?;
+    let mut response = response::with_body(200, APPLICATION_JSON, response::full(bytes));
+    let headers = response.headers_mut();
+    if let Ok(etag) = hyper::header::HeaderValue::from_str(&format!("\"{hash}\"")) {
+        headers.insert(hyper::header::ETAG, etag);
+    }
+    headers.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("public, immutable"),
+    );
+    Some(response)
+}
+
+/// kube's etcd health check: a read that answers (even "not found") within the bound.
+async fn etcd_answers(registry: &Registry) -> bool {
+    const ETCD_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+    let read = registry.storage().get("/registry/health");
+    matches!(
+        tokio::time::timeout(ETCD_CHECK_TIMEOUT, read).await,
+        Ok(Ok(_))
+    )
 }
 
 /// `/apis`: aggregated when asked for, else APIGroupList.

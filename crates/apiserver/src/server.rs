@@ -29,8 +29,10 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::chain::Chain;
+use crate::registry::Registry;
 use crate::routes::Routes;
 use crate::{ApiServerConfig, tls};
+use kubesim_storage::EtcdStorage;
 
 /// After a failed accept (out of file descriptors, say), wait this long before the next, so
 /// the loop does not spin while the condition lasts.
@@ -66,10 +68,19 @@ impl ApiServer {
             .local_addr()
             .map_err(|e| format!("failed to read the bound address: {e}"))?;
         let shutting_down = Arc::new(AtomicBool::new(false));
+        let registry = match config.etcd_servers.as_slice() {
+            [] => None,
+            servers => {
+                let storage =
+                    EtcdStorage::new(&env, servers).map_err(|e| format!("--etcd-servers: {e}"))?;
+                Some(Registry::start(env.clone(), storage, &config.etcd_prefix))
+            }
+        };
         let routes = Routes {
             server_address: advertised_address(local_addr),
             shutting_down: shutting_down.clone(),
             max_request_body_bytes: config.max_request_body_bytes,
+            registry,
         };
         let chain = Arc::new(Chain::new(&config, routes));
         let (stop, stopped) = watch::channel(false);

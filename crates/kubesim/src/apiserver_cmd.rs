@@ -38,6 +38,13 @@ pub struct ApiServerArgs {
     /// other long-running requests are exempt). A Go duration: 1m0s, 30s, 1m30s, 500ms.
     #[arg(long, default_value = "1m0s")]
     pub request_timeout: String,
+    /// List of etcd servers to connect with (scheme://ip:port), comma separated: kubesim
+    /// store members or a real etcd. Only the first is used for now.
+    #[arg(long, value_delimiter = ',')]
+    pub etcd_servers: Vec<String>,
+    /// The prefix to prepend to all resource paths in etcd.
+    #[arg(long, default_value = "/registry")]
+    pub etcd_prefix: String,
 }
 
 impl ApiServerArgs {
@@ -69,6 +76,21 @@ impl ApiServerArgs {
         config.max_requests_inflight = self.max_requests_inflight;
         config.max_mutating_requests_inflight = self.max_mutating_requests_inflight;
         config.request_timeout = parse_go_duration("request-timeout", &self.request_timeout)?;
+        if self.etcd_servers.iter().all(|s| s.trim().is_empty()) {
+            return Err(FlagError::new(
+                "etcd-servers",
+                "is required (e.g. http://127.0.0.1:2379, a kubesim store member or an etcd)",
+            ));
+        }
+        config.etcd_servers = self
+            .etcd_servers
+            .iter()
+            .map(|s| s.trim().to_string())
+            .collect();
+        if !self.etcd_prefix.starts_with('/') {
+            return Err(FlagError::new("etcd-prefix", "must start with /"));
+        }
+        config.etcd_prefix = self.etcd_prefix.clone();
         config
             .validate()
             .map_err(|reason| FlagError::new("request-timeout", reason))?;
@@ -76,38 +98,15 @@ impl ApiServerArgs {
     }
 }
 
-/// A Go duration as kube-apiserver's flags take it: one or more `<integer><unit>` with units
-/// `h`, `m`, `s`, `ms` (`1m0s`, `90s`, `1h30m`). Must be longer than zero.
+/// A Go duration as kube-apiserver's flags take it (`1m0s`, `90s`, `1h30m`, see
+/// [`kubesim_api::time::parse_go_duration`]). Must be longer than zero.
 fn parse_go_duration(flag: &'static str, text: &str) -> Result<Duration, FlagError> {
-    let bad = || {
+    let total = kubesim_api::time::parse_go_duration(text).ok_or_else(|| {
         FlagError::new(
             flag,
             format!("{text:?} must be a duration such as 1m0s, 30s or 500ms"),
         )
-    };
-    let mut rest = text;
-    let mut total = Duration::ZERO;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        let after = &rest[digits..];
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let unit = match &after[..unit_len] {
-            "h" => Duration::from_secs(3600),
-            "m" => Duration::from_secs(60),
-            "s" => Duration::from_secs(1),
-            "ms" => Duration::from_millis(1),
-            _ => return Err(bad()),
-        };
-        let part = unit.checked_mul(u32::try_from(number).map_err(|_| bad())?);
-        total = total.checked_add(part.ok_or_else(bad)?).ok_or_else(bad)?;
-        rest = &after[unit_len..];
-    }
+    })?;
     if total.is_zero() {
         return Err(FlagError::new(flag, "must be longer than zero"));
     }
@@ -145,7 +144,11 @@ mod tests {
         Cmd::try_parse_from(argv).unwrap().args.to_config()
     }
 
-    const CERTS: [&str; 2] = ["--tls-cert-file=a.crt", "--tls-private-key-file=a.key"];
+    const CERTS: [&str; 3] = [
+        "--tls-cert-file=a.crt",
+        "--tls-private-key-file=a.key",
+        "--etcd-servers=http://127.0.0.1:2379",
+    ];
 
     #[test]
     fn defaults_are_kube_apiservers() {
@@ -177,7 +180,7 @@ mod tests {
 
     #[test]
     fn bad_flags_name_the_flag() {
-        let cases: [(&[&str], &str); 6] = [
+        let cases: [(&[&str], &str); 7] = [
             (&[], "tls-cert-file"),
             (&["--tls-cert-file=a"], "tls-private-key-file"),
             (
@@ -185,6 +188,7 @@ mod tests {
                 "bind-address",
             ),
             (&[CERTS[0], CERTS[1], "--secure-port=0"], "secure-port"),
+            (&[CERTS[0], CERTS[1]], "etcd-servers"),
             (
                 &[CERTS[0], CERTS[1], "--request-timeout=60"],
                 "request-timeout",

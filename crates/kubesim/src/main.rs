@@ -59,7 +59,7 @@ async fn main() -> ExitCode {
             Err(e) => return usage_error("store", &e),
         },
         Command::Up(args) => match up::plan(&args) {
-            Ok(members) => up::run(members).await,
+            Ok(members) => up::run(&args, members).await,
             Err(e) => return usage_error("up", &e),
         },
         Command::Bench(args) => return bench_main(args).await,

@@ -1,9 +1,12 @@
-//! `kubesim up`: the whole control plane in one process on loopback. For now that is a
-//! three-member store laid out like etcd's Procfile (client ports 2379, 22379, 32379; peer
-//! ports one above each), with its data kept under `--data-dir` across restarts.
+//! `kubesim up`: the whole control plane in one process on loopback: a three-member store
+//! laid out like etcd's Procfile (client ports 2379, 22379, 32379; peer ports one above
+//! each) and the API server on `--secure-port` (6443) over it. Everything lives under
+//! `--data-dir` and survives restarts: the members' data, the certificates (`pki/`, made on
+//! the first start) and `kubeconfig` for kubectl.
 
 use std::path::{Path, PathBuf};
 
+use kubesim_apiserver::{ApiServer, ApiServerConfig};
 use kubesim_store::{InitialMember, StoreConfig, StoreNode};
 
 use crate::flags::FlagError;
@@ -21,7 +24,13 @@ pub struct UpArgs {
     /// port is its client port + 1.
     #[arg(long, default_value_t = 2379)]
     pub base_port: u16,
+    /// The API server's HTTPS port on 127.0.0.1.
+    #[arg(long, default_value_t = 6443)]
+    pub secure_port: u16,
 }
+
+/// Where `up` keeps the certificates, under `--data-dir`.
+const PKI_DIR: &str = "pki";
 
 /// One member of the local cluster: its configuration and where its data lives.
 #[derive(Debug, Clone)]
@@ -93,7 +102,7 @@ fn loopback_url(port: u16) -> String {
 }
 
 /// What the user reads once the cluster is up: the endpoints and a command to try.
-pub fn banner(members: &[PlannedMember]) -> String {
+pub fn banner(members: &[PlannedMember], api_server: &str, kubeconfig: &Path) -> String {
     let endpoints: Vec<&str> = members
         .iter()
         .flat_map(|m| m.config.advertise_client_urls.iter())
@@ -109,16 +118,57 @@ pub fn banner(members: &[PlannedMember]) -> String {
             member.data_dir.display()
         ));
     }
+    text.push_str(&format!("\nAPI server: {api_server}\n"));
     text.push_str(&format!(
-        "\ntry:\n  etcdctl --endpoints={} member list -w table\n\nPress Ctrl-C to stop.\n",
+        "\nfor kubectl:\n  export KUBECONFIG={}\n",
+        shell_path(kubeconfig)
+    ));
+    text.push_str(&format!(
+        "\ntry:\n  kubectl get namespaces\n  etcdctl --endpoints={} member list -w table\n\nPress Ctrl-C to stop.\n",
         endpoints.join(",")
     ));
     text
 }
 
-/// Starts the members together (each may wait for the others to elect a leader), prints the
-/// banner, and waits for Ctrl-C or SIGTERM.
-pub async fn run(members: Vec<PlannedMember>) -> anyhow::Result<()> {
+/// An absolute path, quoted for a POSIX shell when it needs it.
+fn shell_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let text = absolute.display().to_string();
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The certificates under `data_dir/pki` (made on the first start) and
+/// `data_dir/kubeconfig`; returns the kubeconfig's path.
+fn ensure_certs(data_dir: &Path, server: &str) -> anyhow::Result<PathBuf> {
+    use kubesim_net::Clock as _;
+    let pki = data_dir.join(PKI_DIR);
+    let kubeconfig = data_dir.join(crate::certs::KUBECONFIG_FILE);
+    if !pki.join(crate::certs::APISERVER_CERT_FILE).exists() {
+        let opts = crate::certs::CertOptions {
+            hosts: crate::certs::parse_hosts(crate::certs::DEFAULT_HOSTS)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            server: server.to_string(),
+            now_since_epoch: kubesim_net::SystemClock.now_since_epoch(),
+        };
+        let certs = crate::certs::generate(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+        crate::certs::write_files(&pki, &certs, true)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", pki.display()))?;
+    }
+    std::fs::copy(pki.join(crate::certs::KUBECONFIG_FILE), &kubeconfig)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", kubeconfig.display()))?;
+    Ok(kubeconfig)
+}
+
+/// Starts the members together (each may wait for the others to elect a leader), then the
+/// API server over them, prints the banner, and waits for Ctrl-C or SIGTERM.
+pub async fn run(args: &UpArgs, members: Vec<PlannedMember>) -> anyhow::Result<()> {
     let starts = members.iter().map(|member| {
         let env = kubesim_net::Env::production(&member.data_dir);
         StoreNode::start(env, member.config.clone())
@@ -132,16 +182,52 @@ pub async fn run(members: Vec<PlannedMember>) -> anyhow::Result<()> {
             Err(e) => failures.push(format!("{}: {e}", member.config.name)),
         }
     }
+    let mut api_server = None;
     if failures.is_empty() {
-        print!("{}", banner(&members));
-        crate::signal::terminated().await?;
-        tracing::info!("received a stop signal, shutting down");
+        match start_api_server(args, &members).await {
+            Ok((server, kubeconfig)) => {
+                let address = format!("https://{}", server.local_addr());
+                api_server = Some(server);
+                print!("{}", banner(&members, &address, &kubeconfig));
+                crate::signal::terminated().await?;
+                tracing::info!("received a stop signal, shutting down");
+            }
+            Err(e) => failures.push(format!("API server: {e:#}")),
+        }
+    }
+    if let Some(server) = api_server {
+        server.shutdown().await;
     }
     futures::future::join_all(nodes.into_iter().map(StoreNode::shutdown)).await;
     if !failures.is_empty() {
-        anyhow::bail!("the store failed to start: {}", failures.join("; "));
+        anyhow::bail!("kubesim failed to start: {}", failures.join("; "));
     }
     Ok(())
+}
+
+/// The API server on 127.0.0.1:`--secure-port`, over the three members.
+async fn start_api_server(
+    args: &UpArgs,
+    members: &[PlannedMember],
+) -> anyhow::Result<(ApiServer, PathBuf)> {
+    let server_url = format!("https://127.0.0.1:{}", args.secure_port);
+    let kubeconfig = ensure_certs(&args.data_dir, &server_url)?;
+    let pki = args.data_dir.join(PKI_DIR);
+    let mut config = ApiServerConfig::new(
+        &format!("127.0.0.1:{}", args.secure_port),
+        pki.join(crate::certs::APISERVER_CERT_FILE),
+        pki.join(crate::certs::APISERVER_KEY_FILE),
+    );
+    config.client_ca_file = Some(pki.join(crate::certs::CA_CERT_FILE));
+    config.etcd_servers = members
+        .iter()
+        .flat_map(|m| m.config.advertise_client_urls.clone())
+        .collect();
+    let env = kubesim_net::Env::production(&args.data_dir);
+    let server = ApiServer::start(env, config)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((server, kubeconfig))
 }
 
 #[cfg(test)]
@@ -152,6 +238,7 @@ mod tests {
         UpArgs {
             data_dir: PathBuf::from("d"),
             base_port,
+            secure_port: 6443,
         }
     }
 
@@ -226,12 +313,25 @@ mod tests {
     }
 
     #[test]
-    fn banner_has_an_etcdctl_line_with_all_endpoints() {
-        let text = banner(&plan(&args(2379)).unwrap());
+    fn banner_has_the_export_line_and_an_etcdctl_line_with_all_endpoints() {
+        let kubeconfig = Path::new("/tmp/x y/kubeconfig");
+        let text = banner(
+            &plan(&args(2379)).unwrap(),
+            "https://127.0.0.1:6443",
+            kubeconfig,
+        );
         assert!(
             text.contains(
                 "etcdctl --endpoints=127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379 member list"
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  export KUBECONFIG='/tmp/x y/kubeconfig'\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("API server: https://127.0.0.1:6443\n"),
             "{text}"
         );
     }

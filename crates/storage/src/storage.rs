@@ -16,6 +16,11 @@ use tonic::transport::Channel;
 use crate::continue_token;
 use crate::error::{INCONSISTENT_CONTINUE, StorageError};
 
+/// The largest response accepted from etcd, as kube-apiserver's etcd client
+/// (`MaxCallRecvMsgSize: math.MaxInt32`). gRPC's default of 4 MiB is less than a list page of
+/// 1000 ordinary pods, or a watch response of 1000 events.
+const MAX_RESPONSE_BYTES: usize = i32::MAX as usize;
+
 /// How to list: kube-apiserver's `resourceVersion`, `limit` and `continue`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListOptions {
@@ -74,8 +79,8 @@ impl EtcdStorage {
     /// A client over an existing channel (tests, or a caller with its own channel).
     pub fn from_channel(chan: Channel) -> EtcdStorage {
         EtcdStorage {
-            kv: KvClient::new(chan.clone()),
-            watch: WatchClient::new(chan),
+            kv: KvClient::new(chan.clone()).max_decoding_message_size(MAX_RESPONSE_BYTES),
+            watch: WatchClient::new(chan).max_decoding_message_size(MAX_RESPONSE_BYTES),
         }
     }
 

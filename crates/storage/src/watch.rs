@@ -1,19 +1,35 @@
 //! [`EtcdStorage::watch`]: one etcd watch on a key prefix, turned into Kubernetes' event
-//! kinds, as kube-apiserver's `etcd3/watcher.go` does. Progress notifications (header-only
-//! responses) are skipped for now; bookmarks will need them.
+//! kinds, as kube-apiserver's `etcd3/watcher.go` does, plus etcd's progress notifications.
+//!
+//! - [`EtcdWatch`]: the running watch. A [`Stream`] of [`WatchItem`]s, and
+//!   [`EtcdWatch::request_progress`], which sends a `WatchProgressRequest` on the same gRPC
+//!   stream.
+//! - [`WatchItem::Progress`]: a header-only response (the answer to a progress request, or
+//!   the periodic notification asked for with `progress_notify`): every event up to its
+//!   revision has been sent. The watch cache advances on it when its prefix has no writes.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use futures::Stream;
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt};
 use kubesim_proto::etcdserverpb::watch_request::RequestUnion;
-use kubesim_proto::etcdserverpb::{WatchCreateRequest, WatchRequest, WatchResponse};
+use kubesim_proto::etcdserverpb::{
+    WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse,
+};
 use kubesim_proto::mvccpb::Event;
 use kubesim_proto::mvccpb::event::EventType;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
 
 use crate::error::{StorageError, WATCH_EXPIRED};
 use crate::storage::EtcdStorage;
+
+/// Requests queued on a watch stream before [`EtcdWatch::request_progress`] coalesces: a
+/// queued progress request has not reached etcd yet, so its answer also answers a later ask.
+const REQUESTS_QUEUED: usize = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatchEventKind {
@@ -36,41 +52,91 @@ pub struct WatchEvent {
     pub revision: i64,
 }
 
-/// The request stream is held open for as long as the watch is read: etcd ends a watch
-/// stream whose client half-closes.
+/// What a watch yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchItem {
+    Event(WatchEvent),
+    /// Every change under the prefix up to and including this revision has been yielded.
+    Progress(i64),
+}
+
+/// A running etcd watch: read it as a [`Stream`] (or with [`EtcdWatch::next`]); ask for
+/// progress with [`EtcdWatch::request_progress`]. Dropping it ends the gRPC stream.
+pub struct EtcdWatch {
+    /// The client half of the gRPC stream, held open for as long as the watch is read: etcd
+    /// ends a watch stream whose client half-closes.
+    requests: mpsc::Sender<WatchRequest>,
+    items: BoxStream<'static, Result<WatchItem, StorageError>>,
+}
+
+impl std::fmt::Debug for EtcdWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdWatch").finish_non_exhaustive()
+    }
+}
+
+impl EtcdWatch {
+    /// Asks etcd for a [`WatchItem::Progress`] (a `WatchProgressRequest`). Never waits: if a
+    /// request is already queued, that one's answer serves. False when the watch has ended.
+    pub fn request_progress(&self) -> bool {
+        let request = WatchRequest {
+            request_union: Some(RequestUnion::ProgressRequest(WatchProgressRequest {})),
+        };
+        match self.requests.try_send(request) {
+            Ok(()) | Err(TrySendError::Full(_)) => true,
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// The next item; `None` after the error that ends the watch.
+    pub async fn next(&mut self) -> Option<Result<WatchItem, StorageError>> {
+        self.items.next().await
+    }
+}
+
+impl Stream for EtcdWatch {
+    type Item = Result<WatchItem, StorageError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.items.as_mut().poll_next(cx)
+    }
+}
+
+/// The response half of the gRPC stream, read by the unfold in [`EtcdStorage::watch`].
 struct State {
-    _requests: mpsc::Sender<WatchRequest>,
     responses: Streaming<WatchResponse>,
     done: bool,
 }
 
 impl EtcdStorage {
     /// The changes under `prefix` strictly after `resource_version` (Kubernetes' watch
-    /// semantics; etcd's start_revision is `resource_version + 1`), in revision order.
-    /// Returns once etcd has created the watch. A compacted start yields
-    /// [`StorageError::Expired`] as the stream's item (etcd cancels after creating), a
-    /// broken stream [`StorageError::Unavailable`]; either ends the stream.
+    /// semantics; etcd's start_revision is `resource_version + 1`), in revision order, with
+    /// progress notifications between them. Returns once etcd has created the watch. A
+    /// compacted start yields [`StorageError::Expired`] as the stream's item (etcd cancels
+    /// after creating), a broken stream [`StorageError::Unavailable`]; either ends the stream.
     ///
-    /// `resource_version` 0 ("the current state, then changes") is not supported yet: the
-    /// caller lists first and watches from the list's revision.
+    /// `resource_version` 0 ("the current state, then changes") is not supported: the caller
+    /// lists first and watches from the list's revision.
     pub async fn watch(
         &self,
         prefix: &str,
         resource_version: i64,
-    ) -> Result<impl Stream<Item = Result<WatchEvent, StorageError>> + Send + 'static, StorageError>
-    {
+    ) -> Result<EtcdWatch, StorageError> {
         if resource_version <= 0 {
             return Err(StorageError::InvalidArgument(format!(
                 "watch needs a positive resourceVersion, not {resource_version}"
             )));
         }
-        let (tx, rx) = mpsc::channel(1);
+        let (tx, rx) = mpsc::channel(REQUESTS_QUEUED);
         let create = WatchRequest {
             request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
                 key: prefix.as_bytes().to_vec(),
                 range_end: kubesim_proto::prefix_range_end(prefix.as_bytes()),
                 start_revision: resource_version + 1,
                 prev_kv: true,
+                // As kube-apiserver asks (`clientv3.WithProgressNotify`): a quiet prefix still
+                // hears the current revision now and then.
+                progress_notify: true,
                 ..Default::default()
             })),
         };
@@ -93,28 +159,33 @@ impl EtcdStorage {
             return Err(err);
         }
         let state = State {
-            _requests: tx,
             responses,
             done: false,
         };
-        Ok(stream::unfold(state, next_batch).flat_map(stream::iter))
+        let items = stream::unfold(state, next_batch)
+            .flat_map(stream::iter)
+            .boxed();
+        Ok(EtcdWatch {
+            requests: tx,
+            items,
+        })
     }
 }
 
-/// The events of the next response, or the error that ends the stream.
-async fn next_batch(mut state: State) -> Option<(Vec<Result<WatchEvent, StorageError>>, State)> {
+/// The items of the next response, or the error that ends the stream.
+async fn next_batch(mut state: State) -> Option<(Vec<Result<WatchItem, StorageError>>, State)> {
     if state.done {
         return None;
     }
     let batch = match next_response(&mut state.responses).await {
         Ok(resp) => match canceled(&resp) {
             Some(err) => Err(err),
-            None => Ok(resp.events.into_iter().map(to_event).collect()),
+            None => Ok(to_items(resp)),
         },
         Err(err) => Err(err),
     };
     match batch {
-        Ok(events) => Some((events, state)),
+        Ok(items) => Some((items, state)),
         Err(err) => {
             state.done = true;
             Some((vec![Err(err)], state))
@@ -148,6 +219,23 @@ fn canceled(resp: &WatchResponse) -> Option<StorageError> {
     None
 }
 
+/// A response's events, or its progress: etcd's client calls a response with no events that
+/// neither creates nor cancels a progress notification (`WatchResponse.IsProgressNotify`),
+/// whether it answers a progress request (watch_id -1) or is the periodic one.
+fn to_items(resp: WatchResponse) -> Vec<Result<WatchItem, StorageError>> {
+    if resp.events.is_empty() {
+        let revision = resp.header.map(|h| h.revision).unwrap_or(0);
+        if resp.created || revision <= 0 {
+            return vec![];
+        }
+        return vec![Ok(WatchItem::Progress(revision))];
+    }
+    resp.events
+        .into_iter()
+        .map(|e| to_event(e).map(WatchItem::Event))
+        .collect()
+}
+
 fn to_event(event: Event) -> Result<WatchEvent, StorageError> {
     let kv = event
         .kv
@@ -171,4 +259,70 @@ fn to_event(event: Event) -> Result<WatchEvent, StorageError> {
         prev_value,
         revision: kv.mod_revision,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use kubesim_proto::etcdserverpb::ResponseHeader;
+    use kubesim_proto::mvccpb::KeyValue;
+
+    use super::*;
+
+    fn header(revision: i64) -> Option<ResponseHeader> {
+        Some(ResponseHeader {
+            revision,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn header_only_responses_are_progress() {
+        // The answer to a progress request speaks for the whole stream (watch_id -1).
+        let answer = WatchResponse {
+            watch_id: -1,
+            header: header(42),
+            ..Default::default()
+        };
+        assert_eq!(to_items(answer), vec![Ok(WatchItem::Progress(42))]);
+        // The periodic notification carries the watcher's own id.
+        let periodic = WatchResponse {
+            watch_id: 3,
+            header: header(43),
+            ..Default::default()
+        };
+        assert_eq!(to_items(periodic), vec![Ok(WatchItem::Progress(43))]);
+        let without_header = WatchResponse::default();
+        assert_eq!(to_items(without_header), vec![]);
+    }
+
+    #[test]
+    fn events_keep_their_kinds_and_no_progress_is_made_up() {
+        let put = |create, modify, value: &str| Event {
+            r#type: EventType::Put as i32,
+            kv: Some(KeyValue {
+                key: b"/k".to_vec(),
+                create_revision: create,
+                mod_revision: modify,
+                value: value.as_bytes().to_vec(),
+                ..Default::default()
+            }),
+            prev_kv: None,
+        };
+        let resp = WatchResponse {
+            header: header(9),
+            events: vec![put(7, 7, "a"), put(7, 9, "b")],
+            ..Default::default()
+        };
+        let kinds: Vec<_> = to_items(resp)
+            .into_iter()
+            .map(|item| match item {
+                Ok(WatchItem::Event(e)) => (e.kind, e.revision),
+                other => panic!("not an event: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [(WatchEventKind::Added, 7), (WatchEventKind::Modified, 9)]
+        );
+    }
 }

@@ -1,84 +1,16 @@
 //! Every `EtcdStorage` call against an in-process single-member kubesim store on loopback,
 //! through the same `Env.net` seam and etcd v3 API the API server uses.
 
+mod common;
+
 use std::time::Duration;
 
+use common::Fixture;
 use futures::{Stream, StreamExt};
-use kubesim_net::Env;
-use kubesim_net::network::{ChannelConfig, channel};
-use kubesim_proto::etcdserverpb::CompactionRequest;
-use kubesim_proto::etcdserverpb::kv_client::KvClient;
 use kubesim_storage::error::{EXPIRED, INCONSISTENT_CONTINUE, WATCH_EXPIRED};
 use kubesim_storage::{
-    EtcdStorage, ListOptions, ListResult, StorageError, WatchEvent, WatchEventKind,
+    ListOptions, ListResult, StorageError, WatchEvent, WatchEventKind, WatchItem,
 };
-use kubesim_store::{InitialMember, StoreConfig, StoreNode};
-use tempfile::TempDir;
-
-/// A started store, its data dir, and a storage client of it.
-struct Fixture {
-    node: StoreNode,
-    _dir: TempDir,
-    env: Env,
-    storage: EtcdStorage,
-}
-
-impl Fixture {
-    async fn start() -> Fixture {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let env = Env::production(dir.path());
-        let peer = "http://127.0.0.1:12380".to_string();
-        let initial = vec![InitialMember {
-            name: "s1".into(),
-            peer_url: peer.clone(),
-        }];
-        let mut config =
-            StoreConfig::new("s1", "http://127.0.0.1:0", &peer, initial, "storage-test");
-        // Listen on any free port; advertise the fixed peer URL the member ID is computed from.
-        config.listen_peer_urls = vec!["http://127.0.0.1:0".into()];
-        config.advertise_client_urls = vec![];
-        let node = StoreNode::start(env.clone(), config).await.expect("start");
-        let endpoint = format!("http://{}", node.client_addr());
-        let storage = EtcdStorage::new(&env, &[endpoint]).expect("storage");
-        let fixture = Fixture {
-            node,
-            _dir: dir,
-            env,
-            storage,
-        };
-        fixture.wait_ready().await;
-        fixture
-    }
-
-    /// Until the member has elected itself and answers a linearizable read (bounded).
-    async fn wait_ready(&self) {
-        for _ in 0..100 {
-            if self.storage.get("/ready").await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the store did not become ready in 10s");
-    }
-
-    /// Compacts history up to `revision` (not a storage call: the API server's compactor
-    /// will do it).
-    async fn compact(&self, revision: i64) {
-        let addr = self.node.client_addr().to_string();
-        let chan = channel(self.env.net.clone(), &addr, ChannelConfig::default()).expect("chan");
-        KvClient::new(chan)
-            .compact(CompactionRequest {
-                revision,
-                physical: false,
-            })
-            .await
-            .expect("compact");
-    }
-
-    async fn stop(self) {
-        self.node.shutdown().await;
-    }
-}
 
 fn val(s: &str) -> Vec<u8> {
     s.as_bytes().to_vec()
@@ -314,9 +246,9 @@ async fn compacted_list_and_continue_expire() {
     f.stop().await;
 }
 
-async fn next<S>(events: &mut S) -> Result<WatchEvent, StorageError>
+async fn next<S>(events: &mut S) -> Result<WatchItem, StorageError>
 where
-    S: Stream<Item = Result<WatchEvent, StorageError>> + Unpin,
+    S: Stream<Item = Result<WatchItem, StorageError>> + Unpin,
 {
     tokio::time::timeout(Duration::from_secs(5), events.next())
         .await
@@ -342,8 +274,7 @@ async fn watch_sees_changes_in_order() {
     let (_, deleted) = s.delete(key, None).await.expect("delete");
 
     // Events strictly after `before`: the pre-existing key is not replayed.
-    let events = s.watch("/registry/pods/", before).await.expect("watch");
-    let mut events = Box::pin(events);
+    let mut events = s.watch("/registry/pods/", before).await.expect("watch");
     let expected = [
         (WatchEventKind::Added, "v1", None, created),
         (WatchEventKind::Modified, "v2", Some("v1"), updated),
@@ -352,13 +283,13 @@ async fn watch_sees_changes_in_order() {
     for (kind, value, prev, revision) in expected {
         assert_eq!(
             next(&mut events).await,
-            Ok(WatchEvent {
+            Ok(WatchItem::Event(WatchEvent {
                 kind,
                 key: key.into(),
                 value: val(value),
                 prev_value: prev.map(val),
                 revision,
-            })
+            }))
         );
     }
 
@@ -367,7 +298,9 @@ async fn watch_sees_changes_in_order() {
         .create("/registry/pods/ns/b", val("b"))
         .await
         .expect("create");
-    let event = next(&mut events).await.expect("live event");
+    let Ok(WatchItem::Event(event)) = next(&mut events).await else {
+        panic!("a live event");
+    };
     assert_eq!((event.kind, event.revision), (WatchEventKind::Added, live));
     f.stop().await;
 }
@@ -392,8 +325,7 @@ async fn watch_from_compacted_revision_expires() {
     };
     match s.watch("/registry/pods/", old - 1).await {
         // etcd creates the watch, then cancels it with the compact revision.
-        Ok(events) => {
-            let mut events = Box::pin(events);
+        Ok(mut events) => {
             assert_eq!(next(&mut events).await, Err(want));
             let end = tokio::time::timeout(Duration::from_secs(5), events.next()).await;
             assert!(matches!(end, Ok(None)), "the stream ends after the error");
@@ -401,5 +333,61 @@ async fn watch_from_compacted_revision_expires() {
         // A server that refuses in the creation response itself.
         Err(err) => assert_eq!(err, want),
     }
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_progress_is_answered_after_the_events_before_it() {
+    let f = Fixture::start().await;
+    let s = &f.storage;
+    let start = s
+        .create("/registry/pods/ns/a", val("a"))
+        .await
+        .expect("create");
+    let mut events = s.watch("/registry/pods/", start).await.expect("watch");
+
+    // A write under the prefix, then writes elsewhere: progress covers all of them, after
+    // the event it promises has been sent.
+    let mine = s
+        .create("/registry/pods/ns/b", val("b"))
+        .await
+        .expect("create");
+    s.create("/registry/services/specs/ns/x", val("x"))
+        .await
+        .expect("create");
+    let elsewhere = s
+        .create("/registry/services/specs/ns/y", val("y"))
+        .await
+        .expect("create");
+    assert!(events.request_progress());
+    let Ok(WatchItem::Event(event)) = next(&mut events).await else {
+        panic!("the event comes first");
+    };
+    assert_eq!(event.revision, mine);
+    assert_eq!(next(&mut events).await, Ok(WatchItem::Progress(elsewhere)));
+
+    // Asked again with nothing new: the same revision.
+    assert!(events.request_progress());
+    assert_eq!(next(&mut events).await, Ok(WatchItem::Progress(elsewhere)));
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_over_grpcs_default_4mib_is_read() {
+    let f = Fixture::start().await;
+    let s = &f.storage;
+    // Five values of 1 MiB (under the store's 1.5 MiB request limit): one 5 MiB response.
+    let big = vec![b'x'; 1024 * 1024];
+    for name in ["a", "b", "c", "d", "e"] {
+        s.create(&format!("/registry/configmaps/ns/{name}"), big.clone())
+            .await
+            .expect("create");
+    }
+    let all = s
+        .list("/registry/configmaps/", page(0, None))
+        .await
+        .expect("a 5 MiB list");
+    assert_eq!(all.items.len(), 5);
+    assert!(all.items.iter().all(|(_, v, _)| v.len() == big.len()));
     f.stop().await;
 }

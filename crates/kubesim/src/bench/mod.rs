@@ -4,8 +4,13 @@
 //!
 //! - this file: the flags, checked into a [`kv::Plan`];
 //! - [`kv`]: connections, clients and the request loop;
-//! - [`report`]: percentiles, the table and the JSON.
+//! - [`report`]: percentiles, the table and the JSON;
+//! - [`api`]: `kubesim bench api`, pods through the API server (its flags are [`ApiArgs`],
+//!   checked into an [`api::Plan`] there).
 
+// Unused until main.rs dispatches `BenchCommand::Api` (see [`ApiArgs`]).
+#[allow(dead_code)]
+pub mod api;
 pub mod kv;
 pub mod report;
 
@@ -209,6 +214,99 @@ fn check_range(flag: &'static str, value: usize, max: usize) -> Result<(), FlagE
         ));
     }
     Ok(())
+}
+
+/// `kubesim bench api`: pods through the API server's whole chain (HTTPS, HTTP/2, the
+/// handler chain, the registry, the store), beside raw store puts of the same bodies.
+///
+/// Not yet a [`BenchCommand`] variant: main.rs takes `BenchCommand::Kv` apart with an
+/// irrefutable `let`, so `Api(ApiArgs)` must land together with its dispatch there
+/// (`BenchCommand::Api(args) => return api::main(&args).await`).
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    #[command(flatten)]
+    pub common: ApiCommonArgs,
+    #[command(subcommand)]
+    pub op: ApiOp,
+}
+
+/// Flags every API benchmark takes; they may be written before or after the op.
+#[derive(Debug, Clone, Args)]
+pub struct ApiCommonArgs {
+    /// The API server, https://host:port.
+    #[arg(long, global = true, default_value = "https://127.0.0.1:6443")]
+    pub server: String,
+    /// Directory with the server's CA (ca.crt) and the admin client certificate
+    /// (admin.crt, admin.key), as `kubesim up` and `kubesim certs` write them.
+    #[arg(long, global = true, default_value = "kubesim-data/pki")]
+    pub certs_dir: std::path::PathBuf,
+    /// The store's gRPC endpoints (host:port, comma list), for the raw puts `create` runs
+    /// beside the API creates.
+    #[arg(long, global = true, default_value = "127.0.0.1:2379")]
+    pub endpoints: String,
+    /// HTTP/2 connections to the API server (client-go uses one), and gRPC connections for
+    /// the raw puts. Watchers get connections of their own.
+    #[arg(long, global = true, default_value_t = 1)]
+    pub conns: usize,
+    /// Requests in flight at once, spread over the connections.
+    #[arg(long, global = true, default_value_t = 1)]
+    pub clients: usize,
+    /// Requests (create, get, update), lists per kind of list (list), or writes watched
+    /// (watch). Default: 1000, 10 and 100.
+    #[arg(long, global = true)]
+    pub total: Option<u64>,
+    /// The namespace the pods go in; created if missing.
+    #[arg(long, global = true, default_value = "bench")]
+    pub namespace: String,
+    /// How long to wait for a connection (500ms, 2s, 1m).
+    #[arg(long, global = true, default_value = "2s")]
+    pub dial_timeout: String,
+    /// How long one request (a whole list included) may take before it counts as failed.
+    #[arg(long, global = true, default_value = "10s")]
+    pub command_timeout: String,
+    /// Print one JSON object per line, one per measured row, instead of the table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ApiOp {
+    /// POST new pods, then put the same bodies into the store directly; compare.
+    Create,
+    /// GET pods by name (pods created first, once).
+    Get(PreparedPodsArgs),
+    /// GET a pod, then PUT it back with a changed label and its resourceVersion.
+    Update(PreparedPodsArgs),
+    /// List every pod of the namespace, from the watch cache (resourceVersion=0) and
+    /// consistently from the store (no resourceVersion).
+    List(ListArgs),
+    /// Open many watches on the namespace, write pods, and time each event's delivery.
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PreparedPodsArgs {
+    /// Pods to create before the run (those already there are kept); requests cycle over them.
+    #[arg(long, default_value_t = 1000)]
+    pub pods: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Pods to create before the run (those already there are kept).
+    #[arg(long, default_value_t = 10_000)]
+    pub pods: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Concurrent watches on the namespace.
+    #[arg(long, default_value_t = 1000)]
+    pub watchers: usize,
+    /// How long after the last write the watchers may still take to receive everything
+    /// before what they lack counts as missed.
+    #[arg(long, default_value = "30s")]
+    pub settle_timeout: String,
 }
 
 #[cfg(test)]

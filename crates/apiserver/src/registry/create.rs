@@ -1,0 +1,152 @@
+//! POST: a new object, as kube-apiserver's `createHandler` + `Store.Create` make one.
+
+use kubesim_api::resources::Resource;
+use kubesim_api::{Status, defaults, kind_validation};
+use kubesim_storage::StorageError;
+use serde_json::Value;
+
+use super::{Registry, WriteOptions, group_kind, group_resource, managed, meta, storage_status};
+
+/// How many generated names are tried before a create gives up with 409 (kube 1.31+ retries
+/// name collisions of `generateName` too).
+const GENERATE_NAME_ATTEMPTS: usize = 8;
+
+impl Registry {
+    /// Creates `object` of `resource` in `namespace` ("" for cluster-scoped kinds). Returns
+    /// the stored object with its resourceVersion (without one for a dry run).
+    pub async fn create(
+        &self,
+        resource: &'static Resource,
+        namespace: &str,
+        mut object: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, Status> {
+        check_type_meta(resource, &mut object)?;
+        set_namespace(resource, namespace, &mut object)?;
+        if resource.is_namespaced() {
+            let name = meta::meta_str(&object, "name").to_string();
+            self.check_namespace_accepts_creates(resource, namespace, &name)
+                .await?;
+        }
+        let generate_prefix = meta::meta_str(&object, "generateName").to_string();
+        let generate = meta::meta_str(&object, "name").is_empty() && !generate_prefix.is_empty();
+        let attempts = if generate { GENERATE_NAME_ATTEMPTS } else { 1 };
+        let mut last_error = None;
+        for _ in 0..attempts {
+            let mut candidate = object.clone();
+            if generate {
+                let name = self.generate_name(&generate_prefix);
+                meta::metadata_mut(&mut candidate).insert("name".into(), Value::String(name));
+            }
+            match self.create_once(resource, namespace, candidate, opts).await {
+                Err(status) if generate && status.reason == "AlreadyExists" => {
+                    last_error = Some(status);
+                }
+                other => return other,
+            }
+        }
+        Err(last_error.unwrap_or_else(|| Status::internal_error("no create was attempted")))
+    }
+
+    async fn create_once(
+        &self,
+        resource: &'static Resource,
+        namespace: &str,
+        mut object: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, Status> {
+        let name = meta::meta_str(&object, "name").to_string();
+        defaults::apply_defaults(resource, &mut object);
+        if resource.kind == "Service" {
+            self.allocate_service(&mut object);
+        }
+        meta::prepare_for_create(resource, &mut object, self.new_uid(), &self.now());
+        // ADMISSION (PLACEHOLDER until issue 6): mutating admission runs here.
+        let errors = kind_validation::validate_create(resource, &object);
+        if !errors.is_empty() {
+            return Err(Status::invalid(&group_kind(resource), &name, &errors));
+        }
+        // ADMISSION (PLACEHOLDER until issue 6): validating admission runs here.
+        let now = self.now();
+        let writer = managed::Writer {
+            manager: &opts.field_manager,
+            api_version: &resource.api_version(),
+            subresource: "",
+            now: &now,
+        };
+        managed::record_update(resource, &mut object, None, writer, opts.operation);
+        if opts.dry_run {
+            return Ok(object);
+        }
+        let key = self.key(resource, namespace, &name);
+        let revision = self
+            .storage
+            .create(&key, meta::to_stored(&object))
+            .await
+            .map_err(|e| create_error(e, resource, &name))?;
+        meta::set_resource_version(&mut object, revision);
+        Ok(object)
+    }
+}
+
+fn create_error(error: StorageError, resource: &Resource, name: &str) -> Status {
+    storage_status(error, &group_resource(resource), name)
+}
+
+/// `apiVersion` and `kind` must be the endpoint's when present (kube's decoder refuses
+/// others with 400), and are set when absent: every stored object carries them.
+pub fn check_type_meta(resource: &Resource, object: &mut Value) -> Result<(), Status> {
+    let Value::Object(fields) = object else {
+        return Err(Status::bad_request(&format!(
+            "the body of a {} must be a JSON object",
+            resource.kind
+        )));
+    };
+    let expected_version = resource.api_version();
+    match fields.get("apiVersion").and_then(Value::as_str) {
+        Some(version) if !version.is_empty() && version != expected_version => {
+            return Err(Status::bad_request(&format!(
+                "the API version in the data ({version}) does not match the expected API \
+                 version ({expected_version})"
+            )));
+        }
+        _ => {}
+    }
+    match fields.get("kind").and_then(Value::as_str) {
+        Some(kind) if !kind.is_empty() && kind != resource.kind => {
+            return Err(Status::bad_request(&format!(
+                "the kind in the data ({kind}) does not match the expected kind ({})",
+                resource.kind
+            )));
+        }
+        _ => {}
+    }
+    // Keep the client's key order, but make sure both are there.
+    fields.insert("apiVersion".into(), Value::String(expected_version));
+    fields.insert("kind".into(), Value::String(resource.kind.to_string()));
+    Ok(())
+}
+
+/// The object's namespace must be the URL's (kube: 400 "the namespace of the provided
+/// object does not match the namespace sent on the request"); it is set from the URL when
+/// absent. Cluster-scoped objects get no namespace.
+pub fn set_namespace(
+    resource: &Resource,
+    namespace: &str,
+    object: &mut Value,
+) -> Result<(), Status> {
+    let given = meta::meta_str(object, "namespace").to_string();
+    if !resource.is_namespaced() {
+        if !given.is_empty() {
+            meta::metadata_mut(object).shift_remove("namespace");
+        }
+        return Ok(());
+    }
+    if !given.is_empty() && given != namespace {
+        return Err(Status::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    meta::metadata_mut(object).insert("namespace".into(), Value::String(namespace.to_string()));
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! Field sets: which fields of an object a manager owns, in `managedFields[].fieldsV1`'s
+//! notation (structured-merge-diff's): `f:<field>` for a field of an object, `k:{"name":"web"}`
+//! for the item of a list keyed by its merge key, `v:<json>` for an item of a list of
+//! scalars that merges as a set, and `.` for a list item itself.
+//!
+//! A set holds leaf paths; [`to_fields_v1`] and [`from_fields_v1`] convert to and from the
+//! nested JSON. Which lists are keyed comes from the strategic merge patch table
+//! (`kubesim_api::patch::meta`), the same Go struct tags kube's type converter reads.
+
+use std::collections::BTreeSet;
+
+use kubesim_api::patch::meta::{self, Fields, Strategy};
+use kubesim_api::resources::Resource;
+use serde_json::{Map, Value, json};
+
+/// One step of a path: `f:name`, `k:{...}`, `v:...` or `.`.
+pub type Path = Vec<String>;
+/// Leaf paths, ordered.
+pub type FieldSet = BTreeSet<Path>;
+
+/// Deep enough for any real object; deeper parts are owned as a whole.
+const MAX_DEPTH: usize = 48;
+/// What the server sets or what names the object: never owned by a manager.
+const UNOWNED_META: [&str; 8] = [
+    "name",
+    "namespace",
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+];
+
+/// Every leaf path of `object` (apiVersion, kind, and the server's metadata excluded; with
+/// `status_only`, just `status`; otherwise without `status`, which belongs to the status
+/// subresource).
+pub fn fields_of(resource: &Resource, object: &Value, status_only: bool) -> FieldSet {
+    let mut set = FieldSet::new();
+    let Value::Object(top) = object else {
+        return set;
+    };
+    let fields = meta::fields_for(resource).unwrap_or(&[]);
+    for (key, value) in top {
+        let skip = match key.as_str() {
+            "apiVersion" | "kind" => true,
+            "status" => !status_only,
+            _ => status_only,
+        };
+        if skip {
+            continue;
+        }
+        let path = vec![format!("f:{key}")];
+        let field = meta::lookup(fields, key);
+        if key == "metadata" {
+            walk_metadata(value, field.fields, &path, &mut set);
+        } else {
+            walk(value, field.strategy, field.fields, path, &mut set, 1);
+        }
+    }
+    set
+}
+
+fn walk_metadata(value: &Value, fields: Fields, path: &Path, set: &mut FieldSet) {
+    let Value::Object(map) = value else { return };
+    for (key, value) in map {
+        if UNOWNED_META.contains(&key.as_str()) {
+            continue;
+        }
+        let mut child = path.clone();
+        child.push(format!("f:{key}"));
+        let field = meta::lookup(fields, key);
+        walk(value, field.strategy, field.fields, child, set, 2);
+    }
+}
+
+fn walk(
+    value: &Value,
+    strategy: Strategy,
+    fields: Fields,
+    path: Path,
+    set: &mut FieldSet,
+    depth: usize,
+) {
+    if depth >= MAX_DEPTH {
+        set.insert(path);
+        return;
+    }
+    match (value, strategy) {
+        (Value::Object(map), _) if !map.is_empty() => {
+            for (key, child) in map {
+                let mut child_path = path.clone();
+                child_path.push(format!("f:{key}"));
+                let field = meta::lookup(fields, key);
+                walk(
+                    child,
+                    field.strategy,
+                    field.fields,
+                    child_path,
+                    set,
+                    depth + 1,
+                );
+            }
+        }
+        (Value::Array(items), Strategy::MergeByKey(key)) => {
+            for item in items {
+                let Some(id) = item.get(key) else {
+                    // An item without its key cannot be tracked alone: own the list.
+                    set.insert(path.clone());
+                    return;
+                };
+                let mut item_path = path.clone();
+                item_path.push(format!("k:{}", json!({ key: id })));
+                let mut dot = item_path.clone();
+                dot.push(".".to_string());
+                set.insert(dot);
+                walk(item, Strategy::Atomic, fields, item_path, set, depth + 1);
+            }
+        }
+        (Value::Array(items), Strategy::MergeScalars) => {
+            for item in items {
+                let mut item_path = path.clone();
+                item_path.push(format!("v:{item}"));
+                set.insert(item_path);
+            }
+        }
+        _ => {
+            set.insert(path);
+        }
+    }
+}
+
+/// The value at `path` in `object`, if there is one.
+pub fn value_at<'a>(object: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let mut current = object;
+    for step in path {
+        current = step_into(current, step)?;
+    }
+    Some(current)
+}
+
+fn step_into<'a>(value: &'a Value, step: &str) -> Option<&'a Value> {
+    if step == "." {
+        return Some(value);
+    }
+    if let Some(field) = step.strip_prefix("f:") {
+        return value.get(field);
+    }
+    let items = value.as_array()?;
+    if let Some(key) = step.strip_prefix("k:") {
+        let key: Map<String, Value> = serde_json::from_str(key).ok()?;
+        return items
+            .iter()
+            .find(|item| key.iter().all(|(k, v)| item.get(k) == Some(v)));
+    }
+    let wanted: Value = serde_json::from_str(step.strip_prefix("v:")?).ok()?;
+    items.iter().find(|item| **item == wanted)
+}
+
+/// Removes the field or list item at `path` from `object` (nothing when absent).
+pub fn remove_at(object: &mut Value, path: &[String]) {
+    let path: Vec<&String> = path.iter().filter(|s| s.as_str() != ".").collect();
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = object;
+    for step in parents {
+        let next = match step_mut(current, step) {
+            Some(next) => next,
+            None => return,
+        };
+        current = next;
+    }
+    if let Some(field) = last.strip_prefix("f:") {
+        if let Value::Object(map) = current {
+            map.shift_remove(field);
+        }
+        return;
+    }
+    let Value::Array(items) = current else { return };
+    let Some(index) = items.iter().position(|item| step_into_matches(item, last)) else {
+        return;
+    };
+    items.remove(index);
+}
+
+fn step_mut<'a>(value: &'a mut Value, step: &str) -> Option<&'a mut Value> {
+    if let Some(field) = step.strip_prefix("f:") {
+        return value.get_mut(field);
+    }
+    let items = value.as_array_mut()?;
+    items.iter_mut().find(|item| step_into_matches(item, step))
+}
+
+/// Whether a list item is the one a `k:` or `v:` step names.
+fn step_into_matches(item: &Value, step: &str) -> bool {
+    if let Some(key) = step.strip_prefix("k:") {
+        return serde_json::from_str::<Map<String, Value>>(key)
+            .is_ok_and(|key| key.iter().all(|(k, v)| item.get(k) == Some(v)));
+    }
+    step.strip_prefix("v:")
+        .and_then(|v| serde_json::from_str::<Value>(v).ok())
+        .is_some_and(|wanted| *item == wanted)
+}
+
+/// The nested `fieldsV1` JSON of a set.
+pub fn to_fields_v1(set: &FieldSet) -> Value {
+    let mut root = Map::new();
+    for path in set {
+        let mut node = &mut root;
+        for step in path {
+            let entry = node
+                .entry(step.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(next) = entry else {
+                unreachable!("every node is made an object")
+            };
+            node = next;
+        }
+    }
+    Value::Object(root)
+}
+
+/// The set a `fieldsV1` JSON describes (its leaves; bounded in depth).
+pub fn from_fields_v1(value: &Value) -> FieldSet {
+    let mut set = FieldSet::new();
+    collect(value, &mut Vec::new(), &mut set);
+    set
+}
+
+fn collect(value: &Value, path: &mut Path, set: &mut FieldSet) {
+    match value {
+        Value::Object(map) if !map.is_empty() && path.len() < MAX_DEPTH => {
+            for (step, child) in map {
+                path.push(step.clone());
+                collect(child, path, set);
+                path.pop();
+            }
+        }
+        _ if !path.is_empty() => {
+            set.insert(path.clone());
+        }
+        _ => {}
+    }
+}
+
+/// A path as kube prints it in a conflict: `.spec.containers[name="web"].image`.
+pub fn display(path: &[String]) -> String {
+    let mut text = String::new();
+    for step in path {
+        if let Some(field) = step.strip_prefix("f:") {
+            text.push('.');
+            text.push_str(field);
+        } else if let Some(key) = step.strip_prefix("k:") {
+            let key: Map<String, Value> = serde_json::from_str(key).unwrap_or_default();
+            let parts: Vec<String> = key.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            text.push_str(&format!("[{}]", parts.join(",")));
+        } else if let Some(value) = step.strip_prefix("v:") {
+            text.push_str(&format!("[={value}]"));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pods() -> &'static Resource {
+        kubesim_api::resources::lookup("", "v1", "pods").unwrap()
+    }
+
+    #[test]
+    fn keyed_lists_and_metadata_make_kubes_paths() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "labels": {"app": "web"}, "finalizers": ["a"]},
+            "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+            "status": {"phase": "Pending"}});
+        let set = fields_of(pods(), &pod, false);
+        assert_eq!(
+            to_fields_v1(&set),
+            json!({"f:metadata": {"f:finalizers": {"v:\"a\"": {}}, "f:labels": {"f:app": {}}},
+                "f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:image": {}, "f:name": {}}}}})
+        );
+        assert_eq!(from_fields_v1(&to_fields_v1(&set)), set);
+        let image = vec![
+            "f:spec".into(),
+            "f:containers".into(),
+            "k:{\"name\":\"web\"}".into(),
+            "f:image".into(),
+        ];
+        assert_eq!(value_at(&pod, &image), Some(&json!("nginx")));
+        assert_eq!(display(&image), ".spec.containers[name=\"web\"].image");
+        let mut pod = pod;
+        remove_at(&mut pod, &image);
+        assert_eq!(pod["spec"]["containers"][0], json!({"name": "web"}));
+        let finalizer = vec!["f:metadata".into(), "f:finalizers".into(), "v:\"a\"".into()];
+        remove_at(&mut pod, &finalizer);
+        assert_eq!(pod["metadata"]["finalizers"], json!([]));
+    }
+}

@@ -1,0 +1,644 @@
+//! The REST handlers of resource requests: HTTP in (query options, content types, bodies),
+//! a [`Registry`] call, HTTP out (the object, a `<Kind>List`, a Table, a Status), as
+//! kube-apiserver's `endpoints/handlers` do. Watches are [`crate::watch`]'s.
+//!
+//! | verb | registry call | success |
+//! |---|---|---|
+//! | get | [`Registry::get`] | 200 object or Table |
+//! | list | [`Registry::list`] | 200 `<Kind>List` or Table |
+//! | watch | [`crate::watch::serve`] | 200, chunked events |
+//! | create | [`Registry::create`] | 201 |
+//! | update | [`Registry::update`] | 200 (201 when created) |
+//! | patch | [`Registry::patch`] | 200 (201 when an apply created it) |
+//! | delete | [`Registry::delete`] | 200 when gone, 202 when waiting for finalizers |
+//! | deletecollection | [`Registry::delete_collection`] | 200 `<Kind>List` of what was deleted |
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
+use hyper::{HeaderMap, Response};
+use kubesim_api::patch::{self, PatchType};
+use kubesim_api::resources::Resource;
+use kubesim_api::selectors::{self, FieldSelector, LabelSelector};
+use kubesim_api::table::{self, IncludeObject, TableVersion};
+use kubesim_api::{RequestInfo, Status, schema};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::{Value, json};
+
+use crate::registry::delete::{DeleteOptions, Deleted};
+use crate::registry::managed::Operation;
+use crate::registry::read::{ListOptions, ObjectList};
+use crate::registry::update::Written;
+use crate::registry::{Registry, WriteOptions};
+use crate::response::{self, APPLICATION_JSON, Body};
+
+/// Media types a body may come in (besides the patch types).
+const JSON_TYPES: [&str; 2] = ["application/json", "application/yaml"];
+/// `fieldManager` is at most this long (kube's validation).
+const MAX_FIELD_MANAGER_LEN: usize = 128;
+
+/// A decoded query: the first value of each key, as kube reads its options.
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    pub fn parse(raw: &str) -> Query {
+        Query {
+            pairs: kubesim_api::request_info::query_pairs(raw),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A boolean option: `true`/`1` or `false`/`0` (Go's `strconv.ParseBool`, less the
+    /// rarely used spellings); anything else is a 400.
+    pub fn flag(&self, key: &str) -> Result<bool, Status> {
+        match self.get(key) {
+            None | Some("") | Some("false") | Some("0") | Some("False") => Ok(false),
+            Some("true") | Some("1") | Some("True") => Ok(true),
+            Some(other) => Err(Status::bad_request(&format!(
+                "invalid value for {key}: {other:?} is not a boolean"
+            ))),
+        }
+    }
+
+    /// An integer option, `None` when absent.
+    pub fn int(&self, key: &str) -> Result<Option<i64>, Status> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(text) => text.parse().map(Some).map_err(|_| {
+                Status::bad_request(&format!(
+                    "invalid value for {key}: {text:?} is not an integer"
+                ))
+            }),
+        }
+    }
+}
+
+/// One resource request, with everything its handler needs.
+pub struct Call<'a> {
+    pub registry: &'a Arc<Registry>,
+    pub resource: &'static Resource,
+    pub info: &'a RequestInfo,
+    pub headers: &'a HeaderMap,
+    pub query: Query,
+}
+
+impl Call<'_> {
+    /// Serves the request; `body` is the whole request body (already size-limited).
+    pub async fn serve(self, body: Bytes) -> Result<Response<Body>, Status> {
+        match self.info.verb.as_str() {
+            "get" => self.get().await,
+            "list" => self.list().await,
+            "watch" => crate::watch::serve(&self).await,
+            "create" => self.create(&body).await,
+            "update" => self.update(&body).await,
+            "patch" => self.patch(&body).await,
+            "delete" => self.delete(&body).await,
+            "deletecollection" => self.delete_collection(&body).await,
+            verb => Err(Status::method_not_supported(
+                &crate::registry::group_resource(self.resource),
+                verb,
+            )),
+        }
+    }
+
+    async fn get(&self) -> Result<Response<Body>, Status> {
+        let object = self
+            .registry
+            .get(self.resource, &self.info.namespace, &self.info.name)
+            .await?;
+        self.object_response(200, &object, &[])
+    }
+
+    async fn list(&self) -> Result<Response<Body>, Status> {
+        let opts = self.list_options()?;
+        let list = self
+            .registry
+            .list(self.resource, &self.info.namespace, &opts)
+            .await?;
+        self.list_response(&list)
+    }
+
+    async fn create(&self, body: &[u8]) -> Result<Response<Body>, Status> {
+        let (object, warnings) = self.decode_body(body)?;
+        let opts = self.write_options()?;
+        let created = self
+            .registry
+            .create(self.resource, &self.info.namespace, object, &opts)
+            .await?;
+        self.object_response(201, &created, &warnings)
+    }
+
+    async fn update(&self, body: &[u8]) -> Result<Response<Body>, Status> {
+        let (object, warnings) = self.decode_body(body)?;
+        let opts = self.write_options()?;
+        let written = self
+            .registry
+            .update(
+                self.resource,
+                &self.info.namespace,
+                &self.info.name,
+                &self.info.subresource,
+                object,
+                &opts,
+            )
+            .await?;
+        self.written_response(written, &warnings)
+    }
+
+    async fn patch(&self, body: &[u8]) -> Result<Response<Body>, Status> {
+        let content_type = header(self.headers, CONTENT_TYPE.as_str());
+        let patch_type = patch::patch_type(content_type).ok_or_else(|| {
+            Status::unsupported_media_type(&[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/strategic-merge-patch+json",
+                "application/apply-patch+yaml",
+            ])
+        })?;
+        let body = if patch_type == PatchType::Apply {
+            yaml_or_json(body, self.resource)?
+        } else {
+            body.to_vec()
+        };
+        let mut opts = self.write_options()?;
+        if patch_type == PatchType::Apply && self.query.get("fieldManager").is_none() {
+            // kube: "PATCH, application/apply-patch+yaml requires fieldManager".
+            return Err(Status::bad_request(
+                "fieldManager is required for apply requests",
+            ));
+        }
+        if patch_type != PatchType::Apply && self.query.get("force").is_some() {
+            return Err(Status::bad_request(
+                "force is not allowed for non-apply patches",
+            ));
+        }
+        opts.field_manager = self.field_manager()?;
+        if patch_type == PatchType::Apply {
+            opts.operation = Operation::Apply;
+        }
+        let written = self
+            .registry
+            .patch(
+                self.resource,
+                &self.info.namespace,
+                &self.info.name,
+                &self.info.subresource,
+                patch_type,
+                &body,
+                &opts,
+            )
+            .await?;
+        self.written_response(written, &[])
+    }
+
+    async fn delete(&self, body: &[u8]) -> Result<Response<Body>, Status> {
+        let opts = self.delete_options(body)?;
+        let deleted = self
+            .registry
+            .delete(self.resource, &self.info.namespace, &self.info.name, &opts)
+            .await?;
+        match deleted {
+            Deleted::Pending(object) => self.object_response(202, &object, &[]),
+            Deleted::Gone(object) if returns_deleted_object(self.resource) => {
+                self.object_response(200, &object, &[])
+            }
+            Deleted::Gone(object) => Ok(success_status(self.resource, &object)),
+        }
+    }
+
+    async fn delete_collection(&self, body: &[u8]) -> Result<Response<Body>, Status> {
+        let opts = self.delete_options(body)?;
+        let list_opts = self.list_options()?;
+        let deleted = self
+            .registry
+            .delete_collection(self.resource, &self.info.namespace, &list_opts, &opts)
+            .await?;
+        self.list_response(&deleted)
+    }
+
+    /// The list options of the query: selectors, paging, resourceVersion semantics.
+    pub fn list_options(&self) -> Result<ListOptions, Status> {
+        let label_selector = match self.query.get("labelSelector") {
+            None | Some("") => LabelSelector::everything(),
+            Some(text) => {
+                selectors::parse_label_selector(text).map_err(|e| Status::bad_request(&e))?
+            }
+        };
+        let field_selector = match self.query.get("fieldSelector") {
+            None | Some("") => FieldSelector::everything(),
+            Some(text) => {
+                selectors::parse_field_selector(text).map_err(|e| Status::bad_request(&e))?
+            }
+        };
+        field_selector
+            .check_supported(self.resource)
+            .map_err(|e| Status::bad_request(&e))?;
+        let resource_version = match self.query.get("resourceVersion") {
+            None | Some("") => None,
+            Some(text) => Some(parse_resource_version(text)?),
+        };
+        let (match_exact, match_not_older_than) = match self.query.get("resourceVersionMatch") {
+            None | Some("") => (false, false),
+            Some("Exact") => (true, false),
+            Some("NotOlderThan") => (false, true),
+            Some(other) => {
+                return Err(Status::bad_request(&format!(
+                    "resourceVersionMatch: Unsupported value: \"{other}\": supported values: \
+                     \"Exact\", \"NotOlderThan\""
+                )));
+            }
+        };
+        let limit = self.query.int("limit")?.unwrap_or(0).max(0);
+        Ok(ListOptions {
+            label_selector,
+            field_selector,
+            limit,
+            continue_token: self
+                .query
+                .get("continue")
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
+            resource_version,
+            match_exact,
+            match_not_older_than,
+        })
+    }
+
+    fn write_options(&self) -> Result<WriteOptions, Status> {
+        Ok(WriteOptions {
+            dry_run: dry_run(&self.query)?,
+            field_manager: self.field_manager()?,
+            operation: Operation::Update,
+            force: self.query.flag("force")?,
+        })
+    }
+
+    /// `fieldManager`, or what kube derives from the user agent (`kubectl/v1.33.0 (...)` →
+    /// `kubectl`).
+    fn field_manager(&self) -> Result<String, Status> {
+        if let Some(manager) = self.query.get("fieldManager") {
+            if manager.len() > MAX_FIELD_MANAGER_LEN || manager.chars().any(|c| c.is_control()) {
+                return Err(Status::bad_request(&format!(
+                    "fieldManager: Invalid value: {manager:?}: must be printable and at most \
+                     {MAX_FIELD_MANAGER_LEN} characters"
+                )));
+            }
+            return Ok(manager.to_string());
+        }
+        let agent = header(self.headers, USER_AGENT.as_str());
+        let first = agent.split('/').next().unwrap_or("").trim();
+        let manager: String = first.chars().take(MAX_FIELD_MANAGER_LEN).collect();
+        Ok(if manager.is_empty() {
+            "unknown".to_string()
+        } else {
+            manager
+        })
+    }
+
+    /// DeleteOptions from the body (JSON) and the query (the query's win when both are
+    /// given, as kube's handler decodes the query last).
+    fn delete_options(&self, body: &[u8]) -> Result<DeleteOptions, Status> {
+        let mut opts = DeleteOptions::default();
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            let value: Value = serde_json::from_slice(body)
+                .map_err(|e| Status::bad_request(&format!("error decoding DeleteOptions: {e}")))?;
+            let pre = value.get("preconditions");
+            opts.precondition_uid = pre
+                .and_then(|p| p.get("uid"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            opts.precondition_resource_version = pre
+                .and_then(|p| p.get("resourceVersion"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            opts.propagation_policy = value
+                .get("propagationPolicy")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            opts.grace_period_seconds = value.get("gracePeriodSeconds").and_then(Value::as_i64);
+            opts.dry_run = value
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|list| list.iter().any(|v| v == "All"));
+        }
+        if let Some(policy) = self.query.get("propagationPolicy") {
+            opts.propagation_policy = Some(policy.to_string());
+        }
+        if let Some(grace) = self.query.int("gracePeriodSeconds")? {
+            opts.grace_period_seconds = Some(grace);
+        }
+        opts.dry_run |= dry_run(&self.query)?;
+        Ok(opts)
+    }
+
+    /// The body as an object, with the unknown and duplicate fields `fieldValidation` asks
+    /// about: 400 under Strict, warnings under Warn (the default), nothing under Ignore.
+    fn decode_body(&self, body: &[u8]) -> Result<(Value, Vec<String>), Status> {
+        let content_type = header(self.headers, CONTENT_TYPE.as_str());
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if !media.is_empty() && !JSON_TYPES.contains(&media) {
+            return Err(Status::unsupported_media_type(&JSON_TYPES));
+        }
+        let bytes = if media == "application/yaml" {
+            yaml_or_json(body, self.resource)?
+        } else {
+            body.to_vec()
+        };
+        let object: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Status::bad_request(&format!(
+                "the object provided is unrecognized (must be of type {}): couldn't get \
+                 version/kind; json parse error: {e}",
+                self.resource.kind
+            ))
+        })?;
+        if !object.is_object() {
+            return Err(Status::bad_request(&format!(
+                "the object provided is unrecognized (must be of type {}): the body is not a \
+                 JSON object",
+                self.resource.kind
+            )));
+        }
+        let problems = match self.query.get("fieldValidation").unwrap_or("Warn") {
+            "Ignore" => return Ok((object, Vec::new())),
+            "Warn" | "" => false,
+            "Strict" => true,
+            other => {
+                return Err(Status::bad_request(&format!(
+                    "fieldValidation: Unsupported value: \"{other}\": supported values: \
+                     \"Ignore\", \"Strict\", \"Warn\""
+                )));
+            }
+        };
+        let mut found = schema::duplicate_fields(&bytes);
+        found.extend(schema::unknown_fields(self.resource, &object));
+        if problems && !found.is_empty() {
+            // kube's wording for a strict decoding failure of a create or update body.
+            return Err(Status::bad_request(&format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: {}",
+                schema::strict_decoding_error(&found),
+                kind = self.resource.kind,
+                version = self.resource.version,
+            )));
+        }
+        Ok((object, found))
+    }
+
+    fn written_response(
+        &self,
+        written: Written,
+        warnings: &[String],
+    ) -> Result<Response<Body>, Status> {
+        match written {
+            Written::Created(object) => self.object_response(201, &object, warnings),
+            Written::Updated(object) | Written::Deleted(object) => {
+                self.object_response(200, &object, warnings)
+            }
+        }
+    }
+
+    /// One object, as JSON or as a one-row Table.
+    pub fn object_response(
+        &self,
+        code: u16,
+        object: &Value,
+        warnings: &[String],
+    ) -> Result<Response<Body>, Status> {
+        let mut response = match self.table_request()? {
+            Some((version, include)) => {
+                let table = table::table(
+                    self.resource,
+                    &[object],
+                    json!({"resourceVersion": meta_field(object, "resourceVersion")}),
+                    self.now_secs(),
+                    include,
+                    version,
+                    false,
+                );
+                let mut response = response::json(table_media_type(version), &table);
+                *response.status_mut() = status_code(code);
+                response
+            }
+            None => {
+                let body = serde_json::to_vec(object).unwrap_or_default();
+                response::with_body(code, APPLICATION_JSON, response::full(body))
+            }
+        };
+        add_warnings(&mut response, warnings);
+        Ok(response)
+    }
+
+    /// A `<Kind>List` (items without their apiVersion and kind, as kube writes them) or a
+    /// Table.
+    pub fn list_response(&self, list: &ObjectList) -> Result<Response<Body>, Status> {
+        let mut list_meta = serde_json::Map::new();
+        list_meta.insert(
+            "resourceVersion".into(),
+            Value::String(list.resource_version.to_string()),
+        );
+        if let Some(token) = &list.continue_token {
+            list_meta.insert("continue".into(), Value::String(token.clone()));
+        }
+        if let Some(count) = list.remaining_item_count {
+            list_meta.insert("remainingItemCount".into(), json!(count));
+        }
+        if let Some((version, include)) = self.table_request()? {
+            let refs: Vec<&Value> = list.items.iter().map(|item| item.as_ref()).collect();
+            let table = table::table(
+                self.resource,
+                &refs,
+                Value::Object(list_meta),
+                self.now_secs(),
+                include,
+                version,
+                false,
+            );
+            return Ok(response::json(table_media_type(version), &table));
+        }
+        let document = ListDocument {
+            kind: format!("{}List", self.resource.kind),
+            api_version: self.resource.api_version(),
+            metadata: Value::Object(list_meta),
+            items: &list.items,
+        };
+        let body = serde_json::to_vec(&document).unwrap_or_default();
+        Ok(response::with_body(
+            200,
+            APPLICATION_JSON,
+            response::full(body),
+        ))
+    }
+
+    /// The Table the client asked for, if any; 406 when it accepts nothing kubesim writes.
+    pub fn table_request(&self) -> Result<Option<(TableVersion, IncludeObject)>, Status> {
+        let accept = header(self.headers, ACCEPT.as_str());
+        let include = match self.query.get("includeObject") {
+            None | Some("") => IncludeObject::Metadata,
+            Some(text) => table::parse_include_object(text).map_err(|e| Status::bad_request(&e))?,
+        };
+        if let Some(version) = table::negotiate(accept) {
+            return Ok(Some((version, include)));
+        }
+        if accepts_json(accept) {
+            return Ok(None);
+        }
+        Err(Status::not_acceptable(&[
+            APPLICATION_JSON,
+            "application/json;as=Table;v=v1;g=meta.k8s.io",
+        ]))
+    }
+
+    pub fn now_secs(&self) -> i64 {
+        self.registry.now_secs()
+    }
+}
+
+/// kube's `ReturnDeletedObject`: pods answer DELETE with the pod, most kinds with a Status.
+fn returns_deleted_object(resource: &Resource) -> bool {
+    matches!(resource.kind, "Pod" | "Namespace" | "Service")
+}
+
+/// The Status kube answers a completed DELETE with.
+fn success_status(resource: &Resource, object: &Value) -> Response<Body> {
+    let mut details = json!({
+        "name": meta_field(object, "name"),
+        "kind": resource.plural,
+        "uid": meta_field(object, "uid"),
+    });
+    if !resource.group.is_empty() {
+        details["group"] = Value::String(resource.group.to_string());
+    }
+    let status = json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    });
+    response::json(APPLICATION_JSON, &status)
+}
+
+/// A `<Kind>List` serialized straight from the shared items, without copying them.
+struct ListDocument<'a> {
+    kind: String,
+    api_version: String,
+    metadata: Value,
+    items: &'a [Arc<Value>],
+}
+
+impl Serialize for ListDocument<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("kind", &self.kind)?;
+        map.serialize_entry("apiVersion", &self.api_version)?;
+        map.serialize_entry("metadata", &self.metadata)?;
+        let items: Vec<ListItem<'_>> = self.items.iter().map(|i| ListItem(i)).collect();
+        map.serialize_entry("items", &items)?;
+        map.end()
+    }
+}
+
+/// An item of a list: the object without `apiVersion` and `kind`.
+struct ListItem<'a>(&'a Value);
+
+impl Serialize for ListItem<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Value::Object(fields) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in fields {
+            if key != "apiVersion" && key != "kind" {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+fn dry_run(query: &Query) -> Result<bool, Status> {
+    match query.get("dryRun") {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(Status::bad_request(&format!(
+            "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+        ))),
+    }
+}
+
+/// A resourceVersion from the query: an unsigned integer (kube's `ParseResourceVersion`).
+pub fn parse_resource_version(text: &str) -> Result<i64, Status> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|rv| *rv >= 0)
+        .ok_or_else(|| Status::bad_request(&format!("invalid resource version: {text:?}")))
+}
+
+/// A YAML body (server-side apply, `application/yaml`) as JSON bytes. JSON is YAML, and
+/// kubectl and client-go send JSON; other YAML is refused until a YAML parser is chosen.
+fn yaml_or_json(body: &[u8], resource: &Resource) -> Result<Vec<u8>, Status> {
+    let trimmed = body.trim_ascii_start();
+    if trimmed.starts_with(b"{") {
+        return Ok(body.to_vec());
+    }
+    Err(Status::bad_request(&format!(
+        "the object provided is unrecognized (must be of type {}): kubesim reads YAML bodies \
+         only in JSON form for now (send application/json)",
+        resource.kind
+    )))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+}
+
+fn meta_field<'a>(object: &'a Value, field: &str) -> &'a str {
+    crate::registry::meta::meta_str(object, field)
+}
+
+/// Whether an Accept header takes JSON: absent, `*/*`, `application/*` or `application/json`
+/// (with parameters other than `as=`).
+fn accepts_json(accept: &str) -> bool {
+    if accept.trim().is_empty() {
+        return true;
+    }
+    accept.split(',').any(|entry| {
+        let mut parts = entry.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("");
+        let plain = parts.all(|p| !p.starts_with("as="));
+        plain && matches!(media, "*/*" | "application/*" | "application/json")
+    })
+}
+
+fn table_media_type(version: TableVersion) -> &'static str {
+    match version {
+        TableVersion::V1 => "application/json;as=Table;v=v1;g=meta.k8s.io",
+        TableVersion::V1Beta1 => "application/json;as=Table;v=v1beta1;g=meta.k8s.io",
+    }
+}
+
+fn status_code(code: u16) -> hyper::StatusCode {
+    hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::OK)
+}
+
+/// `Warning: 299 - "<text>"` headers, as kube-apiserver sends them.
+pub fn add_warnings(response: &mut Response<Body>, warnings: &[String]) {
+    for warning in warnings {
+        let escaped = warning.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            response.headers_mut().append("warning", value);
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! `kubesim bench api`: pods through the API server's whole chain (TLS, HTTP/2, the handler
+//! chain, the registry, the store and the watch cache), measured like `bench kv` measures the
+//! store, against a running `kubesim up` (or any cluster whose admin certificate it has).
+//!
+//! | op | what is timed | beside it |
+//! |---|---|---|
+//! | create | POST of a new ~1 KiB pod | the same bodies as raw store puts (gRPC KV) |
+//! | get | GET of a prepared pod | |
+//! | update | GET, then PUT with its resourceVersion | |
+//! | list | a full list, `resourceVersion=0` (watch cache) | the same, consistent (store) |
+//! | watch | each event's delivery to each of W watchers | the writes |
+//!
+//! Map: [`plan`] checks the flags; [`client`] is the HTTPS/HTTP/2 client; [`pod`] the pod
+//! body, names and keys; [`driver`] the request loop; [`ops`] the requests and the set-up;
+//! [`watch`] the watch run; [`render`] the table and the JSON lines.
+
+pub mod client;
+pub mod driver;
+pub mod ops;
+pub mod plan;
+pub mod pod;
+pub mod render;
+pub mod watch;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio_rustls::TlsConnector;
+
+use self::client::ApiClient;
+use self::plan::{Op, Plan};
+use self::pod::PodTemplate;
+use self::render::{Report, Row};
+use crate::bench::ApiArgs;
+
+/// Exit code for bad flags, as clap's usage errors.
+const EXIT_USAGE: u8 = 2;
+
+/// Runs `kubesim bench api` and prints its report on stdout. Exit code 2 for bad flags, 1
+/// when the run failed or not one request succeeded, so scripts notice a dead target.
+pub async fn main(args: &ApiArgs) -> ExitCode {
+    let plan = match plan::plan(args) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("kubesim bench api: error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let report = match run(&plan).await {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("kubesim bench api: error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if plan.json {
+        print!("{}", render::json_lines(&report));
+    } else {
+        print!("{}", render::table(&report));
+    }
+    if report
+        .rows
+        .iter()
+        .any(|row| row.outcome.latencies.is_empty())
+    {
+        eprintln!("kubesim bench api: error: a row has no successful request");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Connects, makes the namespace, runs the op.
+pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
+    let tls = client::tls_connector(&plan.certs)?;
+    let api = ApiClient::connect(plan, &tls, plan.conns).await?;
+    ops::ensure_namespace(&api, &plan.namespace).await?;
+    let (rows, notes) = match &plan.op {
+        Op::Create => create(&api, plan).await?,
+        Op::Get { pods } => get(&api, plan, *pods).await?,
+        Op::Update { pods } => update(&api, plan, *pods).await?,
+        Op::List { pods } => list(&api, plan, *pods).await?,
+        Op::Watch {
+            watchers,
+            settle_timeout,
+        } => watch(&api, &tls, plan, *watchers, *settle_timeout).await?,
+    };
+    Ok(Report {
+        op: plan.op.name(),
+        server: plan.server.url(),
+        namespace: plan.namespace.clone(),
+        conns: plan.conns,
+        clients: plan.clients,
+        total: plan.total,
+        rows,
+        notes,
+    })
+}
+
+type Rows = (Vec<Row>, Vec<String>);
+
+/// API creates, then raw puts of the same bodies under [`pod::RAW_PREFIX`].
+async fn create(api: &ApiClient, plan: &Plan) -> anyhow::Result<Rows> {
+    let run = run_id();
+    let template = PodTemplate::new(&plan.namespace, &run);
+    let creates = Arc::new(ops::Create {
+        api: api.clone(),
+        template: template.clone(),
+        namespace: plan.namespace.clone(),
+        run: run.clone(),
+    });
+    let api_outcome = driver::drive(creates, plan.clients, plan.total).await?;
+    let puts = Arc::new(ops::RawPuts {
+        channels: ops::store_channels(plan).await?,
+        template,
+        namespace: plan.namespace.clone(),
+        run,
+    });
+    let store_outcome = driver::drive(puts, plan.clients, plan.total).await?;
+    let ratio = render::create_ratio(&api_outcome, &store_outcome);
+    let mut api_row = Row::new("api-create", api_outcome);
+    api_row
+        .extra
+        .push(("ratio_to_store_put", json!(ratio.map(render::round3))));
+    let notes = vec![render::create_note(ratio)];
+    Ok((vec![api_row, Row::new("store-put", store_outcome)], notes))
+}
+
+async fn get(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
+    ops::prepare_pods(api, plan, pods).await?;
+    let gets = Arc::new(ops::Get {
+        api: api.clone(),
+        namespace: plan.namespace.clone(),
+        pods,
+    });
+    let outcome = driver::drive(gets, plan.clients, plan.total).await?;
+    Ok((vec![Row::new("api-get", outcome)], Vec::new()))
+}
+
+async fn update(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
+    ops::prepare_pods(api, plan, pods).await?;
+    let updates = Arc::new(ops::Update {
+        api: api.clone(),
+        namespace: plan.namespace.clone(),
+        clients: plan.clients,
+        // The plan checked pods >= clients, so each client has at least one pod.
+        pods_per_client: pods / plan.clients as u64,
+    });
+    let outcome = driver::drive(updates, plan.clients, plan.total).await?;
+    Ok((vec![Row::new("api-update", outcome)], Vec::new()))
+}
+
+/// Lists from the watch cache, then consistent lists from the store. One unmeasured list of
+/// each kind first: it counts the items and bytes, and warms what a first list would warm.
+async fn list(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
+    ops::prepare_pods(api, plan, pods).await?;
+    let base = pod::pods_path(&plan.namespace);
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    for (name, path) in [
+        ("list-cache", format!("{base}?resourceVersion=0")),
+        ("list-store", base.clone()),
+    ] {
+        let first = api
+            .send(0, hyper::Method::GET, &path, None)
+            .await
+            .and_then(|reply| reply.expect(&[200]))
+            .map_err(|e| anyhow::anyhow!("GET {path}: {e}"))?;
+        let items = ops::list_items(&first.body);
+        let lists = Arc::new(ops::List {
+            api: api.clone(),
+            path,
+        });
+        let mut row = Row::new(name, driver::drive(lists, plan.clients, plan.total).await?);
+        row.extra.push(("items", json!(items)));
+        row.extra.push(("bytes", json!(first.body.len())));
+        notes.push(format!(
+            "{name}: {} items, {} bytes per list",
+            items.map_or_else(|| "?".to_string(), |n| n.to_string()),
+            first.body.len()
+        ));
+        if name == "list-cache" {
+            notes.push(render::list_note(&row.outcome, items));
+        }
+        rows.push(row);
+    }
+    Ok((rows, notes))
+}
+
+/// W watchers on connections of their own ([`watch::WATCHERS_PER_CONN`] each), the writes on
+/// the usual ones.
+async fn watch(
+    api: &ApiClient,
+    tls: &TlsConnector,
+    plan: &Plan,
+    watchers: usize,
+    settle_timeout: std::time::Duration,
+) -> anyhow::Result<Rows> {
+    let watch_conns = watchers.div_ceil(watch::WATCHERS_PER_CONN);
+    let watch_api = ApiClient::connect(plan, tls, watch_conns).await?;
+    let outcome = watch::run(api, &watch_api, plan, watchers, settle_timeout).await?;
+    let notes = render::watch_notes(
+        &outcome.deliveries,
+        watchers,
+        outcome.watchers_opened,
+        outcome.writes_acked,
+        outcome.missed,
+        outcome.watchers_incomplete,
+    );
+    let mut deliveries = outcome.deliveries;
+    deliveries.errors = outcome.stream_errors;
+    let mut row = Row::new("watch-delivery", deliveries);
+    row.extra = vec![
+        ("watchers", json!(watchers)),
+        ("watchers_opened", json!(outcome.watchers_opened)),
+        ("watch_conns", json!(watch_conns)),
+        ("writes_acked", json!(outcome.writes_acked)),
+        ("missed", json!(outcome.missed)),
+        ("watchers_incomplete", json!(outcome.watchers_incomplete)),
+        ("early", json!(outcome.early)),
+        ("unexpected", json!(outcome.unexpected)),
+        ("duplicates", json!(outcome.duplicates)),
+    ];
+    let mut notes = notes;
+    notes.push(format!(
+        "{} deliveries arrived before their write's answer (counted as 0 ms); {} events of \
+         unacknowledged writes; {} duplicates",
+        outcome.early, outcome.unexpected, outcome.duplicates
+    ));
+    Ok((vec![row, Row::new("watch-writes", outcome.writes)], notes))
+}
+
+/// 8 hex digits from the OS's entropy, so two runs never create the same names.
+pub fn run_id() -> String {
+    use kubesim_net::Entropy as _;
+    let entropy = kubesim_net::SeededEntropy::from_os();
+    format!("{:08x}", entropy.next_u64() as u32)
+}

@@ -1,0 +1,329 @@
+//! The measured requests: one [`Workload`] per operation, each a few HTTP calls a client-go
+//! program would make, plus the raw store puts `create` is compared with and the unmeasured
+//! set-up (the namespace, the prepared pods).
+//!
+//! Client `c` always uses connection `c % conns`, so with `--conns 1` every request shares
+//! one HTTP/2 connection as in client-go.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::Method;
+use kubesim_proto::etcdserverpb::kv_client::KvClient;
+use kubesim_proto::etcdserverpb::{PutRequest, RangeRequest};
+use serde_json::{Value, json};
+use tonic::transport::Channel;
+
+use super::client::ApiClient;
+use super::driver::{self, Workload};
+use super::plan::Plan;
+use super::pod::{self, PodTemplate};
+use crate::bench::report::Outcome;
+
+/// The label an update changes, so every PUT is a real change (a new resourceVersion).
+pub const UPDATE_LABEL: &str = "kubesim.io/bench-update";
+/// Clients that create the prepared pods, whatever `--clients` is: set-up is not measured.
+const PREPARE_CLIENTS: usize = 16;
+
+/// POST of pods with fresh names.
+pub struct Create {
+    pub api: ApiClient,
+    pub template: PodTemplate,
+    pub namespace: String,
+    /// Makes the names of this run unique.
+    pub run: String,
+}
+
+impl Workload for Create {
+    async fn send(&self, client: usize, _round: u64, index: u64) -> Result<(), String> {
+        let name = pod::created_name(&self.run, index);
+        let body = Bytes::from(self.template.body(&name));
+        self.api
+            .send(
+                client,
+                Method::POST,
+                &pod::pods_path(&self.namespace),
+                Some(body),
+            )
+            .await?
+            .expect(&[201])
+            .map(drop)
+    }
+}
+
+/// The same bodies as [`Create`], put straight into the store under [`pod::RAW_PREFIX`].
+pub struct RawPuts {
+    pub channels: Vec<Channel>,
+    pub template: PodTemplate,
+    pub namespace: String,
+    pub run: String,
+}
+
+impl Workload for RawPuts {
+    async fn send(&self, client: usize, _round: u64, index: u64) -> Result<(), String> {
+        let name = pod::created_name(&self.run, index);
+        let request = PutRequest {
+            key: pod::raw_key(&self.namespace, &name),
+            value: self.template.body(&name),
+            ..PutRequest::default()
+        };
+        let mut kv = KvClient::new(self.channels[client % self.channels.len()].clone());
+        kv.put(request)
+            .await
+            .map(drop)
+            .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
+    }
+}
+
+/// GET of the prepared pods, round robin.
+pub struct Get {
+    pub api: ApiClient,
+    pub namespace: String,
+    pub pods: u64,
+}
+
+impl Workload for Get {
+    async fn send(&self, client: usize, _round: u64, index: u64) -> Result<(), String> {
+        let name = pod::prepared_name(index % self.pods);
+        self.api
+            .send(
+                client,
+                Method::GET,
+                &pod::pod_path(&self.namespace, &name),
+                None,
+            )
+            .await?
+            .expect(&[200])
+            .map(drop)
+    }
+}
+
+/// GET, change a label, PUT with the resourceVersion read: kubectl's `replace`, client-go's
+/// `Update`. Client `c` owns the pods `c, c + clients, c + 2 clients, ...`, so its updates never
+/// race another client's.
+pub struct Update {
+    pub api: ApiClient,
+    pub namespace: String,
+    pub clients: usize,
+    /// Pods each client cycles over (at least 1).
+    pub pods_per_client: u64,
+}
+
+impl Workload for Update {
+    async fn send(&self, client: usize, round: u64, index: u64) -> Result<(), String> {
+        let pod_index = client as u64 + self.clients as u64 * (round % self.pods_per_client);
+        let path = pod::pod_path(&self.namespace, &pod::prepared_name(pod_index));
+        let reply = self
+            .api
+            .send(client, Method::GET, &path, None)
+            .await?
+            .expect(&[200])?;
+        let mut object: Value =
+            serde_json::from_slice(&reply.body).map_err(|e| format!("GET body: {e}"))?;
+        set_label(&mut object, UPDATE_LABEL, &index.to_string())?;
+        let body = serde_json::to_vec(&object).map_err(|e| format!("PUT body: {e}"))?;
+        self.api
+            .send(client, Method::PUT, &path, Some(Bytes::from(body)))
+            .await?
+            .expect(&[200])
+            .map(drop)
+    }
+}
+
+/// Sets `metadata.labels[key]`, creating the map if the object has none.
+pub fn set_label(object: &mut Value, key: &str, value: &str) -> Result<(), String> {
+    let metadata = object
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .ok_or("the object has no metadata")?;
+    let labels = metadata.entry("labels").or_insert_with(|| json!({}));
+    if labels.is_null() {
+        *labels = json!({});
+    }
+    labels
+        .as_object_mut()
+        .ok_or("metadata.labels is not a map")?
+        .insert(key.to_string(), Value::String(value.to_string()));
+    Ok(())
+}
+
+/// A full list of the namespace's pods at `path` (with or without `resourceVersion=0`).
+pub struct List {
+    pub api: ApiClient,
+    pub path: String,
+}
+
+impl Workload for List {
+    async fn send(&self, client: usize, _round: u64, _index: u64) -> Result<(), String> {
+        self.api
+            .send(client, Method::GET, &self.path, None)
+            .await?
+            .expect(&[200])
+            .map(drop)
+    }
+}
+
+/// The pods get, update and list work on: `bench-pod-000000 ...`; those already there (from
+/// an earlier run) are kept, so only a first run pays for them.
+struct Prepare {
+    api: ApiClient,
+    template: PodTemplate,
+    namespace: String,
+}
+
+impl Workload for Prepare {
+    async fn send(&self, client: usize, _round: u64, index: u64) -> Result<(), String> {
+        let name = pod::prepared_name(index);
+        let body = Bytes::from(self.template.body(&name));
+        self.api
+            .send(
+                client,
+                Method::POST,
+                &pod::pods_path(&self.namespace),
+                Some(body),
+            )
+            .await?
+            .expect(&[201, 409])
+            .map(drop)
+    }
+}
+
+/// Makes sure pods `0..pods` exist; fails if any could not be made.
+pub async fn prepare_pods(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<()> {
+    let started = tokio::time::Instant::now();
+    let workload = Arc::new(Prepare {
+        api: api.clone(),
+        template: PodTemplate::new(&plan.namespace, "prepared"),
+        namespace: plan.namespace.clone(),
+    });
+    let outcome = driver::drive(workload, PREPARE_CLIENTS, pods).await?;
+    if outcome.error_count() > 0 {
+        anyhow::bail!(
+            "preparing {pods} pods in namespace {}: {}",
+            plan.namespace,
+            describe_errors(&outcome)
+        );
+    }
+    tracing::info!(
+        "bench api: {pods} pods ready in namespace {} ({:.1} s)",
+        plan.namespace,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Creates the namespace unless it exists.
+pub async fn ensure_namespace(api: &ApiClient, namespace: &str) -> anyhow::Result<()> {
+    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+    api.send(
+        0,
+        Method::POST,
+        "/api/v1/namespaces",
+        Some(Bytes::from(body.to_string())),
+    )
+    .await
+    .and_then(|reply| reply.expect(&[201, 409]))
+    .map(drop)
+    .map_err(|e| anyhow::anyhow!("creating namespace {namespace}: {e}"))
+}
+
+/// Opens `plan.conns` gRPC connections to the store, spread over the endpoints, each checked
+/// with one cheap read.
+pub async fn store_channels(plan: &Plan) -> anyhow::Result<Vec<Channel>> {
+    let net: Arc<dyn kubesim_net::Network> = Arc::new(kubesim_net::network::TokioNetwork);
+    let config = kubesim_net::network::ChannelConfig {
+        connect_timeout: plan.dial_timeout,
+        request_timeout: plan.request_timeout,
+        ..Default::default()
+    };
+    let mut channels = Vec::with_capacity(plan.conns);
+    for i in 0..plan.conns {
+        let endpoint = &plan.endpoints[i % plan.endpoints.len()];
+        let channel = kubesim_net::network::channel(net.clone(), endpoint, config)
+            .map_err(|e| anyhow::anyhow!("endpoint {endpoint}: {e}"))?;
+        let probe = RangeRequest {
+            key: pod::RAW_PREFIX.as_bytes().to_vec(),
+            serializable: true,
+            count_only: true,
+            ..RangeRequest::default()
+        };
+        KvClient::new(channel.clone())
+            .range(probe)
+            .await
+            .map_err(|s| anyhow::anyhow!("endpoint {endpoint}: {:?}: {}", s.code(), s.message()))?;
+        channels.push(channel);
+    }
+    Ok(channels)
+}
+
+/// `409 AlreadyExists x3, timeout x1`.
+pub fn describe_errors(outcome: &Outcome) -> String {
+    let parts: Vec<String> = outcome
+        .errors
+        .iter()
+        .map(|(error, count)| format!("{error} x{count}"))
+        .collect();
+    parts.join(", ")
+}
+
+/// How many `items` a `<Kind>List` body holds, if it is one.
+pub fn list_items(body: &[u8]) -> Option<usize> {
+    #[derive(serde::Deserialize)]
+    struct List {
+        items: Vec<serde::de::IgnoredAny>,
+    }
+    serde_json::from_slice::<List>(body)
+        .ok()
+        .map(|list| list.items.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_label_adds_or_replaces_one_label() {
+        let mut pod = json!({"metadata": {"name": "p", "labels": {"app": "web"}}});
+        set_label(&mut pod, UPDATE_LABEL, "7").unwrap();
+        assert_eq!(
+            pod,
+            json!({"metadata": {"name": "p", "labels": {"app": "web", UPDATE_LABEL: "7"}}})
+        );
+        set_label(&mut pod, UPDATE_LABEL, "8").unwrap();
+        assert_eq!(pod["metadata"]["labels"][UPDATE_LABEL], "8");
+        let mut bare = json!({"metadata": {"labels": null}});
+        set_label(&mut bare, "a", "b").unwrap();
+        assert_eq!(bare, json!({"metadata": {"labels": {"a": "b"}}}));
+    }
+
+    #[test]
+    fn set_label_refuses_odd_objects_without_panicking() {
+        for mut odd in [
+            json!([]),
+            json!({"metadata": 3}),
+            json!({"metadata": {"labels": "x"}}),
+        ] {
+            assert!(set_label(&mut odd, "a", "b").is_err(), "{odd}");
+        }
+    }
+
+    #[test]
+    fn list_items_counts_without_keeping_them() {
+        let body =
+            br#"{"kind":"PodList","metadata":{"resourceVersion":"9"},"items":[{"a":1},{},{}]}"#;
+        assert_eq!(list_items(body), Some(3));
+        assert_eq!(list_items(br#"{"kind":"Status"}"#), None);
+        assert_eq!(list_items(b"not json"), None);
+    }
+
+    #[test]
+    fn errors_are_described_in_order() {
+        let mut outcome = Outcome::default();
+        outcome.errors.insert("timeout".into(), 1);
+        outcome.errors.insert("409 AlreadyExists".into(), 3);
+        assert_eq!(
+            describe_errors(&outcome),
+            "409 AlreadyExists x3, timeout x1"
+        );
+    }
+}

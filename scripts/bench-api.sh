@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Benchmarks the API server end to end with `kubesim bench api`: starts `kubesim up` (a
+# 3-member store and the API server in one process) in a temporary data dir on free ports,
+# waits for /readyz, then runs
+#   create  (API creates beside raw store puts of the same pod bodies),
+#   get, update                        for C in $CLIENTS, each with --total $TOTAL,
+#   list    ($PODS pods, $LISTS lists from the watch cache and from the store),
+#   watch   ($WATCHERS watchers, $EVENTS writes),
+# prints markdown tables, and stops the cluster.
+#
+# Usage: scripts/bench-api.sh        (builds target/perf/kubesim first if it is missing)
+# Environment:
+#   KUBESIM=target/perf/kubesim   the binary to run (built with --profile perf if missing)
+#   CLIENTS="1 16 64"             client counts for create, get and update
+#   TOTAL=5000                    requests per create/get/update run
+#   CONNS=1                       HTTP/2 connections, as client-go keeps one
+#   PODS=10000 LISTS=10           list: pods in the namespace, lists of each kind
+#   WATCHERS=1000 EVENTS=200      watch: watchers, writes (half creates, half updates)
+#   WATCH_CLIENTS=1               writers in the watch run
+#   BASE_PORT=14379 SECURE_PORT=16443
+#                                 store client ports BASE, BASE+20000, BASE+30000 (peers +1)
+#   BENCH_DIR=target              where the temporary data dir goes (not /tmp: it may be
+#                                 tmpfs, where fsync costs nothing)
+#   KEEP=1                        keep data, logs and the JSON results afterwards
+#
+# Everything it starts is stopped on exit, error or Ctrl-C (trap), by pid.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KUBESIM=${KUBESIM:-$ROOT/target/perf/kubesim}
+CLIENTS=${CLIENTS:-"1 16 64"}
+TOTAL=${TOTAL:-5000}
+CONNS=${CONNS:-1}
+PODS=${PODS:-10000}
+LISTS=${LISTS:-10}
+WATCHERS=${WATCHERS:-1000}
+EVENTS=${EVENTS:-200}
+WATCH_CLIENTS=${WATCH_CLIENTS:-1}
+BASE_PORT=${BASE_PORT:-14379}
+SECURE_PORT=${SECURE_PORT:-16443}
+BENCH_DIR=${BENCH_DIR:-$ROOT/target}
+READY_TIMEOUT_S=90
+STOP_TIMEOUT_S=20
+
+PIDS=()
+FAILED_RUNS=0
+
+log() { echo "[bench-api] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+mkdir -p "$BENCH_DIR"
+WORK=$(mktemp -d "$BENCH_DIR/bench-api.XXXXXX")
+DATA=$WORK/data
+RESULTS=$WORK/results
+mkdir -p "$WORK/logs" "$RESULTS"
+
+# Stops the processes this script started, and only those, by pid: SIGTERM, then SIGKILL
+# after STOP_TIMEOUT_S. Each is reaped (wait), so its pid is never signalled again.
+stop_started() {
+    local pid waited=0
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT_S * 10)); do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+
+# Runs a command in the background and waits for it: bash runs a trap only between commands,
+# so a SIGTERM to this script would otherwise wait for a long benchmark to end.
+run_waited() {
+    "$@" &
+    PIDS+=($!)
+    local status=0
+    wait "$!" || status=$?
+    unset 'PIDS[-1]'
+    return "$status"
+}
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    stop_started
+    if ((status != 0)) && [[ -f $WORK/logs/up.log ]]; then
+        log "last lines of $WORK/logs/up.log:"
+        tail -n 10 "$WORK/logs/up.log" >&2
+    fi
+    if [[ ${KEEP:-0} == 1 ]]; then
+        log "kept data, logs and results in $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ensure_kubesim() {
+    [[ -x $KUBESIM ]] && return
+    log "$KUBESIM not found: running cargo build --profile perf -p kubesim"
+    (cd "$ROOT" && cargo build --profile perf -p kubesim)
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+check_ports_free() {
+    local port
+    for port in "$BASE_PORT" $((BASE_PORT + 1)) $((BASE_PORT + 20000)) $((BASE_PORT + 20001)) \
+        $((BASE_PORT + 30000)) $((BASE_PORT + 30001)) "$SECURE_PORT"; do
+        port_in_use "$port" && die "port $port is in use; pick BASE_PORT / SECURE_PORT"
+    done
+    return 0
+}
+
+start_cluster() {
+    check_ports_free
+    # Warnings only: per-request info logs would be measured as server latency.
+    RUST_LOG="${RUST_LOG:-warn}" "$KUBESIM" up --data-dir "$DATA" --base-port "$BASE_PORT" \
+        --secure-port "$SECURE_PORT" >"$WORK/logs/up.log" 2>&1 &
+    PIDS+=($!)
+}
+
+# Ready when /readyz answers 200 with the admin certificate (it checks the store too).
+wait_ready() {
+    local deadline=$((SECONDS + READY_TIMEOUT_S)) pki=$DATA/pki
+    until [[ -f $pki/admin.key ]] && curl -sf --max-time 2 --cacert "$pki/ca.crt" \
+        --cert "$pki/admin.crt" --key "$pki/admin.key" \
+        "https://127.0.0.1:$SECURE_PORT/readyz" >/dev/null 2>&1; do
+        kill -0 "${PIDS[0]}" 2>/dev/null || die "kubesim up exited"
+        ((SECONDS < deadline)) || die "API server not ready after ${READY_TIMEOUT_S}s"
+        sleep 0.5
+    done
+}
+
+endpoints() {
+    echo "127.0.0.1:$BASE_PORT,127.0.0.1:$((BASE_PORT + 20000)),127.0.0.1:$((BASE_PORT + 30000))"
+}
+
+# bench NAME ARGS...: one run, its JSON lines kept in $RESULTS/NAME.json.
+bench() {
+    local name=$1
+    shift
+    log "$name (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    if ! run_waited "$KUBESIM" bench api --server "https://127.0.0.1:$SECURE_PORT" \
+        --certs-dir "$DATA/pki" --endpoints "$(endpoints)" --conns "$CONNS" --json "$@" \
+        >"$RESULTS/$name.json"; then
+        log "$name failed"
+        FAILED_RUNS=$((FAILED_RUNS + 1))
+    fi
+}
+
+run_all() {
+    local c
+    for c in $CLIENTS; do
+        bench "create.$c" --namespace bench-create --clients "$c" --total "$TOTAL" create
+    done
+    for c in $CLIENTS; do
+        bench "get.$c" --namespace bench-rw --clients "$c" --total "$TOTAL" get --pods 1000
+        bench "update.$c" --namespace bench-rw --clients "$c" --total "$TOTAL" update --pods 1000
+    done
+    bench list --namespace bench-list --clients 1 --total "$LISTS" list --pods "$PODS"
+    bench watch --namespace bench-watch --clients "$WATCH_CLIENTS" --total "$EVENTS" \
+        watch --watchers "$WATCHERS"
+}
+
+# field FILE ROW NAME: a number from the JSON line of ROW, or "-" if the run left none.
+field() {
+    local value=""
+    [[ -s $1 ]] && value=$(grep "\"row\":\"$2\"" "$1" | grep -o "\"$3\":[0-9.]*" | head -n 1 |
+        cut -d: -f2 || true)
+    echo "${value:--}"
+}
+
+fmt() { if [[ $1 == - ]]; then echo -; else printf "%.${2}f" "$1"; fi; }
+
+row_cells() {
+    local file=$1 row=$2
+    echo "$(fmt "$(field "$file" "$row" requests_per_s)" 0) |" \
+        "$(fmt "$(field "$file" "$row" latency_ms_p50)" 2) |" \
+        "$(fmt "$(field "$file" "$row" latency_ms_p90)" 2) |" \
+        "$(fmt "$(field "$file" "$row" latency_ms_p99)" 2) |" \
+        "$(field "$file" "$row" requests_failed)"
+}
+
+print_tables() {
+    local c f
+    echo
+    echo "$TOTAL requests per run, $CONNS HTTP/2 connection(s); ratio = API creates / raw puts"
+    echo
+    echo "| op | clients | req/s | p50 ms | p90 ms | p99 ms | failed | raw put req/s | raw put p99 ms | ratio |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for c in $CLIENTS; do
+        f=$RESULTS/create.$c.json
+        echo "| create | $c | $(row_cells "$f" api-create) |" \
+            "$(fmt "$(field "$f" store-put requests_per_s)" 0) |" \
+            "$(fmt "$(field "$f" store-put latency_ms_p99)" 2) |" \
+            "$(fmt "$(field "$f" api-create ratio_to_store_put)" 2) |"
+    done
+    for c in $CLIENTS; do
+        echo "| get | $c | $(row_cells "$RESULTS/get.$c.json" api-get) | | | |"
+    done
+    for c in $CLIENTS; do
+        echo "| update (GET+PUT) | $c | $(row_cells "$RESULTS/update.$c.json" api-update) | | | |"
+    done
+    echo
+    f=$RESULTS/list.json
+    echo "list: $LISTS lists of each kind, one at a time"
+    echo
+    echo "| list | items | MB | p50 ms | p90 ms | p99 ms | max ms | failed |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    local row
+    for row in list-cache list-store; do
+        local bytes
+        bytes=$(field "$f" "$row" bytes)
+        echo "| $row | $(field "$f" "$row" items) |" \
+            "$(if [[ $bytes == - ]]; then echo -; else awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }'; fi) |" \
+            "$(fmt "$(field "$f" "$row" latency_ms_p50)" 1) | $(fmt "$(field "$f" "$row" latency_ms_p90)" 1) |" \
+            "$(fmt "$(field "$f" "$row" latency_ms_p99)" 1) | $(fmt "$(field "$f" "$row" latency_ms_max)" 1) |" \
+            "$(field "$f" "$row" requests_failed) |"
+    done
+    echo
+    f=$RESULTS/watch.json
+    echo "watch: $WATCHERS watchers, $EVENTS writes by $WATCH_CLIENTS client(s)"
+    echo
+    echo "| watchers opened | writes acked | deliveries | p50 ms | p90 ms | p99 ms | max ms | missed | incomplete watchers | write p99 ms |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| $(field "$f" watch-delivery watchers_opened) | $(field "$f" watch-delivery writes_acked) |" \
+        "$(field "$f" watch-delivery requests_ok) |" \
+        "$(fmt "$(field "$f" watch-delivery latency_ms_p50)" 2) | $(fmt "$(field "$f" watch-delivery latency_ms_p90)" 2) |" \
+        "$(fmt "$(field "$f" watch-delivery latency_ms_p99)" 2) | $(fmt "$(field "$f" watch-delivery latency_ms_max)" 2) |" \
+        "$(field "$f" watch-delivery missed) | $(field "$f" watch-delivery watchers_incomplete) |" \
+        "$(fmt "$(field "$f" watch-writes latency_ms_p99)" 2) |"
+    echo
+    echo "errors (by run and row):"
+    grep -H -o '"row":"[a-z-]*".*"errors":{[^}]*}' "$RESULTS"/*.json |
+        sed -e 's|^.*/||' -e 's|"row":"\([a-z-]*\)".*"errors":|\1 |' | grep -v ' {}$' || echo "  none"
+}
+
+main() {
+    ensure_kubesim
+    log "kubesim: $KUBESIM; work dir $WORK"
+    start_cluster
+    wait_ready
+    log "cluster ready"
+    run_all
+    stop_started
+    print_tables
+    ((FAILED_RUNS == 0)) || die "$FAILED_RUNS benchmark runs failed (see above)"
+}
+
+main "$@"
