@@ -11,13 +11,15 @@ Map of the file:
 - `NamespacedTest`: the base class. Each test runs in a namespace of its own (named after the
   test), created in `setUp` and deleted in a cleanup that waits until the namespace is gone,
   so no test sees another's objects or events.
-- `ConfigMapTest`, `PodTest`: create, get, replace, patch (all three patch types), delete.
+- `ConfigMapTest`, `PodTest`: create, get, replace, patch (all three patch types), delete;
+  a pod's server-side defaults; the managedFields entry a create records.
 - `ListTest`: `limit`/`_continue` pagination over a consistent snapshot; label and field
   selectors.
 - `WatchTest`: a watch from a list's resourceVersion replays ADDED/MODIFIED/DELETED in order,
   a watch resumed from a seen resourceVersion gets only later events, a watch delivers events
   that happen while it is open, and `timeout_seconds` ends it.
-- `ErrorTest`: the Status bodies of 404, 409 (stale update) and 422 (causes per field).
+- `ErrorTest`: the Status bodies of 404, 409 (stale update) and 422 (a cause per invalid field:
+  a container without an image, a name that is not a DNS-1123 subdomain); nothing is stored.
 - `NamespaceTest`: a namespace's own lifecycle (Active, Terminating, gone).
 
 Run: `KUBECONFIG=<kubeconfig of a kubesim apiserver> python3 tests/python/test_client.py [-v]`.

@@ -21,6 +21,7 @@ pub mod defaults;
 pub mod kind_validation;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod request_info;
 pub mod resources;
 pub mod schema;

@@ -60,6 +60,10 @@ pub struct Status {
     pub details: Option<StatusDetails>,
     /// The HTTP status code, repeated in the body.
     pub code: u16,
+    /// `metadata.continue`: for a 410 on a compacted continue token, kube-apiserver's token
+    /// for the rest of the list at the latest revision. Empty otherwise (`metadata: {}`).
+    #[serde(skip)]
+    pub continue_token: String,
 }
 
 /// `meta/v1` StatusDetails; every field is left out of the JSON when empty or zero.
@@ -169,6 +173,7 @@ impl Status {
             reason: reason.to_string(),
             details: None,
             code,
+            continue_token: String::new(),
         }
     }
 
@@ -424,7 +429,7 @@ impl std::error::Error for Status {}
 struct StatusWire<'a> {
     kind: &'static str,
     api_version: &'static str,
-    metadata: ListMeta,
+    metadata: ListMeta<'a>,
     #[serde(skip_serializing_if = "str::is_empty")]
     status: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -437,9 +442,13 @@ struct StatusWire<'a> {
     code: u16,
 }
 
-/// A Status's `metadata` is an empty ListMeta, which Go's `omitempty` never drops: `{}`.
+/// A Status's `metadata` is a ListMeta, which Go's `omitempty` never drops: `{}`, or
+/// `{"continue": …}` for an expired continue token.
 #[derive(Serialize)]
-struct ListMeta {}
+struct ListMeta<'a> {
+    #[serde(rename = "continue", skip_serializing_if = "str::is_empty")]
+    continue_token: &'a str,
+}
 
 fn is_zero_code(code: &u16) -> bool {
     *code == 0
@@ -450,7 +459,9 @@ impl Serialize for Status {
         StatusWire {
             kind: "Status",
             api_version: "v1",
-            metadata: ListMeta {},
+            metadata: ListMeta {
+                continue_token: &self.continue_token,
+            },
             status: &self.status,
             message: &self.message,
             reason: &self.reason,

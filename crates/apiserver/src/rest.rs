@@ -584,17 +584,22 @@ pub fn parse_resource_version(text: &str) -> Result<i64, Status> {
 }
 
 /// A YAML body (server-side apply, `application/yaml`) as JSON bytes. JSON is YAML, and
-/// kubectl and client-go send JSON; other YAML is refused until a YAML parser is chosen.
+/// kubectl and client-go send JSON, so a body that starts as JSON is passed through as it is
+/// (its errors are reported by the JSON decoder). YAML is read as YAML 1.2 (`yes` is a
+/// string), where kube's Go decoder follows YAML 1.1.
 fn yaml_or_json(body: &[u8], resource: &Resource) -> Result<Vec<u8>, Status> {
     let trimmed = body.trim_ascii_start();
     if trimmed.starts_with(b"{") {
         return Ok(body.to_vec());
     }
-    Err(Status::bad_request(&format!(
-        "the object provided is unrecognized (must be of type {}): kubesim reads YAML bodies \
-         only in JSON form for now (send application/json)",
-        resource.kind
-    )))
+    let value: Value = yaml_serde::from_slice(body).map_err(|e| {
+        Status::bad_request(&format!(
+            "the object provided is unrecognized (must be of type {}): couldn't get \
+             version/kind; yaml parse error: {e}",
+            resource.kind
+        ))
+    })?;
+    serde_json::to_vec(&value).map_err(|e| Status::bad_request(&e.to_string()))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {

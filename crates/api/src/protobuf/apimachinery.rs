@@ -13,7 +13,7 @@
 
 use serde_json::Value;
 
-use super::wire::{self, Wire};
+use super::wire;
 use crate::time::format_rfc3339;
 
 /// Unix seconds of Go's zero `time.Time` (0001-01-01T00:00:00Z), which JSON writes as `null`.
@@ -55,10 +55,7 @@ pub(super) fn micro_time(message: &[u8]) -> Result<Value, String> {
     in_range(seconds)?;
     let text = format_rfc3339(seconds);
     let date_time = text.strip_suffix('Z').unwrap_or(&text);
-    Ok(Value::from(format!(
-        "{date_time}.{:06}Z",
-        fraction / 1000
-    )))
+    Ok(Value::from(format!("{date_time}.{:06}Z", fraction / 1000)))
 }
 
 const YEAR_OUT_OF_RANGE: &str = "Time.MarshalJSON: year outside of range [0,9999]";
@@ -78,8 +75,8 @@ fn timestamp(message: &[u8]) -> Result<(i64, i32), String> {
     for record in wire::records(message, "Timestamp")? {
         match record.number {
             // Go's int64(uint64) and int32(uint64): two's complement, high bits dropped.
-            1 => seconds = varint(record.value, "Seconds")? as i64,
-            2 => nanos = varint(record.value, "Nanos")? as i32,
+            1 => seconds = record.value.varint("Seconds")? as i64,
+            2 => nanos = record.value.varint("Nanos")? as i32,
             _ => {}
         }
     }
@@ -91,7 +88,7 @@ pub(super) fn quantity(message: &[u8]) -> Result<Value, String> {
     let mut text = None;
     for record in wire::records(message, "Quantity")? {
         if record.number == 1 {
-            text = Some(string(record.value, "String_")?);
+            text = Some(record.value.string("String_")?);
         }
     }
     // Validity is left to the JSON path's checks, which see the same string kubectl's JSON
@@ -104,9 +101,9 @@ pub(super) fn int_or_string(message: &[u8]) -> Result<Value, String> {
     let (mut kind, mut int_val, mut str_val) = (0i64, 0i32, String::new());
     for record in wire::records(message, "IntOrString")? {
         match record.number {
-            1 => kind = varint(record.value, "Type")? as i64,
-            2 => int_val = varint(record.value, "IntVal")? as i32,
-            3 => str_val = string(record.value, "StrVal")?,
+            1 => kind = record.value.varint("Type")? as i64,
+            2 => int_val = record.value.varint("IntVal")? as i32,
+            3 => str_val = record.value.string("StrVal")?,
             _ => {}
         }
     }
@@ -122,40 +119,13 @@ pub(super) fn fields_v1(message: &[u8]) -> Result<Value, String> {
     let mut raw: &[u8] = &[];
     for record in wire::records(message, "FieldsV1")? {
         if record.number == 1 {
-            raw = bytes(record.value, "Raw")?;
+            raw = record.value.bytes("Raw")?;
         }
     }
     if raw.is_empty() {
         return Ok(Value::Null);
     }
     serde_json::from_slice(raw).map_err(|e| format!("invalid fieldsV1: {e}"))
-}
-
-/// gogo's error for a known field written with another wire type.
-pub(super) fn wrong_wire_type(value: Wire<'_>, field: &str) -> String {
-    format!(
-        "proto: wrong wireType = {} for field {field}",
-        value.wire_type()
-    )
-}
-
-fn varint(value: Wire<'_>, field: &str) -> Result<u64, String> {
-    match value {
-        Wire::Varint(v) => Ok(v),
-        other => Err(wrong_wire_type(other, field)),
-    }
-}
-
-fn bytes<'a>(value: Wire<'a>, field: &str) -> Result<&'a [u8], String> {
-    match value {
-        Wire::Bytes(b) => Ok(b),
-        other => Err(wrong_wire_type(other, field)),
-    }
-}
-
-/// Go strings may hold any bytes; its JSON encoder writes invalid UTF-8 as U+FFFD.
-fn string(value: Wire<'_>, field: &str) -> Result<String, String> {
-    Ok(String::from_utf8_lossy(bytes(value, field)?).into_owned())
 }
 
 #[cfg(test)]
@@ -198,7 +168,12 @@ mod tests {
         // Seconds 0 is the Unix epoch, not Go's zero time.
         assert_eq!(time(&varint_field(1, 0)).unwrap(), "1970-01-01T00:00:00Z");
         assert_eq!(time(&varint_field(1, -1)).unwrap(), "1969-12-31T23:59:59Z");
-        for out_of_range in [i64::MIN, FIRST_RFC3339_UNIX - 1, LAST_RFC3339_UNIX + 1, i64::MAX] {
+        for out_of_range in [
+            i64::MIN,
+            FIRST_RFC3339_UNIX - 1,
+            LAST_RFC3339_UNIX + 1,
+            i64::MAX,
+        ] {
             assert_eq!(
                 time(&varint_field(1, out_of_range)),
                 Err(YEAR_OUT_OF_RANGE.to_owned())
@@ -214,10 +189,7 @@ mod tests {
     fn micro_times_keep_microseconds() {
         let mut message = varint_field(1, 1_795_935_418);
         message.extend(varint_field(2, 123_456_789));
-        assert_eq!(
-            micro_time(&message).unwrap(),
-            "2026-11-29T06:56:58.123456Z"
-        );
+        assert_eq!(micro_time(&message).unwrap(), "2026-11-29T06:56:58.123456Z");
         assert_eq!(
             micro_time(&varint_field(1, 0)).unwrap(),
             "1970-01-01T00:00:00.000000Z"

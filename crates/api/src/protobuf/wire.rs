@@ -19,7 +19,7 @@ pub(super) enum Wire<'a> {
     Fixed32(u32),
 }
 
-impl Wire<'_> {
+impl<'a> Wire<'a> {
     /// The wire type number, for error messages.
     pub(super) fn wire_type(&self) -> u8 {
         match self {
@@ -28,6 +28,36 @@ impl Wire<'_> {
             Wire::Bytes(_) => 2,
             Wire::Fixed32(_) => 5,
         }
+    }
+
+    /// The value of a varint field; `field` names it in the error.
+    pub(super) fn varint(self, field: &str) -> Result<u64, String> {
+        match self {
+            Wire::Varint(v) => Ok(v),
+            other => Err(other.wrong_type(field)),
+        }
+    }
+
+    /// The value of a length-delimited field.
+    pub(super) fn bytes(self, field: &str) -> Result<&'a [u8], String> {
+        match self {
+            Wire::Bytes(b) => Ok(b),
+            other => Err(other.wrong_type(field)),
+        }
+    }
+
+    /// A string field. Go strings may hold any bytes; its JSON encoder writes invalid UTF-8
+    /// as U+FFFD, and so does this.
+    pub(super) fn string(self, field: &str) -> Result<String, String> {
+        Ok(String::from_utf8_lossy(self.bytes(field)?).into_owned())
+    }
+
+    /// gogo's error for a known field written with another wire type.
+    pub(super) fn wrong_type(self, field: &str) -> String {
+        format!(
+            "proto: wrong wireType = {} for field {field}",
+            self.wire_type()
+        )
     }
 }
 
@@ -152,8 +182,8 @@ mod tests {
     fn splits_a_message_into_its_records() {
         // field 1 varint 150, field 2 "hi", field 3 fixed64 1, field 4 fixed32 2
         let message = [
-            0x08, 0x96, 0x01, 0x12, 0x02, b'h', b'i', 0x19, 1, 0, 0, 0, 0, 0, 0, 0, 0x25, 2, 0,
-            0, 0,
+            0x08, 0x96, 0x01, 0x12, 0x02, b'h', b'i', 0x19, 1, 0, 0, 0, 0, 0, 0, 0, 0x25, 2, 0, 0,
+            0,
         ];
         assert_eq!(
             records(&message, "T").unwrap(),
@@ -199,7 +229,9 @@ mod tests {
             (&[0x12, 0x05, b'a'], "unexpected EOF"),
             (&[0x19, 1, 2], "unexpected EOF"),
             (
-                &[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+                &[
+                    0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+                ],
                 "proto: integer overflow",
             ),
             (&[0x00, 0x01], "proto: T: illegal tag 0 (wire type 0)"),
@@ -209,7 +241,9 @@ mod tests {
         for (message, error) in cases {
             assert_eq!(records(message, "T"), Err(error.to_owned()), "{message:?}");
         }
-        let huge_length = [0x12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        let huge_length = [
+            0x12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        ];
         assert_eq!(
             records(&huge_length, "T"),
             Err("proto: negative length found during unmarshaling".to_owned())

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use kubesim_api::patch::meta::{self, Fields, Strategy};
 use kubesim_api::resources::Resource;
+use kubesim_api::schema::{self, Type};
 use serde_json::{Map, Value, json};
 
 /// One step of a path: `f:name`, `k:{...}`, `v:...` or `.`.
@@ -41,6 +42,7 @@ pub fn fields_of(resource: &Resource, object: &Value, status_only: bool) -> Fiel
         return set;
     };
     let fields = meta::fields_for(resource).unwrap_or(&[]);
+    let def = schema::kind_type(resource);
     for (key, value) in top {
         let skip = match key.as_str() {
             "apiVersion" | "kind" => true,
@@ -52,16 +54,17 @@ pub fn fields_of(resource: &Resource, object: &Value, status_only: bool) -> Fiel
         }
         let path = vec![format!("f:{key}")];
         let field = meta::lookup(fields, key);
+        let ty = def.and_then(|d| d.field(key)).map(|f| f.ty);
         if key == "metadata" {
-            walk_metadata(value, field.fields, &path, &mut set);
+            walk_metadata(value, field.fields, ty, &path, &mut set);
         } else {
-            walk(value, field.strategy, field.fields, path, &mut set, 1);
+            walk(value, field.strategy, field.fields, ty, path, &mut set, 1);
         }
     }
     set
 }
 
-fn walk_metadata(value: &Value, fields: Fields, path: &Path, set: &mut FieldSet) {
+fn walk_metadata(value: &Value, fields: Fields, ty: Option<Type>, path: &Path, set: &mut FieldSet) {
     let Value::Object(map) = value else { return };
     for (key, value) in map {
         if UNOWNED_META.contains(&key.as_str()) {
@@ -70,7 +73,26 @@ fn walk_metadata(value: &Value, fields: Fields, path: &Path, set: &mut FieldSet)
         let mut child = path.clone();
         child.push(format!("f:{key}"));
         let field = meta::lookup(fields, key);
-        walk(value, field.strategy, field.fields, child, set, 2);
+        let child_ty = child_type(ty, key);
+        walk(value, field.strategy, field.fields, child_ty, child, set, 2);
+    }
+}
+
+/// The schema type of field `key` of a value of type `ty` (an object's field, a map's
+/// value), when the schema knows it.
+fn child_type(ty: Option<Type>, key: &str) -> Option<Type> {
+    match ty? {
+        Type::Object(def) => def.field(key).map(|f| f.ty),
+        Type::Map(inner) => Some(*inner),
+        _ => None,
+    }
+}
+
+/// The type of a list's items.
+fn item_type(ty: Option<Type>) -> Option<Type> {
+    match ty? {
+        Type::Array(inner) => Some(*inner),
+        _ => None,
     }
 }
 
@@ -78,6 +100,7 @@ fn walk(
     value: &Value,
     strategy: Strategy,
     fields: Fields,
+    ty: Option<Type>,
     path: Path,
     set: &mut FieldSet,
     depth: usize,
@@ -88,14 +111,23 @@ fn walk(
     }
     match (value, strategy) {
         (Value::Object(map), _) if !map.is_empty() => {
+            // A map (`labels`, `data`) is itself a member of the set, as structured-merge-
+            // diff records it (`.`); a struct is only its fields.
+            if matches!(ty, Some(Type::Map(_))) {
+                let mut dot = path.clone();
+                dot.push(".".to_string());
+                set.insert(dot);
+            }
             for (key, child) in map {
                 let mut child_path = path.clone();
                 child_path.push(format!("f:{key}"));
                 let field = meta::lookup(fields, key);
+                let child_ty = child_type(ty, key);
                 walk(
                     child,
                     field.strategy,
                     field.fields,
+                    child_ty,
                     child_path,
                     set,
                     depth + 1,
@@ -114,7 +146,15 @@ fn walk(
                 let mut dot = item_path.clone();
                 dot.push(".".to_string());
                 set.insert(dot);
-                walk(item, Strategy::Atomic, fields, item_path, set, depth + 1);
+                walk(
+                    item,
+                    Strategy::Atomic,
+                    fields,
+                    item_type(ty),
+                    item_path,
+                    set,
+                    depth + 1,
+                );
             }
         }
         (Value::Array(items), Strategy::MergeScalars) => {
@@ -279,7 +319,7 @@ mod tests {
         let set = fields_of(pods(), &pod, false);
         assert_eq!(
             to_fields_v1(&set),
-            json!({"f:metadata": {"f:finalizers": {"v:\"a\"": {}}, "f:labels": {"f:app": {}}},
+            json!({"f:metadata": {"f:finalizers": {"v:\"a\"": {}}, "f:labels": {".": {}, "f:app": {}}},
                 "f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:image": {}, "f:name": {}}}}})
         );
         assert_eq!(from_fields_v1(&to_fields_v1(&set)), set);

@@ -138,7 +138,7 @@ pub fn record_update(
     let old_object = old.unwrap_or(&null);
     let changed: FieldSet = present
         .iter()
-        .filter(|path| fieldset::value_at(object, path) != fieldset::value_at(old_object, path))
+        .filter(|path| changed_at(object, old_object, path))
         .cloned()
         .collect();
     let mut list = old.map(entries).unwrap_or_default();
@@ -168,6 +168,15 @@ pub fn record_update(
         }
     }
     store_entries(object, list);
+}
+
+/// Whether a write changed the field at `path`. A `.` path (a map, a list item) is the
+/// container's existence, which a change inside it does not change.
+fn changed_at(new: &Value, old: &Value, path: &[String]) -> bool {
+    match path.split_last() {
+        Some((last, parent)) if last == "." => fieldset::value_at(old, parent).is_none(),
+        _ => fieldset::value_at(new, path) != fieldset::value_at(old, path),
+    }
 }
 
 /// Server-side apply of `config` over `live`: the new object with its managedFields, or the
@@ -335,8 +344,9 @@ mod tests {
         );
         assert_eq!(
             Value::Object(owners(&labeled)),
-            json!({"kubectl-create/Update": {"f:data": {"f:b": {}}},
-                "kubectl-edit/Update": {"f:data": {"f:a": {}}, "f:metadata": {"f:labels": {"f:x": {}}}}})
+            json!({"kubectl-create/Update": {"f:data": {".": {}, "f:b": {}}},
+                "kubectl-edit/Update": {"f:data": {"f:a": {}},
+                    "f:metadata": {"f:labels": {".": {}, "f:x": {}}}}})
         );
     }
 
@@ -391,7 +401,7 @@ mod tests {
         assert_eq!(forced["data"], json!({"a": "1"}));
         assert_eq!(
             Value::Object(owners(&forced)),
-            json!({"kubectl/Apply": {"f:data": {"f:a": {}}}})
+            json!({"kubectl/Apply": {"f:data": {".": {}, "f:a": {}}}})
         );
     }
 }

@@ -194,7 +194,14 @@ pub fn storage_status(error: StorageError, gr: &GroupResource, name: &str) -> St
         StorageError::NotFound => Status::not_found(gr, name),
         StorageError::AlreadyExists => Status::already_exists(gr, name),
         StorageError::Conflict { .. } => Status::conflict_stale(gr, name),
-        StorageError::Expired { message, .. } => Status::resource_expired(&message),
+        StorageError::Expired {
+            message,
+            continue_key,
+        } => {
+            let mut status = Status::resource_expired(&message);
+            status.continue_token = continue_key.unwrap_or_default();
+            status
+        }
         // The object is over the store's request limit: the client's doing, so 413, not 500.
         StorageError::TooLarge => Status::request_entity_too_large(
             "the object is larger than the store accepts (etcdserver: request is too large)",

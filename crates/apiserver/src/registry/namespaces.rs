@@ -61,7 +61,7 @@ impl Registry {
         namespace: &str,
         name: &str,
     ) -> Result<(), Status> {
-        let (object, _) = self.read(namespaces(), "", namespace).await?;
+        let object = self.namespace_for_admission(namespace).await?;
         if !meta::meta_str(&object, "deletionTimestamp").is_empty()
             || phase(&object) == "Terminating"
         {
@@ -82,6 +82,19 @@ impl Registry {
             return Err(status);
         }
         Ok(())
+    }
+
+    /// The namespace as NamespaceLifecycle sees it: from the watch cache (as kube's plugin
+    /// reads its informer), and from the store when the cache does not have it yet (a
+    /// namespace created a moment ago), so a create costs one store round trip, not two.
+    async fn namespace_for_admission(&self, namespace: &str) -> Result<Value, Status> {
+        let key = self.key(namespaces(), "", namespace);
+        if let Ok(cache) = self.cache(namespaces())
+            && let (Some(object), _) = cache.get(&key)
+        {
+            return Ok(object.as_ref().clone());
+        }
+        Ok(self.read(namespaces(), "", namespace).await?.0)
     }
 
     /// DELETE of a namespace: marks it Terminating and starts emptying it.

@@ -185,7 +185,7 @@ pub fn watch_notes(
         ),
         format!(
             "every watcher got every event: {} ({} of {expected} deliveries received; {opened} of {watchers} watches opened; {missed} missed by {watchers_incomplete} watchers)",
-            verdict(opened == watchers && missed == 0 && s.requests_ok as u64 == expected),
+            verdict(opened == watchers && missed == 0 && s.requests_ok == expected),
             s.requests_ok,
         ),
     ]

@@ -162,7 +162,6 @@ pub struct WatchOutcome {
     pub deliveries: Outcome,
     /// The writes (creates and updates), as any request phase.
     pub writes: Outcome,
-    pub watchers: usize,
     /// Watchers whose stream opened.
     pub watchers_opened: usize,
     /// Acknowledged writes: what every watcher should receive.
@@ -207,7 +206,6 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let mut outcome = WatchOutcome {
         writes,
-        watchers,
         watchers_opened: opened.0,
         writes_acked: acks.len() as u64,
         stream_errors: opened.1,
