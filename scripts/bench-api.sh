@@ -18,7 +18,8 @@
 #   WATCHERS=1000 EVENTS=200      watch: watchers, writes (half creates, half updates)
 #   WATCH_CLIENTS=1               writers in the watch run
 #   BASE_PORT=14379 SECURE_PORT=16443
-#                                 store client ports BASE, BASE+20000, BASE+30000 (peers +1)
+#                                 store client ports BASE, BASE+20000, BASE+30000 (peers +1);
+#                                 moved up until free
 #   BENCH_DIR=target              where the temporary data dir goes (not /tmp: it may be
 #                                 tmpfs, where fsync costs nothing)
 #   KEEP=1                        keep data, logs and the JSON results afterwards
@@ -41,6 +42,7 @@ SECURE_PORT=${SECURE_PORT:-16443}
 BENCH_DIR=${BENCH_DIR:-$ROOT/target}
 READY_TIMEOUT_S=90
 STOP_TIMEOUT_S=20
+PORT_TRIES=50
 
 PIDS=()
 FAILED_RUNS=0
@@ -108,17 +110,30 @@ ensure_kubesim() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-check_ports_free() {
+ports_free() {
     local port
     for port in "$BASE_PORT" $((BASE_PORT + 1)) $((BASE_PORT + 20000)) $((BASE_PORT + 20001)) \
         $((BASE_PORT + 30000)) $((BASE_PORT + 30001)) "$SECURE_PORT"; do
-        port_in_use "$port" && die "port $port is in use; pick BASE_PORT / SECURE_PORT"
+        port_in_use "$port" && return 1
     done
     return 0
 }
 
+# Moves BASE_PORT and SECURE_PORT up (by 2 and 1) until all seven ports are free: the
+# machine may be running other clusters.
+pick_free_ports() {
+    local tries=0
+    until ports_free; do
+        ((tries < PORT_TRIES)) || die "no free ports near BASE_PORT / SECURE_PORT; set others"
+        BASE_PORT=$((BASE_PORT + 2))
+        SECURE_PORT=$((SECURE_PORT + 1))
+        tries=$((tries + 1))
+    done
+    log "ports: store $(endpoints), API server 127.0.0.1:$SECURE_PORT"
+}
+
 start_cluster() {
-    check_ports_free
+    pick_free_ports
     # Warnings only: per-request info logs would be measured as server latency.
     RUST_LOG="${RUST_LOG:-warn}" "$KUBESIM" up --data-dir "$DATA" --base-port "$BASE_PORT" \
         --secure-port "$SECURE_PORT" >"$WORK/logs/up.log" 2>&1 &

@@ -18,7 +18,7 @@
 //!
 //! Errors are strings for a 400 (`BadRequest`), worded as kube-apiserver's decoder words
 //! them. Nothing here panics on any input: lengths are checked before slicing, and the
-//! nesting depth is bounded ([`object::MAX_DEPTH`]).
+//! nesting depth is bounded (`object::MAX_DEPTH`).
 //!
 //! [`Proto`]: crate::schema::Proto
 
@@ -47,7 +47,7 @@ const MAGIC: [u8; 4] = *b"k8s\0";
 pub struct Decoded {
     /// The object, as the JSON kubectl would have sent.
     pub object: Value,
-    /// Field numbers the schema does not know, at most [`object::MAX_UNKNOWN_REPORTED`];
+    /// Field numbers the schema does not know, at most `object::MAX_UNKNOWN_REPORTED`;
     /// skipped, as kube-apiserver skips them, but `fieldValidation=Strict` may want to say so.
     pub unknown_fields: Vec<UnknownField>,
 }

@@ -34,8 +34,13 @@ use crate::registry::update::Written;
 use crate::registry::{Registry, WriteOptions};
 use crate::response::{self, APPLICATION_JSON, Body};
 
-/// Media types a body may come in (besides the patch types).
-const JSON_TYPES: [&str; 2] = ["application/json", "application/yaml"];
+/// Media types a body may come in (besides the patch types). kubectl 1.32+ sends typed
+/// creates (`kubectl create namespace`, `create configmap`, ...) as protobuf.
+const BODY_TYPES: [&str; 3] = [
+    "application/json",
+    "application/yaml",
+    kubesim_api::protobuf::MEDIA_TYPE,
+];
 /// `fieldManager` is at most this long (kube's validation).
 const MAX_FIELD_MANAGER_LEN: usize = 128;
 
@@ -346,8 +351,18 @@ impl Call<'_> {
     fn decode_body(&self, body: &[u8]) -> Result<(Value, Vec<String>), Status> {
         let content_type = header(self.headers, CONTENT_TYPE.as_str());
         let media = content_type.split(';').next().unwrap_or("").trim();
-        if !media.is_empty() && !JSON_TYPES.contains(&media) {
-            return Err(Status::unsupported_media_type(&JSON_TYPES));
+        if !media.is_empty() && !BODY_TYPES.contains(&media) {
+            return Err(Status::unsupported_media_type(&BODY_TYPES));
+        }
+        if media == kubesim_api::protobuf::MEDIA_TYPE {
+            // kube-apiserver's protobuf decoder reports no unknown or duplicate fields.
+            let object = kubesim_api::protobuf::decode(self.resource, body).map_err(|e| {
+                Status::bad_request(&format!(
+                    "the object provided is unrecognized (must be of type {}): {e}",
+                    self.resource.kind
+                ))
+            })?;
+            return Ok((object, Vec::new()));
         }
         let bytes = if media == "application/yaml" {
             yaml_or_json(body, self.resource)?
