@@ -327,9 +327,9 @@ async fn put_json(server: &Server, path: &str, object: &Value) -> anyhow::Result
     request(server, "PUT", path, Some(body)).await
 }
 
-/// Malformed JSON and YAML: 400. Media types the server does not read: 415.
+/// Malformed JSON, YAML and protobuf: 400. Media types the server does not read: 415.
 async fn undecodable_bodies(server: &Server, failures: &mut Failures) -> anyhow::Result<()> {
-    let cases: [(&str, &str, &[u8], u16, &str); 4] = [
+    let cases: [(&str, &str, &[u8], u16, &str); 5] = [
         (
             "malformed JSON",
             "application/json",
@@ -352,11 +352,20 @@ async fn undecodable_bodies(server: &Server, failures: &mut Failures) -> anyhow:
             "UnsupportedMediaType",
         ),
         (
-            "protobuf",
-            "application/vnd.kubernetes.protobuf",
-            b"k8s\x00\x0a\x0f\x0a\x02v1\x12\x09ConfigMap",
+            "application/xml",
+            "application/xml",
+            b"<ConfigMap><metadata><name>xml</name></metadata></ConfigMap>",
             415,
             "UnsupportedMediaType",
+        ),
+        // Protobuf is read (kubectl 1.32+ sends it): the envelope's magic, then a truncated
+        // varint where the `runtime.Unknown` message should start.
+        (
+            "malformed protobuf",
+            "application/vnd.kubernetes.protobuf",
+            b"k8s\x00\xff\xff\xff",
+            400,
+            "BadRequest",
         ),
     ];
     for (what, content_type, bytes, code, reason) in cases {
@@ -377,7 +386,7 @@ async fn undecodable_bodies(server: &Server, failures: &mut Failures) -> anyhow:
         });
         failures.record(what, checked);
     }
-    for name in ["bad-json", "bad-yaml", "plain-text"] {
+    for name in ["bad-json", "bad-yaml", "plain-text", "xml"] {
         let absent = expect_absent(server, CONFIGMAPS, name).await;
         failures.record("undecodable bodies", absent);
     }

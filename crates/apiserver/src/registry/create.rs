@@ -56,6 +56,13 @@ impl Registry {
         opts: &WriteOptions,
     ) -> Result<Value, Status> {
         let name = meta::meta_str(&object, "name").to_string();
+        if !meta::meta_str(&object, "resourceVersion").is_empty() {
+            // kube-apiserver's storage refuses this with a 500 InternalError; it is the
+            // client's mistake, so kubesim answers 400 with the same words.
+            return Err(Status::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
         defaults::apply_defaults(resource, &mut object);
         if resource.kind == "Service" {
             self.allocate_service(&mut object);

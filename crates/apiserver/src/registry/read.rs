@@ -116,8 +116,9 @@ impl Registry {
     ) -> Result<ObjectList, Status> {
         opts.validate()?;
         let prefix = self.collection_key(resource, namespace);
-        if opts.served_from_cache() {
-            let cache = self.cache(resource)?;
+        let cache = self.cache(resource)?;
+        // Until the cache has its first list, lists go to the store (kube delegates too).
+        if opts.served_from_cache() && cache.ready() {
             let wanted = opts.resource_version.unwrap_or(0);
             if wanted > 0 {
                 cache.wait_fresh(wanted).await.map_err(cache_status)?;
