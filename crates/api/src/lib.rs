@@ -20,6 +20,7 @@
 pub mod defaults;
 pub mod kind_validation;
 pub mod openapi;
+pub mod openapi_v2;
 pub mod patch;
 pub mod protobuf;
 pub mod request_info;

@@ -33,9 +33,11 @@ mod apps_v1;
 mod core_v1;
 pub mod meta;
 mod pod;
+pub mod prune;
 mod rbac_v1;
 pub mod strict;
 
+pub use prune::prune;
 pub use strict::{duplicate_fields, strict_decoding_error, unknown_fields, unknown_fields_in};
 
 /// What a field holds, as the OpenAPI schema and the unknown-field walk need to know it.

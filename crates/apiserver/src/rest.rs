@@ -21,6 +21,7 @@ use hyper::{HeaderMap, Response};
 use kubesim_api::patch::{self, PatchType};
 use kubesim_api::resources::Resource;
 use kubesim_api::selectors::{self, FieldSelector, LabelSelector};
+use kubesim_api::status::FieldError;
 use kubesim_api::table::{self, IncludeObject, TableVersion};
 use kubesim_api::{RequestInfo, Status, schema};
 use serde::Serialize;
@@ -257,10 +258,13 @@ impl Call<'_> {
             Some("Exact") => (true, false),
             Some("NotOlderThan") => (false, true),
             Some(other) => {
-                return Err(Status::bad_request(&format!(
-                    "resourceVersionMatch: Unsupported value: \"{other}\": supported values: \
-                     \"Exact\", \"NotOlderThan\""
-                )));
+                return Err(crate::registry::read::invalid_list_options(
+                    FieldError::not_supported(
+                        "resourceVersionMatch",
+                        Value::String(other.to_string()),
+                        &["Exact", "NotOlderThan"],
+                    ),
+                ));
             }
         };
         let limit = self.query.int("limit")?.unwrap_or(0).max(0);

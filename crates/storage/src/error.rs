@@ -8,6 +8,10 @@ use tonic::{Code, Status};
 const COMPACTED: &str = "mvcc: required revision has been compacted";
 /// etcd's message for a request over `--max-request-bytes` (gRPC `InvalidArgument`).
 const TOO_LARGE: &str = "request is too large";
+/// tonic's message for a message over a server's decoding limit (kubesim's store answers a
+/// request far over `--max-request-bytes` with it, where etcd's grpc-go answers
+/// ResourceExhausted).
+const TONIC_TOO_LARGE: &str = "message length too large";
 
 /// kube-apiserver's message for a list at a compacted resourceVersion.
 pub const EXPIRED: &str = "The resourceVersion for the provided list is too old.";
@@ -75,6 +79,7 @@ impl From<Status> for StorageError {
             _ if StorageError::is_compacted(&status) => StorageError::expired(EXPIRED),
             // ResourceExhausted: gRPC's own message size limit, on either side.
             Code::InvalidArgument if message.contains(TOO_LARGE) => StorageError::TooLarge,
+            _ if message.contains(TONIC_TOO_LARGE) => StorageError::TooLarge,
             Code::ResourceExhausted => StorageError::TooLarge,
             Code::InvalidArgument => StorageError::InvalidArgument(message),
             // OutOfRange that is not compaction: a future revision, which kube-apiserver
@@ -103,6 +108,10 @@ mod tests {
         );
         let large = Status::invalid_argument("etcdserver: request is too large");
         assert_eq!(StorageError::from(large), StorageError::TooLarge);
+        let tonic_limit = Status::out_of_range(
+            "Error, decoded message length too large: found 2501231 bytes, the limit is: 2097152 bytes",
+        );
+        assert_eq!(StorageError::from(tonic_limit), StorageError::TooLarge);
         let no_leader = Status::unavailable("etcdserver: no leader");
         assert_eq!(
             StorageError::from(no_leader),

@@ -1,7 +1,7 @@
 //! POST: a new object, as kube-apiserver's `createHandler` + `Store.Create` make one.
 
 use kubesim_api::resources::Resource;
-use kubesim_api::{Status, defaults, kind_validation};
+use kubesim_api::{Status, defaults, kind_validation, schema};
 use kubesim_storage::StorageError;
 use serde_json::Value;
 
@@ -63,6 +63,7 @@ impl Registry {
                 "resourceVersion should not be set on objects to be created",
             ));
         }
+        schema::prune(resource, &mut object);
         defaults::apply_defaults(resource, &mut object);
         if resource.kind == "Service" {
             self.allocate_service(&mut object);

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use kubesim_api::Status;
 use kubesim_api::resources::Resource;
 use kubesim_api::selectors::{FieldSelector, LabelSelector};
+use kubesim_api::status::{FieldError, GroupKind};
 use kubesim_storage::{ListOptions as StoreListOptions, continue_token};
 use serde_json::Value;
 
@@ -71,14 +72,16 @@ impl ListOptions {
             ));
         }
         if (self.match_exact || self.match_not_older_than) && self.resource_version.is_none() {
-            return Err(Status::bad_request(
+            return Err(invalid_list_options(FieldError::forbidden(
+                "resourceVersionMatch",
                 "resourceVersionMatch is forbidden unless resourceVersion is provided",
-            ));
+            )));
         }
         if self.match_exact && self.resource_version == Some(0) {
-            return Err(Status::bad_request(
+            return Err(invalid_list_options(FieldError::forbidden(
+                "resourceVersionMatch",
                 "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
-            ));
+            )));
         }
         Ok(())
     }
@@ -195,6 +198,12 @@ impl Registry {
             }
         }
     }
+}
+
+/// kube's 422 for list options that contradict each other:
+/// `ListOptions.meta.k8s.io "" is invalid: <field error>`.
+pub fn invalid_list_options(error: FieldError) -> Status {
+    Status::invalid(&GroupKind::new("meta.k8s.io", "ListOptions"), "", &[error])
 }
 
 /// The watch cache's refusals, as kube-apiserver answers them.

@@ -5,7 +5,7 @@
 
 use kubesim_api::patch::{self, PatchType};
 use kubesim_api::resources::Resource;
-use kubesim_api::{Status, defaults, kind_validation};
+use kubesim_api::{Status, defaults, kind_validation, schema};
 use kubesim_storage::StorageError;
 use serde_json::Value;
 
@@ -201,6 +201,7 @@ impl Registry {
         if resource.kind == "Service" {
             super::services::carry_over_allocations(&mut object, &current);
         }
+        schema::prune(resource, &mut object);
         defaults::apply_defaults(resource, &mut object);
         if resource.kind == "Service" {
             self.allocate_service(&mut object);
