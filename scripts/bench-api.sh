@@ -45,6 +45,7 @@ STOP_TIMEOUT_S=20
 PORT_TRIES=50
 
 PIDS=()
+UP_PID=""
 FAILED_RUNS=0
 
 log() { echo "[bench-api] $*" >&2; }
@@ -137,7 +138,8 @@ start_cluster() {
     # Warnings only: per-request info logs would be measured as server latency.
     RUST_LOG="${RUST_LOG:-warn}" "$KUBESIM" up --data-dir "$DATA" --base-port "$BASE_PORT" \
         --secure-port "$SECURE_PORT" >"$WORK/logs/up.log" 2>&1 &
-    PIDS+=($!)
+    UP_PID=$!
+    PIDS+=("$UP_PID")
 }
 
 # Ready when /readyz answers 200 with the admin certificate (it checks the store too).
@@ -162,8 +164,8 @@ bench() {
     shift
     log "$name (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     if ! run_waited "$KUBESIM" bench api --server "https://127.0.0.1:$SECURE_PORT" \
-        --certs-dir "$DATA/pki" --endpoints "$(endpoints)" --conns "$CONNS" --json "$@" \
-        >"$RESULTS/$name.json"; then
+        --certs-dir "$DATA/pki" --endpoints "$(endpoints)" --conns "$CONNS" \
+        --server-pid "$UP_PID" --json "$@" >"$RESULTS/$name.json"; then
         log "$name failed"
         FAILED_RUNS=$((FAILED_RUNS + 1))
     fi
@@ -193,41 +195,46 @@ field() {
 
 fmt() { if [[ $1 == - ]]; then echo -; else printf "%.${2}f" "$1"; fi; }
 
+us_to_ms() { if [[ $1 == - ]]; then echo -; else awk -v us="$1" 'BEGIN { print us / 1000 }'; fi; }
+
 row_cells() {
     local file=$1 row=$2
     echo "$(fmt "$(field "$file" "$row" requests_per_s)" 0) |" \
         "$(fmt "$(field "$file" "$row" latency_ms_p50)" 2) |" \
         "$(fmt "$(field "$file" "$row" latency_ms_p90)" 2) |" \
         "$(fmt "$(field "$file" "$row" latency_ms_p99)" 2) |" \
-        "$(field "$file" "$row" requests_failed)"
+        "$(field "$file" "$row" requests_failed) |" \
+        "$(fmt "$(field "$file" "$row" server_cpu_us_per_request)" 0)"
 }
 
 print_tables() {
     local c f
     echo
-    echo "$TOTAL requests per run, $CONNS HTTP/2 connection(s); ratio = API creates / raw puts"
+    echo "$TOTAL requests per run, $CONNS HTTP/2 connection(s); ratio = API creates / raw puts;"
+    echo "server CPU = CPU time of the kubesim up process (store and API server) per request"
     echo
-    echo "| op | clients | req/s | p50 ms | p90 ms | p99 ms | failed | raw put req/s | raw put p99 ms | ratio |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| op | clients | req/s | p50 ms | p90 ms | p99 ms | failed | server CPU us | raw put req/s | raw put p99 ms | raw put server CPU us | ratio |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for c in $CLIENTS; do
         f=$RESULTS/create.$c.json
         echo "| create | $c | $(row_cells "$f" api-create) |" \
             "$(fmt "$(field "$f" store-put requests_per_s)" 0) |" \
             "$(fmt "$(field "$f" store-put latency_ms_p99)" 2) |" \
+            "$(fmt "$(field "$f" store-put server_cpu_us_per_request)" 0) |" \
             "$(fmt "$(field "$f" api-create ratio_to_store_put)" 2) |"
     done
     for c in $CLIENTS; do
-        echo "| get | $c | $(row_cells "$RESULTS/get.$c.json" api-get) | | | |"
+        echo "| get | $c | $(row_cells "$RESULTS/get.$c.json" api-get) | | | | |"
     done
     for c in $CLIENTS; do
-        echo "| update (GET+PUT) | $c | $(row_cells "$RESULTS/update.$c.json" api-update) | | | |"
+        echo "| update (GET+PUT) | $c | $(row_cells "$RESULTS/update.$c.json" api-update) | | | | |"
     done
     echo
     f=$RESULTS/list.json
     echo "list: $LISTS lists of each kind, one at a time"
     echo
-    echo "| list | items | MB | p50 ms | p90 ms | p99 ms | max ms | failed |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| list | items | MB | p50 ms | p90 ms | p99 ms | max ms | failed | server CPU ms |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     local row
     for row in list-cache list-store; do
         local bytes
@@ -236,24 +243,42 @@ print_tables() {
             "$(if [[ $bytes == - ]]; then echo -; else awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }'; fi) |" \
             "$(fmt "$(field "$f" "$row" latency_ms_p50)" 1) | $(fmt "$(field "$f" "$row" latency_ms_p90)" 1) |" \
             "$(fmt "$(field "$f" "$row" latency_ms_p99)" 1) | $(fmt "$(field "$f" "$row" latency_ms_max)" 1) |" \
-            "$(field "$f" "$row" requests_failed) |"
+            "$(field "$f" "$row" requests_failed) |" \
+            "$(fmt "$(us_to_ms "$(field "$f" "$row" server_cpu_us_per_request)")" 0) |"
     done
     echo
     f=$RESULTS/watch.json
     echo "watch: $WATCHERS watchers, $EVENTS writes by $WATCH_CLIENTS client(s)"
     echo
-    echo "| watchers opened | writes acked | deliveries | p50 ms | p90 ms | p99 ms | max ms | missed | incomplete watchers | write p99 ms |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| watchers opened | writes acked | deliveries | p50 ms | p90 ms | p99 ms | max ms | missed | incomplete watchers | write p99 ms | server CPU us per write |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     echo "| $(field "$f" watch-delivery watchers_opened) | $(field "$f" watch-delivery writes_acked) |" \
         "$(field "$f" watch-delivery requests_ok) |" \
         "$(fmt "$(field "$f" watch-delivery latency_ms_p50)" 2) | $(fmt "$(field "$f" watch-delivery latency_ms_p90)" 2) |" \
         "$(fmt "$(field "$f" watch-delivery latency_ms_p99)" 2) | $(fmt "$(field "$f" watch-delivery latency_ms_max)" 2) |" \
         "$(field "$f" watch-delivery missed) | $(field "$f" watch-delivery watchers_incomplete) |" \
-        "$(fmt "$(field "$f" watch-writes latency_ms_p99)" 2) |"
+        "$(fmt "$(field "$f" watch-writes latency_ms_p99)" 2) |" \
+        "$(fmt "$(field "$f" watch-writes server_cpu_us_per_request)" 0) |"
     echo
-    echo "errors (by run and row):"
-    grep -H -o '"row":"[a-z-]*".*"errors":{[^}]*}' "$RESULTS"/*.json |
-        sed -e 's|^.*/||' -e 's|"row":"\([a-z-]*\)".*"errors":|\1 |' | grep -v ' {}$' || echo "  none"
+    print_errors
+}
+
+# The non-empty "errors" objects (the last field of each JSON line), by run and row.
+print_errors() {
+    local f line row errors any=0
+    echo "errors by run and row:"
+    for f in "$RESULTS"/*.json; do
+        [[ -s $f ]] || continue
+        while IFS= read -r line; do
+            row=$(grep -o '"row":"[a-z-]*"' <<<"$line" | cut -d'"' -f4 || true)
+            errors=$(grep -o '"errors":{.*}}$' <<<"$line" | sed -e 's/^"errors"://' -e 's/}$//' || true)
+            if [[ -n $errors && $errors != "{}" ]]; then
+                echo "  $(basename "$f" .json) $row: $errors"
+                any=1
+            fi
+        done <"$f"
+    done
+    ((any)) || echo "  none"
 }
 
 main() {

@@ -211,9 +211,12 @@ fn request_timeout<B>(request: &Request<B>, server: Duration) -> Result<Duration
     match asked.as_deref() {
         None | Some("") => Ok(server),
         Some(text) => match kubesim_api::time::parse_go_duration(text) {
-            Some(asked) if !asked.is_zero() => Ok(asked.min(server)),
-            _ => Err(Status::bad_request(&format!(
-                "invalid timeout specified in the request URL: {text:?}"
+            // "a timeout of 0s implies no timeout on the user's part": the server's bound.
+            Some(asked) if asked.is_zero() => Ok(server),
+            Some(asked) => Ok(asked.min(server)),
+            None => Err(Status::bad_request(&format!(
+                "invalid timeout specified in the request URL - time: invalid duration {}",
+                kubesim_api::status::go_quote(text)
             ))),
         },
     }

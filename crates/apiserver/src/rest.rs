@@ -10,7 +10,7 @@
 //! | create | [`Registry::create`] | 201 |
 //! | update | [`Registry::update`] | 200 (201 when created) |
 //! | patch | [`Registry::patch`] | 200 (201 when an apply created it) |
-//! | delete | [`Registry::delete`] | 200 when gone, 202 when waiting for finalizers |
+//! | delete | [`Registry::delete`] | 200 (the object, or a Status for most kinds once gone) |
 //! | deletecollection | [`Registry::delete_collection`] | 200 `<Kind>List` of what was deleted |
 
 use std::sync::Arc;
@@ -214,7 +214,9 @@ impl Call<'_> {
             .delete(self.resource, &self.info.namespace, &self.info.name, &opts)
             .await?;
         match deleted {
-            Deleted::Pending(object) => self.object_response(202, &object, &[]),
+            // kube answers 200 with the object still there (202 only for the deprecated
+            // `orphanDependents=false`).
+            Deleted::Pending(object) => self.object_response(200, &object, &[]),
             Deleted::Gone(object) if returns_deleted_object(self.resource) => {
                 self.object_response(200, &object, &[])
             }
@@ -376,8 +378,9 @@ impl Call<'_> {
         let object: Value = serde_json::from_slice(&bytes).map_err(|e| {
             Status::bad_request(&format!(
                 "the object provided is unrecognized (must be of type {}): couldn't get \
-                 version/kind; json parse error: {e}",
-                self.resource.kind
+                 version/kind; json parse error: {e} ({})",
+                self.resource.kind,
+                summarize_data(body)
             ))
         })?;
         if !object.is_object() {
@@ -614,11 +617,31 @@ fn yaml_or_json(body: &[u8], resource: &Resource) -> Result<Vec<u8>, Status> {
     let value: Value = yaml_serde::from_slice(body).map_err(|e| {
         Status::bad_request(&format!(
             "the object provided is unrecognized (must be of type {}): couldn't get \
-             version/kind; yaml parse error: {e}",
-            resource.kind
+             version/kind; yaml parse error: {e} ({})",
+            resource.kind,
+            summarize_data(body)
         ))
     })?;
     serde_json::to_vec(&value).map_err(|e| Status::bad_request(&e.to_string()))
+}
+
+/// kube's `summarizeData(body, 30)`, which ends a decode error: the first 30 bytes of a JSON
+/// object as text, anything else in hex, `...` when cut.
+fn summarize_data(body: &[u8]) -> String {
+    const MAX_LENGTH: usize = 30;
+    let (head, cut) = if body.len() > MAX_LENGTH {
+        (&body[..MAX_LENGTH], " ...")
+    } else {
+        (body, "")
+    };
+    match body.first() {
+        None => "<empty>".to_string(),
+        Some(b'{') => format!("{}{cut}", String::from_utf8_lossy(head)),
+        Some(_) => {
+            let hex: String = head.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{hex}{cut}")
+        }
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {

@@ -7,6 +7,7 @@
 
 use kubesim_api::Status;
 use kubesim_api::resources::Resource;
+use kubesim_api::status::GroupResource;
 use kubesim_storage::StorageError;
 use serde_json::{Value, json};
 
@@ -163,22 +164,25 @@ fn has_finalizers(object: &Value) -> bool {
         .is_some_and(|list| !list.is_empty())
 }
 
-/// kube's delete preconditions: 409 Conflict with "Precondition failed: ...".
+/// kube's delete preconditions (`rest.BeforeDelete`): 409 Conflict on the kind, "the UID in
+/// the precondition (…) does not match the UID in record (…)".
 fn check_preconditions(
     resource: &Resource,
     name: &str,
     current: &Value,
     opts: &DeleteOptions,
 ) -> Result<(), Status> {
-    let gr = group_resource(resource);
+    // kube names the kind here, not the resource.
+    let kind = GroupResource::new(resource.group, resource.kind);
     if let Some(uid) = &opts.precondition_uid {
         let actual = meta::meta_str(current, "uid");
         if uid != actual {
             return Err(Status::conflict(
-                &gr,
+                &kind,
                 name,
                 &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                    "the UID in the precondition ({uid}) does not match the UID in record \
+                     ({actual}). The object might have been deleted and then recreated"
                 ),
             ));
         }
@@ -187,11 +191,11 @@ fn check_preconditions(
         let actual = meta::meta_str(current, "resourceVersion");
         if rv != actual {
             return Err(Status::conflict(
-                &gr,
+                &kind,
                 name,
                 &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, \
-                     ResourceVersion in object meta: {actual}"
+                    "the ResourceVersion in the precondition ({rv}) does not match the \
+                     ResourceVersion in record ({actual}). The object might have been modified"
                 ),
             ));
         }

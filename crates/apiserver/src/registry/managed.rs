@@ -20,7 +20,7 @@ use kubesim_api::status::{StatusCause, StatusDetails, reason};
 use serde_json::{Value, json};
 
 use super::fieldset::{self, FieldSet};
-use super::{group_resource, meta};
+use super::meta;
 
 /// Which kind of write a managedFields entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -207,7 +207,7 @@ pub fn apply(
     }
     if !conflicts.is_empty() {
         if !force {
-            return Err(conflict_status(resource, name, &conflicts));
+            return Err(conflict_status(&conflicts));
         }
         for entry in list.iter_mut().filter(|e| !mine(e)) {
             entry
@@ -245,46 +245,52 @@ pub fn apply(
     Ok(merged)
 }
 
-/// kube's 409 for apply conflicts (`Apply failed with 1 conflict: conflict with "m" using
-/// v1: .data.a`), one cause per field.
-fn conflict_status(
-    resource: &Resource,
-    name: &str,
-    conflicts: &[(String, String, Vec<String>)],
-) -> Status {
+/// kube's 409 for apply conflicts (`NewApplyConflict`: one cause per field, no name or
+/// kind), worded as structured-merge-diff words them: `Apply failed with 1 conflict: conflict
+/// with "m" using v1: .data.a`, or for several, per manager `conflicts with "m" using v1:`
+/// and one `- .path` line per field.
+fn conflict_status(conflicts: &[(String, String, Vec<String>)]) -> Status {
+    let who = |manager: &str, version: &str| {
+        format!("{} using {version}", kubesim_api::status::go_quote(manager))
+    };
     let causes: Vec<StatusCause> = conflicts
         .iter()
         .map(|(manager, version, path)| StatusCause {
             reason: "FieldManagerConflict".into(),
-            message: format!(
-                "conflict with {} using {version}",
-                kubesim_api::status::go_quote(manager)
-            ),
+            message: format!("conflict with {}", who(manager, version)),
             field: fieldset::display(path),
         })
         .collect();
-    let message = if causes.len() == 1 {
-        format!(
-            "Apply failed with 1 conflict: {}: {}",
-            causes[0].message, causes[0].field
-        )
-    } else {
-        let lines: Vec<String> = causes
-            .iter()
-            .map(|c| format!("{}: {}", c.message, c.field))
-            .collect();
-        format!(
-            "Apply failed with {} conflicts: {}",
-            causes.len(),
+    let text = match conflicts {
+        [(manager, version, path)] => {
+            format!(
+                "conflict with {}: {}",
+                who(manager, version),
+                fieldset::display(path)
+            )
+        }
+        _ => {
+            let mut managers: Vec<(&String, &String)> =
+                conflicts.iter().map(|(m, v, _)| (m, v)).collect();
+            managers.sort();
+            managers.dedup();
+            let mut lines = Vec::new();
+            for (manager, version) in managers {
+                lines.push(format!("conflicts with {}:", who(manager, version)));
+                for (_, _, path) in conflicts.iter().filter(|(m, _, _)| m == manager) {
+                    lines.push(format!("- {}", fieldset::display(path)));
+                }
+            }
             lines.join("\n")
-        )
+        }
     };
-    let gr = group_resource(resource);
+    let plural = if conflicts.len() == 1 { "" } else { "s" };
+    let message = format!(
+        "Apply failed with {} conflict{plural}: {text}",
+        conflicts.len()
+    );
     let mut status = Status::failure(409, reason::CONFLICT, message);
     status.details = Some(StatusDetails {
-        name: name.to_string(),
-        group: gr.group.clone(),
-        kind: gr.resource.clone(),
         causes,
         ..StatusDetails::default()
     });

@@ -116,9 +116,13 @@ impl Registry {
             } else {
                 apply_patch(resource, name, patch_type, &current, body)?
             };
-            // A resourceVersion in the patch is a precondition (kube's patcher checks it).
-            let precondition = resource_version_of(&patched)?;
-            if precondition.is_some_and(|rv| rv != revision) {
+            // The patched object keeps the current resourceVersion unless the patch set
+            // one: a different one is a stale precondition (409). A lost race is retried
+            // against the new state, where a patch that named a resourceVersion then fails
+            // this same check.
+            if meta::meta_str(&patched, "resourceVersion")
+                != meta::meta_str(&current, "resourceVersion")
+            {
                 return Err(Status::conflict_stale(&group_resource(resource), name));
             }
             let mut patched = patched;
@@ -143,7 +147,6 @@ impl Registry {
                 .await?;
             match attempt {
                 Attempt::Done(written) => return Ok(written),
-                Attempt::Conflict(status) if precondition.is_some() => return Err(status),
                 Attempt::Conflict(_) => continue,
             }
         }

@@ -46,8 +46,14 @@ const SHARED_WORKERS: usize = 2;
 /// Runs a test body under [`TEST_TIMEOUT`], so a server that never answers fails the test
 /// instead of hanging the run.
 pub async fn bounded(test: impl Future<Output = ()>) {
-    if tokio::time::timeout(TEST_TIMEOUT, test).await.is_err() {
-        panic!("the test did not finish within {TEST_TIMEOUT:?}");
+    bounded_for(TEST_TIMEOUT, test).await
+}
+
+/// [`bounded`] with a bound of the test's own (a test that waits for a timer of the
+/// server's).
+pub async fn bounded_for(limit: Duration, test: impl Future<Output = ()>) {
+    if tokio::time::timeout(limit, test).await.is_err() {
+        panic!("the test did not finish within {limit:?}");
     }
 }
 
@@ -462,7 +468,10 @@ impl Watch {
             if let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.pending.drain(..=end).collect();
                 let event = serde_json::from_slice(&line).unwrap_or_else(|e| {
-                    panic!("a watch line is not JSON ({e}): {}", String::from_utf8_lossy(&line))
+                    panic!(
+                        "a watch line is not JSON ({e}): {}",
+                        String::from_utf8_lossy(&line)
+                    )
                 });
                 return Next::Event(event);
             }

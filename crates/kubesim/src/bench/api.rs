@@ -12,9 +12,11 @@
 //!
 //! Map: [`plan`] checks the flags; [`client`] is the HTTPS/HTTP/2 client; [`pod`] the pod
 //! body, names and keys; [`driver`] the request loop; [`ops`] the requests and the set-up;
-//! [`watch`] the watch run; [`render`] the table and the JSON lines.
+//! [`watch`] the watch run; [`cpu`] the CPU time per request of the server and the benchmark;
+//! [`render`] the table and the JSON lines.
 
 pub mod client;
+pub mod cpu;
 pub mod driver;
 pub mod ops;
 pub mod plan;
@@ -29,6 +31,7 @@ use serde_json::json;
 use tokio_rustls::TlsConnector;
 
 use self::client::ApiClient;
+use self::driver::Workload;
 use self::plan::{Op, Plan};
 use self::pod::PodTemplate;
 use self::render::{Report, Row};
@@ -99,6 +102,18 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
 
 type Rows = (Vec<Row>, Vec<String>);
 
+/// One measured phase of `plan.total` requests, with the CPU they cost.
+async fn measured<W: Workload>(
+    name: &'static str,
+    workload: Arc<W>,
+    plan: &Plan,
+) -> anyhow::Result<Row> {
+    let meter = cpu::Meter::start(plan.server_pid);
+    let outcome = driver::drive(workload, plan.clients, plan.total).await?;
+    let cpu = meter.stop(plan.total);
+    Ok(Row::new(name, outcome, cpu))
+}
+
 /// API creates, then raw puts of the same bodies under [`pod::RAW_PREFIX`].
 async fn create(api: &ApiClient, plan: &Plan) -> anyhow::Result<Rows> {
     let run = run_id();
@@ -109,21 +124,20 @@ async fn create(api: &ApiClient, plan: &Plan) -> anyhow::Result<Rows> {
         namespace: plan.namespace.clone(),
         run: run.clone(),
     });
-    let api_outcome = driver::drive(creates, plan.clients, plan.total).await?;
+    let mut api_row = measured("api-create", creates, plan).await?;
     let puts = Arc::new(ops::RawPuts {
         channels: ops::store_channels(plan).await?,
         template,
         namespace: plan.namespace.clone(),
         run,
     });
-    let store_outcome = driver::drive(puts, plan.clients, plan.total).await?;
-    let ratio = render::create_ratio(&api_outcome, &store_outcome);
-    let mut api_row = Row::new("api-create", api_outcome);
+    let store_row = measured("store-put", puts, plan).await?;
+    let ratio = render::create_ratio(&api_row.outcome, &store_row.outcome);
     api_row
         .extra
         .push(("ratio_to_store_put", json!(ratio.map(render::round3))));
     let notes = vec![render::create_note(ratio)];
-    Ok((vec![api_row, Row::new("store-put", store_outcome)], notes))
+    Ok((vec![api_row, store_row], notes))
 }
 
 async fn get(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
@@ -133,8 +147,7 @@ async fn get(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
         namespace: plan.namespace.clone(),
         pods,
     });
-    let outcome = driver::drive(gets, plan.clients, plan.total).await?;
-    Ok((vec![Row::new("api-get", outcome)], Vec::new()))
+    Ok((vec![measured("api-get", gets, plan).await?], Vec::new()))
 }
 
 async fn update(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
@@ -146,8 +159,10 @@ async fn update(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows>
         // The plan checked pods >= clients, so each client has at least one pod.
         pods_per_client: pods / plan.clients as u64,
     });
-    let outcome = driver::drive(updates, plan.clients, plan.total).await?;
-    Ok((vec![Row::new("api-update", outcome)], Vec::new()))
+    Ok((
+        vec![measured("api-update", updates, plan).await?],
+        Vec::new(),
+    ))
 }
 
 /// Lists from the watch cache, then consistent lists from the store. One unmeasured list of
@@ -171,7 +186,7 @@ async fn list(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
             api: api.clone(),
             path,
         });
-        let mut row = Row::new(name, driver::drive(lists, plan.clients, plan.total).await?);
+        let mut row = measured(name, lists, plan).await?;
         row.extra.push(("items", json!(items)));
         row.extra.push(("bytes", json!(first.body.len())));
         notes.push(format!(
@@ -209,7 +224,7 @@ async fn watch(
     );
     let mut deliveries = outcome.deliveries;
     deliveries.errors = outcome.stream_errors;
-    let mut row = Row::new("watch-delivery", deliveries);
+    let mut row = Row::new("watch-delivery", deliveries, outcome.cpu_per_delivery);
     row.extra = vec![
         ("watchers", json!(watchers)),
         ("watchers_opened", json!(outcome.watchers_opened)),
@@ -227,7 +242,8 @@ async fn watch(
          unacknowledged writes; {} duplicates",
         outcome.early, outcome.unexpected, outcome.duplicates
     ));
-    Ok((vec![row, Row::new("watch-writes", outcome.writes)], notes))
+    let writes = Row::new("watch-writes", outcome.writes, outcome.cpu_per_write);
+    Ok((vec![row, writes], notes))
 }
 
 /// 8 hex digits from the OS's entropy, so two runs never create the same names.

@@ -267,6 +267,10 @@ pub struct ApiCommonArgs {
     /// Print one JSON object per line, one per measured row, instead of the table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The server's process id (Linux): its CPU time per request is reported beside the
+    /// benchmark's own.
+    #[arg(long, global = true)]
+    pub server_pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Subcommand)]

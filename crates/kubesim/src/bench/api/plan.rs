@@ -42,6 +42,8 @@ pub struct Plan {
     /// Per request, body included.
     pub request_timeout: Duration,
     pub json: bool,
+    /// `--server-pid`: whose CPU time to read around each phase.
+    pub server_pid: Option<u32>,
     pub op: Op,
 }
 
@@ -134,6 +136,7 @@ pub fn plan(args: &ApiArgs) -> Result<Plan, FlagError> {
         dial_timeout: flags::parse_duration("dial-timeout", &common.dial_timeout)?,
         request_timeout: flags::parse_duration("command-timeout", &common.command_timeout)?,
         json: common.json,
+        server_pid: common.server_pid,
         op,
     })
 }
@@ -280,6 +283,7 @@ mod tests {
         assert_eq!(plan.namespace, "bench");
         assert_eq!(plan.request_timeout, Duration::from_secs(10));
         assert_eq!(plan.op, Op::Create);
+        assert_eq!(plan.server_pid, None);
     }
 
     #[test]
@@ -300,6 +304,7 @@ mod tests {
             "--settle-timeout=5s",
             "--total=50",
             "--json",
+            "--server-pid=4242",
         ])
         .unwrap();
         assert_eq!(
@@ -312,6 +317,7 @@ mod tests {
         assert_eq!(plan.server.authority, "localhost:16443");
         assert_eq!(plan.server.url(), "https://localhost:16443");
         assert_eq!((plan.clients, plan.total, plan.json), (16, 50, true));
+        assert_eq!(plan.server_pid, Some(4242));
         let list = self::plan(&["list", "--pods=10000"]).unwrap();
         assert_eq!(list.op, Op::List { pods: 10_000 });
         let get = self::plan(&["get"]).unwrap();

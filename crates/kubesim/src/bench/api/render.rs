@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 
+use super::cpu::PerRequest;
 use crate::bench::report::{Outcome, Summary};
 
 /// Issue 4's targets.
@@ -21,14 +22,17 @@ pub struct Row {
     pub outcome: Outcome,
     /// Row-specific figures (items per list, missed events, ...), in JSON and in the notes.
     pub extra: Vec<(&'static str, Value)>,
+    /// CPU per request of the server (with `--server-pid`) and of the benchmark.
+    pub cpu: PerRequest,
 }
 
 impl Row {
-    pub fn new(name: &'static str, outcome: Outcome) -> Row {
+    pub fn new(name: &'static str, outcome: Outcome, cpu: PerRequest) -> Row {
         Row {
             name,
             outcome,
             extra: Vec::new(),
+            cpu,
         }
     }
 }
@@ -57,14 +61,25 @@ pub fn table(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<15} {:>8} {:>6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "row", "ok", "failed", "total s", "req/s", "avg ms", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        "{:<15} {:>8} {:>6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}",
+        "row",
+        "ok",
+        "failed",
+        "total s",
+        "req/s",
+        "avg ms",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "server us",
+        "bench us"
     );
     for row in &report.rows {
         let s = Summary::of(&row.outcome);
         let _ = writeln!(
             out,
-            "{:<15} {:>8} {:>6} {:>9.3} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            "{:<15} {:>8} {:>6} {:>9.3} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>10} {:>10}",
             row.name,
             s.requests_ok,
             s.requests_failed,
@@ -74,7 +89,9 @@ pub fn table(report: &Report) -> String {
             s.latency_ms_p50,
             s.latency_ms_p90,
             s.latency_ms_p99,
-            s.latency_ms_max
+            s.latency_ms_max,
+            cpu_cell(row.cpu.server_us),
+            cpu_cell(row.cpu.client_us)
         );
     }
     for row in &report.rows {
@@ -85,7 +102,15 @@ pub fn table(report: &Report) -> String {
     for note in &report.notes {
         let _ = writeln!(out, "{note}");
     }
+    let _ = writeln!(
+        out,
+        "server us, bench us: CPU time per request (server with --server-pid; - when unknown)"
+    );
     out
+}
+
+fn cpu_cell(us: Option<f64>) -> String {
+    us.map_or_else(|| "-".to_string(), |us| format!("{us:.0}"))
 }
 
 /// One JSON object per row, each on one line, for scripts.
@@ -119,6 +144,14 @@ fn row_json(report: &Report, row: &Row) -> Value {
     put("latency_ms_p90", json!(round3(s.latency_ms_p90)));
     put("latency_ms_p99", json!(round3(s.latency_ms_p99)));
     put("latency_ms_max", json!(round3(s.latency_ms_max)));
+    put(
+        "server_cpu_us_per_request",
+        json!(row.cpu.server_us.map(round3)),
+    );
+    put(
+        "client_cpu_us_per_request",
+        json!(row.cpu.client_us.map(round3)),
+    );
     for (key, value) in &row.extra {
         put(key, value.clone());
     }
@@ -211,7 +244,11 @@ mod tests {
     fn report() -> Report {
         let mut api = outcome(&[1, 2, 3, 4], 1000);
         api.errors.insert("409 AlreadyExists".into(), 2);
-        let mut api_row = Row::new("api-create", api);
+        let cpu = PerRequest {
+            server_us: Some(812.4),
+            client_us: None,
+        };
+        let mut api_row = Row::new("api-create", api, cpu);
         api_row.extra.push(("ratio_to_store_put", json!(0.5)));
         Report {
             op: "create",
@@ -220,7 +257,14 @@ mod tests {
             conns: 1,
             clients: 16,
             total: 4,
-            rows: vec![api_row, Row::new("store-put", outcome(&[1, 1, 1, 1], 500))],
+            rows: vec![
+                api_row,
+                Row::new(
+                    "store-put",
+                    outcome(&[1, 1, 1, 1], 500),
+                    PerRequest::default(),
+                ),
+            ],
             notes: vec!["a note".into()],
         }
     }
@@ -239,15 +283,18 @@ mod tests {
         );
         assert_eq!(
             lines[2],
-            "api-create             4      2     1.000        4.0     2.50     2.00     4.00     4.00     4.00"
+            "api-create             4      2     1.000        4.0     2.50     2.00     4.00     4.00     4.00        812          -"
         );
+        assert!(lines[1].ends_with("max ms  server us   bench us"), "{text}");
+        assert!(lines[3].ends_with("          -          -"), "{text}");
         assert!(
             lines[3].starts_with("store-put              4      0     0.500        8.0"),
             "{text}"
         );
         assert_eq!(lines[4], "api-create error x2: 409 AlreadyExists");
         assert_eq!(lines[5], "a note");
-        assert_eq!(lines.len(), 6);
+        assert!(lines[6].starts_with("server us, bench us: CPU time per request"));
+        assert_eq!(lines.len(), 7);
     }
 
     #[test]
@@ -265,7 +312,9 @@ mod tests {
                 "namespace": "bench", "conns": 1, "clients": 16, "total": 4,
                 "requests_ok": 4, "requests_failed": 2, "total_s": 1.0, "requests_per_s": 4.0,
                 "latency_ms_avg": 2.5, "latency_ms_p50": 2.0, "latency_ms_p90": 4.0,
-                "latency_ms_p99": 4.0, "latency_ms_max": 4.0, "ratio_to_store_put": 0.5,
+                "latency_ms_p99": 4.0, "latency_ms_max": 4.0,
+                "server_cpu_us_per_request": 812.4, "client_cpu_us_per_request": null,
+                "ratio_to_store_put": 0.5,
                 "errors": {"409 AlreadyExists": 2},
             })
         );

@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::client::ApiClient;
+use super::cpu::{Meter, PerRequest};
 use super::driver::{self, Workload};
 use super::ops::{self, UPDATE_LABEL};
 use super::plan::Plan;
@@ -172,6 +173,10 @@ pub struct WatchOutcome {
     pub early: u64,
     pub unexpected: u64,
     pub duplicates: u64,
+    /// CPU from the first write to the end of the wait, per acknowledged write and per
+    /// delivery.
+    pub cpu_per_write: PerRequest,
+    pub cpu_per_delivery: PerRequest,
     /// Watch streams that failed or ended before the run did, by reason.
     pub stream_errors: std::collections::BTreeMap<String, u64>,
 }
@@ -195,6 +200,7 @@ pub async fn run(
     let opened = wait_opened(&mut set.opened, watchers).await;
     tracing::info!("bench api: {} of {watchers} watches open", opened.0);
     let run = super::run_id();
+    let meter = Meter::start(plan.server_pid);
     let writes_started = Instant::now();
     let (writes, acks) = write_pods(api, plan, &run).await?;
     let expected = opened.0 as u64 * acks.len() as u64;
@@ -203,12 +209,16 @@ pub async fn run(
         tokio::time::sleep(SETTLE_POLL).await;
     }
     let waited = writes_started.elapsed();
+    let cpu_per_write = meter.stop(acks.len() as u64);
+    let cpu_per_delivery = meter.stop(received.load(Ordering::Relaxed));
     let _ = stop_tx.send(true);
     let mut outcome = WatchOutcome {
         writes,
         watchers_opened: opened.0,
         writes_acked: acks.len() as u64,
         stream_errors: opened.1,
+        cpu_per_write,
+        cpu_per_delivery,
         ..WatchOutcome::default()
     };
     while let Some(joined) = set.tasks.join_next().await {
