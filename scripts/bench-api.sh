@@ -3,7 +3,8 @@
 # 3-member store and the API server in one process) in a temporary data dir on free ports,
 # waits for /readyz, then runs
 #   create  (API creates beside raw store puts of the same pod bodies),
-#   get, update                        for C in $CLIENTS, each with --total $TOTAL,
+#   create --dry-run (everything but the store write), get, update
+#                                      for C in $CLIENTS, each with --total $TOTAL,
 #   list    ($PODS pods, $LISTS lists from the watch cache and from the store),
 #   watch   ($WATCHERS watchers, $EVENTS writes),
 # prints markdown tables, and stops the cluster.
@@ -175,6 +176,8 @@ run_all() {
     local c
     for c in $CLIENTS; do
         bench "create.$c" --namespace bench-create --clients "$c" --total "$TOTAL" create
+        bench "create-dry.$c" --namespace bench-create --clients "$c" --total "$TOTAL" \
+            create --dry-run
     done
     for c in $CLIENTS; do
         bench "get.$c" --namespace bench-rw --clients "$c" --total "$TOTAL" get --pods 1000
@@ -204,17 +207,19 @@ row_cells() {
         "$(fmt "$(field "$file" "$row" latency_ms_p90)" 2) |" \
         "$(fmt "$(field "$file" "$row" latency_ms_p99)" 2) |" \
         "$(field "$file" "$row" requests_failed) |" \
-        "$(fmt "$(field "$file" "$row" server_cpu_us_per_request)" 0)"
+        "$(fmt "$(field "$file" "$row" server_cpu_us_per_request)" 0) |" \
+        "$(fmt "$(field "$file" "$row" client_cpu_us_per_request)" 0)"
 }
 
 print_tables() {
     local c f
     echo
     echo "$TOTAL requests per run, $CONNS HTTP/2 connection(s); ratio = API creates / raw puts;"
-    echo "server CPU = CPU time of the kubesim up process (store and API server) per request"
+    echo "server CPU = CPU time of the kubesim up process (store and API server) per request;"
+    echo "bench CPU = the benchmark's own"
     echo
-    echo "| op | clients | req/s | p50 ms | p90 ms | p99 ms | failed | server CPU us | raw put req/s | raw put p99 ms | raw put server CPU us | ratio |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| op | clients | req/s | p50 ms | p90 ms | p99 ms | failed | server CPU us | bench CPU us | raw put req/s | raw put p99 ms | raw put server CPU us | ratio |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for c in $CLIENTS; do
         f=$RESULTS/create.$c.json
         echo "| create | $c | $(row_cells "$f" api-create) |" \
@@ -222,6 +227,10 @@ print_tables() {
             "$(fmt "$(field "$f" store-put latency_ms_p99)" 2) |" \
             "$(fmt "$(field "$f" store-put server_cpu_us_per_request)" 0) |" \
             "$(fmt "$(field "$f" api-create ratio_to_store_put)" 2) |"
+    done
+    for c in $CLIENTS; do
+        echo "| create (dryRun=All) | $c |" \
+            "$(row_cells "$RESULTS/create-dry.$c.json" api-create-dry-run) | | | | |"
     done
     for c in $CLIENTS; do
         echo "| get | $c | $(row_cells "$RESULTS/get.$c.json" api-get) | | | | |"

@@ -19,7 +19,7 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the server may take to answer `/readyz` after it was spawned.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// The kubectl versions run, as named beside the default kubectl (`kubectl.1.29`).
-pub const KUBECTL_VERSIONS: [&str; 2] = ["1.29", "1.33"];
+pub const KUBECTL_VERSIONS: [&str; 3] = ["1.27", "1.29", "1.33"];
 
 /// A running `kubesim apiserver` with its store and the certificates `kubesim certs` wrote.
 pub struct ApiServer {

@@ -12,6 +12,18 @@
 //!   kind, plural and singular names, short names, scope, verbs, and the store key layout.
 //! - [`validation`]: names (DNS-1123 subdomain and label), label keys and values, annotation
 //!   size, ports: the checks behind a 422's `details.causes`.
+//! - [`kind_validation`]: each kind's own rules on create and update (immutable fields
+//!   included), and which changes bump `metadata.generation`; [`defaults`]: Kubernetes' v1
+//!   defaults for each kind.
+//! - [`selectors`]: label selectors (query syntax and `LabelSelector` objects) and field
+//!   selectors with each kind's selectable fields.
+//! - [`patch`]: JSON patch, merge patch and strategic merge patch with kube's merge keys.
+//! - [`schema`]: the v1 types of every served kind, written once; from it [`openapi`]
+//!   (`/openapi/v3`) and [`openapi_v2`] (`/openapi/v2`, protobuf for kubectl 1.27/1.28), the
+//!   strict field checks (`schema::strict`), the pruning of what kube's Go round trip drops
+//!   (`schema::prune`), and [`protobuf`], the decoder of kubectl's protobuf bodies.
+//! - [`table`]: the server-side Table (`kubectl get` columns) of each kind.
+//! - [`time`]: RFC 3339 timestamps and Go durations.
 //!
 //! Objects themselves are JSON (`serde_json::Value`), as kube-apiserver's storage sees them:
 //! patches, server-side apply and unknown-field checks all work on the JSON, and each kind's

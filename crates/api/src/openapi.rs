@@ -15,7 +15,7 @@
 //!   `x-kubernetes-group-version-kind` is the object's kind must list a parameter named
 //!   `fieldValidation`, inline. kubectl stops at the first PATCH of that kind it meets, so
 //!   every one (the `/status` ones too) carries it. Without it kubectl would validate on the
-//!   client from `/openapi/v2` protobuf, which kubesim does not serve.
+//!   client from `/openapi/v2` protobuf (served by [`crate::openapi_v2`] for kubectl 1.27/1.28).
 //! - `kubectl explain pods.spec.containers` (`pkg/explain/v2`, a Go template): looks up the
 //!   resource's collection or item path (`/api/v1/pods`, `/api/v1/namespaces/{namespace}/pods`,
 //!   `.../{name}`), takes the `x-kubernetes-group-version-kind` of its get/post/put/patch/delete

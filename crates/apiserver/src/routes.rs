@@ -5,6 +5,7 @@
 //! | `/version` | [`crate::version`] |
 //! | `/livez`, `/readyz`, `/healthz`, `/<endpoint>/<check>` | [`crate::health`] |
 //! | `/api`, `/apis`, `/apis/<g>`, `/api/v1`, `/apis/<g>/<v>` | [`crate::discovery`] |
+//! | `/openapi/v2` (protobuf or JSON) | [`kubesim_api::openapi_v2`] |
 //! | `/openapi/v3`, `/openapi/v3/<group version>` | [`kubesim_api::openapi`] |
 //! | a served resource | [`crate::rest`] (503 when the server runs without storage) |
 //! | anything else | 404 `the server could not find the requested resource` |
@@ -85,6 +86,7 @@ impl Routes {
             ["apis", group, version] => {
                 discovery::api_resource_list(group, version).map(|doc| json(&doc))
             }
+            ["openapi", "v2"] => Some(openapi_v2(accept)?),
             ["openapi", "v3"] => Some(json(&kubesim_api::openapi::v3_root())),
             ["openapi", "v3", rest @ ..] => openapi_v3(&rest.join("/")),
             _ => None,
@@ -171,6 +173,29 @@ impl Routes {
             None => json(&discovery::api_versions(&self.server_address)),
         }
     }
+}
+
+/// `/openapi/v2`: Swagger 2.0, as gnostic protobuf for kubectl 1.27/1.28 (which read only
+/// that) or JSON, by the Accept header; 406 for neither.
+fn openapi_v2(accept: &str) -> Result<Response<Body>, Status> {
+    let (bytes, content_type) =
+        kubesim_api::openapi_v2::v2_for_accept(accept).ok_or_else(|| {
+            Status::not_acceptable(&[
+                kubesim_api::openapi_v2::JSON_MEDIA_TYPE,
+                kubesim_api::openapi_v2::PROTOBUF_MEDIA_TYPE,
+            ])
+        })?;
+    let mut response = response::with_body(200, content_type, response::full(bytes));
+    let headers = response.headers_mut();
+    let etag = format!("\"{}\"", kubesim_api::openapi_v2::v2_etag());
+    if let Ok(etag) = hyper::header::HeaderValue::from_str(&etag) {
+        headers.insert(hyper::header::ETAG, etag);
+    }
+    headers.insert(
+        hyper::header::VARY,
+        hyper::header::HeaderValue::from_static("Accept"),
+    );
+    Ok(response)
 }
 
 /// `/openapi/v3/<group version>`: the cached document, immutable for its hash (kube sends

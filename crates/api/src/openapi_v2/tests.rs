@@ -659,6 +659,31 @@ fn explain_finds_pods_spec_containers_through_the_definitions() {
     assert_eq!(container["properties"]["image"]["type"], "string");
 }
 
+#[test]
+fn schemas_nested_past_the_limit_are_cut_off() {
+    let mut deep = json!({"type": "string"});
+    for _ in 0..swagger::MAX_SCHEMA_DEPTH + 4 {
+        deep = json!({"items": deep, "type": "array"});
+    }
+    let converted = swagger::convert_schema(&deep, 0);
+    let mut levels = 0;
+    let mut at = &converted;
+    while let Some(inner) = at.get("items") {
+        levels += 1;
+        at = inner;
+    }
+    assert_eq!(levels, swagger::MAX_SCHEMA_DEPTH + 1);
+    assert_eq!(at, &json!({}));
+
+    let encoded = gnostic::encode(&json!({"definitions": {"Deep": deep}}));
+    assert_eq!(encoded.skipped.len(), 1);
+    assert!(
+        encoded.skipped[0].ends_with("(nested too deep)"),
+        "{:?}",
+        encoded.skipped
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Extensions' YAML, the ETag, Accept.
 

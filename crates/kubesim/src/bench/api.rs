@@ -5,6 +5,7 @@
 //! | op | what is timed | beside it |
 //! |---|---|---|
 //! | create | POST of a new ~1 KiB pod | the same bodies as raw store puts (gRPC KV) |
+//! | create --dry-run | POST with `?dryRun=All` (no store write) | |
 //! | get | GET of a prepared pod | |
 //! | update | GET, then PUT with its resourceVersion | |
 //! | list | a full list, `resourceVersion=0` (watch cache) | the same, consistent (store) |
@@ -79,7 +80,8 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
     let api = ApiClient::connect(plan, &tls, plan.conns).await?;
     ops::ensure_namespace(&api, &plan.namespace).await?;
     let (rows, notes) = match &plan.op {
-        Op::Create => create(&api, plan).await?,
+        Op::Create { dry_run: false } => create(&api, plan).await?,
+        Op::Create { dry_run: true } => create_dry_run(&api, plan).await?,
         Op::Get { pods } => get(&api, plan, *pods).await?,
         Op::Update { pods } => update(&api, plan, *pods).await?,
         Op::List { pods } => list(&api, plan, *pods).await?,
@@ -123,6 +125,7 @@ async fn create(api: &ApiClient, plan: &Plan) -> anyhow::Result<Rows> {
         template: template.clone(),
         namespace: plan.namespace.clone(),
         run: run.clone(),
+        dry_run: false,
     });
     let mut api_row = measured("api-create", creates, plan).await?;
     let puts = Arc::new(ops::RawPuts {
@@ -138,6 +141,21 @@ async fn create(api: &ApiClient, plan: &Plan) -> anyhow::Result<Rows> {
         .push(("ratio_to_store_put", json!(ratio.map(render::round3))));
     let notes = vec![render::create_note(ratio)];
     Ok((vec![api_row, store_row], notes))
+}
+
+/// Creates with `?dryRun=All`: decoding, defaults, validation, managedFields and the answer,
+/// without the store write or the watch cache's work for it.
+async fn create_dry_run(api: &ApiClient, plan: &Plan) -> anyhow::Result<Rows> {
+    let run = run_id();
+    let creates = Arc::new(ops::Create {
+        api: api.clone(),
+        template: PodTemplate::new(&plan.namespace, &run),
+        namespace: plan.namespace.clone(),
+        run,
+        dry_run: true,
+    });
+    let row = measured("api-create-dry-run", creates, plan).await?;
+    Ok((vec![row], Vec::new()))
 }
 
 async fn get(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {

@@ -276,7 +276,7 @@ pub struct ApiCommonArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum ApiOp {
     /// POST new pods, then put the same bodies into the store directly; compare.
-    Create,
+    Create(CreateArgs),
     /// GET pods by name (pods created first, once).
     Get(PreparedPodsArgs),
     /// GET a pod, then PUT it back with a changed label and its resourceVersion.
@@ -286,6 +286,14 @@ pub enum ApiOp {
     List(ListArgs),
     /// Open many watches on the namespace, write pods, and time each event's delivery.
     Watch(WatchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    /// POST with `?dryRun=All`: everything but the store write (and so no raw puts), to tell
+    /// the server's own cost from the write's.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -36,19 +36,20 @@ pub struct Create {
     pub namespace: String,
     /// Makes the names of this run unique.
     pub run: String,
+    /// `?dryRun=All`: the server does everything but write.
+    pub dry_run: bool,
 }
 
 impl Workload for Create {
     async fn send(&self, client: usize, _round: u64, index: u64) -> Result<(), String> {
         let name = pod::created_name(&self.run, index);
         let body = Bytes::from(self.template.body(&name));
+        let mut path = pod::pods_path(&self.namespace);
+        if self.dry_run {
+            path.push_str("?dryRun=All");
+        }
         self.api
-            .send(
-                client,
-                Method::POST,
-                &pod::pods_path(&self.namespace),
-                Some(body),
-            )
+            .send(client, Method::POST, &path, Some(body))
             .await?
             .expect(&[201])
             .map(drop)

@@ -73,7 +73,9 @@ pub struct CertFiles {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    Create,
+    Create {
+        dry_run: bool,
+    },
     Get {
         pods: u64,
     },
@@ -92,7 +94,7 @@ pub enum Op {
 impl Op {
     pub fn name(&self) -> &'static str {
         match self {
-            Op::Create => "create",
+            Op::Create { .. } => "create",
             Op::Get { .. } => "get",
             Op::Update { .. } => "update",
             Op::List { .. } => "list",
@@ -103,7 +105,7 @@ impl Op {
     /// `--total` when not given, and its upper bound.
     fn total_default_and_max(&self) -> (u64, u64) {
         match self {
-            Op::Create | Op::Get { .. } | Op::Update { .. } => (1_000, MAX_REQUESTS),
+            Op::Create { .. } | Op::Get { .. } | Op::Update { .. } => (1_000, MAX_REQUESTS),
             Op::List { .. } => (10, MAX_LISTS),
             Op::Watch { .. } => (100, MAX_WATCH_WRITES),
         }
@@ -143,7 +145,9 @@ pub fn plan(args: &ApiArgs) -> Result<Plan, FlagError> {
 
 fn op(op: &ApiOp) -> Result<Op, FlagError> {
     Ok(match op {
-        ApiOp::Create => Op::Create,
+        ApiOp::Create(args) => Op::Create {
+            dry_run: args.dry_run,
+        },
         ApiOp::Get(args) => Op::Get {
             pods: check_pods(args.pods)?,
         },
@@ -265,6 +269,33 @@ mod tests {
         super::plan(&cmd.api)
     }
 
+    /// `bench` as main.rs will have it once `Api` is a `BenchCommand` variant: clap checks
+    /// that the two sets of global flags live side by side.
+    #[test]
+    fn api_and_kv_fit_under_one_bench_command() {
+        use clap::{CommandFactory, Subcommand};
+
+        #[derive(Debug, Parser)]
+        struct Bench {
+            #[command(subcommand)]
+            command: Both,
+        }
+        #[derive(Debug, Subcommand)]
+        enum Both {
+            Kv(crate::bench::KvArgs),
+            Api(ApiArgs),
+        }
+        Bench::command().debug_assert();
+        let bench = Bench::try_parse_from(["bench", "api", "--clients=4", "list", "--pods=5"]);
+        assert!(matches!(bench.unwrap().command, Both::Api(_)));
+        let bench = Bench::try_parse_from(["bench", "kv", "--clients=4", "range", "k"]);
+        assert!(matches!(bench.unwrap().command, Both::Kv(_)));
+        assert!(
+            Bench::try_parse_from(["bench", "api"]).is_err(),
+            "an op is required"
+        );
+    }
+
     #[test]
     fn defaults_point_at_kubesim_up() {
         let plan = plan(&["create"]).unwrap();
@@ -282,7 +313,7 @@ mod tests {
         assert_eq!((plan.conns, plan.clients, plan.total), (1, 1, 1000));
         assert_eq!(plan.namespace, "bench");
         assert_eq!(plan.request_timeout, Duration::from_secs(10));
-        assert_eq!(plan.op, Op::Create);
+        assert_eq!(plan.op, Op::Create { dry_run: false });
         assert_eq!(plan.server_pid, None);
     }
 
@@ -320,6 +351,8 @@ mod tests {
         assert_eq!(plan.server_pid, Some(4242));
         let list = self::plan(&["list", "--pods=10000"]).unwrap();
         assert_eq!(list.op, Op::List { pods: 10_000 });
+        let dry = self::plan(&["create", "--dry-run"]).unwrap();
+        assert_eq!(dry.op, Op::Create { dry_run: true });
         let get = self::plan(&["get"]).unwrap();
         assert_eq!(get.op, Op::Get { pods: 1000 });
     }
