@@ -544,9 +544,11 @@ async fn stale_uid_delete(server: &Server, existing: &Value) -> anyhow::Result<(
     let path = format!("{CONFIGMAPS}/existing");
     let reply = request(server, "DELETE", &path, Some(body)).await?;
     let uid = existing["metadata"]["uid"].as_str().unwrap_or("");
+    // rest.BeforeDelete's wording, which names the kind, not the resource.
     let message = format!(
-        "Operation cannot be fulfilled on configmaps \"existing\": Precondition failed: UID in \
-         precondition: {stale_uid}, UID in object meta: {uid}"
+        "Operation cannot be fulfilled on ConfigMap \"existing\": the UID in the precondition \
+         ({stale_uid}) does not match the UID in record ({uid}). The object might have been \
+         deleted and then recreated"
     );
     expect_message("delete with a stale uid", &reply, 409, "Conflict", &message)?;
     Ok(())
