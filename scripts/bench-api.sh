@@ -159,6 +159,16 @@ endpoints() {
     echo "127.0.0.1:$BASE_PORT,127.0.0.1:$((BASE_PORT + 20000)),127.0.0.1:$((BASE_PORT + 30000))"
 }
 
+# The member the API server (and the raw puts, over one connection) writes to is the first
+# endpoint; whether it is the leader changes the cost of every write (a follower forwards).
+log_leader() {
+    command -v etcdctl >/dev/null || return 0
+    local leader
+    leader=$(etcdctl --endpoints "$(endpoints)" endpoint status 2>/dev/null |
+        awk -F', ' '$5 == "true" { print $1 }' || true)
+    log "store leader: ${leader:-unknown}; the API server and the raw puts use 127.0.0.1:$BASE_PORT"
+}
+
 # bench NAME ARGS...: one run, its JSON lines kept in $RESULTS/NAME.json.
 bench() {
     local name=$1
@@ -292,11 +302,15 @@ print_errors() {
 
 main() {
     ensure_kubesim
+    "$KUBESIM" bench api --help >/dev/null 2>&1 ||
+        die "$KUBESIM has no 'bench api' (crates/kubesim/src/main.rs must dispatch BenchCommand::Api)"
     log "kubesim: $KUBESIM; work dir $WORK"
     start_cluster
     wait_ready
     log "cluster ready"
+    log_leader
     run_all
+    log_leader
     stop_started
     print_tables
     ((FAILED_RUNS == 0)) || die "$FAILED_RUNS benchmark runs failed (see above)"

@@ -24,9 +24,9 @@ use kubesim_api::selectors::{self, FieldSelector, LabelSelector};
 use kubesim_api::status::FieldError;
 use kubesim_api::table::{self, IncludeObject, TableVersion};
 use kubesim_api::{RequestInfo, Status, schema};
-use serde::Serialize;
-use serde::ser::SerializeMap;
 use serde_json::{Value, json};
+
+use kubesim_storage::cacher::SharedObject;
 
 use crate::registry::delete::{DeleteOptions, Deleted};
 use crate::registry::managed::Operation;
@@ -474,7 +474,7 @@ impl Call<'_> {
             list_meta.insert("remainingItemCount".into(), json!(count));
         }
         if let Some((version, include)) = self.table_request()? {
-            let refs: Vec<&Value> = list.items.iter().map(|item| item.as_ref()).collect();
+            let refs: Vec<&Value> = list.items.iter().map(|item| item.value()).collect();
             let table = table::table(
                 self.resource,
                 &refs,
@@ -486,13 +486,12 @@ impl Call<'_> {
             );
             return Ok(response::json(table_media_type(version), &table));
         }
-        let document = ListDocument {
-            kind: format!("{}List", self.resource.kind),
-            api_version: self.resource.api_version(),
-            metadata: Value::Object(list_meta),
-            items: &list.items,
-        };
-        let body = serde_json::to_vec(&document).unwrap_or_default();
+        let body = list_body(
+            &format!("{}List", self.resource.kind),
+            &self.resource.api_version(),
+            &Value::Object(list_meta),
+            &list.items,
+        );
         Ok(response::with_body(
             200,
             APPLICATION_JSON,
@@ -549,42 +548,29 @@ fn success_status(resource: &Resource, object: &Value) -> Response<Body> {
     response::json(APPLICATION_JSON, &status)
 }
 
-/// A `<Kind>List` serialized straight from the shared items, without copying them.
-struct ListDocument<'a> {
-    kind: String,
-    api_version: String,
-    metadata: Value,
-    items: &'a [Arc<Value>],
-}
-
-impl Serialize for ListDocument<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(4))?;
-        map.serialize_entry("kind", &self.kind)?;
-        map.serialize_entry("apiVersion", &self.api_version)?;
-        map.serialize_entry("metadata", &self.metadata)?;
-        let items: Vec<ListItem<'_>> = self.items.iter().map(|i| ListItem(i)).collect();
-        map.serialize_entry("items", &items)?;
-        map.end()
-    }
-}
-
-/// An item of a list: the object without `apiVersion` and `kind`.
-struct ListItem<'a>(&'a Value);
-
-impl Serialize for ListItem<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Value::Object(fields) = self.0 else {
-            return self.0.serialize(serializer);
-        };
-        let mut map = serializer.serialize_map(None)?;
-        for (key, value) in fields {
-            if key != "apiVersion" && key != "kind" {
-                map.serialize_entry(key, value)?;
-            }
+/// A `<Kind>List`: the items are the cache's serialized forms (without `apiVersion` and
+/// `kind`, as kube writes list items), copied, not serialized again per list.
+fn list_body(
+    kind: &str,
+    api_version: &str,
+    metadata: &Value,
+    items: &[Arc<SharedObject>],
+) -> Vec<u8> {
+    let size: usize = items.iter().map(|item| item.item_json().len() + 1).sum();
+    let mut body = Vec::with_capacity(size + 256);
+    let head = json!({"kind": kind, "apiVersion": api_version, "metadata": metadata});
+    // Invariant: a `serde_json::Value` always serializes; its last byte is the closing `}`.
+    let head = serde_json::to_vec(&head).unwrap_or_default();
+    body.extend_from_slice(&head[..head.len().saturating_sub(1)]);
+    body.extend_from_slice(b",\"items\":[");
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
         }
-        map.end()
+        body.extend_from_slice(item.item_json());
     }
+    body.extend_from_slice(b"]}");
+    body
 }
 
 fn dry_run(query: &Query) -> Result<bool, Status> {

@@ -43,7 +43,9 @@ struct Stream {
     table: Option<(TableVersion, IncludeObject)>,
     /// Table events after the first carry no column definitions (as kube sends them).
     sent_columns: bool,
-    deadline: tokio::time::Instant,
+    /// Ends the stream at `timeoutSeconds`: one timer for the whole watch, not one per
+    /// event.
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
     /// For the clock: a Table's AGE is computed when each event is sent.
     registry: Arc<Registry>,
 }
@@ -105,7 +107,7 @@ pub async fn serve(call: &Call<'_>) -> Result<Response<Body>, Status> {
         resource,
         table,
         sent_columns: false,
-        deadline: tokio::time::Instant::now() + timeout,
+        deadline: Box::pin(tokio::time::sleep(timeout)),
         registry: call.registry.clone(),
     };
     let body = response::streaming(stream::unfold(state, next_chunk));
@@ -122,7 +124,7 @@ async fn next_chunk(mut state: Stream) -> Option<(Bytes, Stream)> {
     let watcher = state.watcher.as_mut()?;
     let next = tokio::select! {
         next = watcher.next() => next,
-        _ = tokio::time::sleep_until(state.deadline) => None,
+        _ = state.deadline.as_mut() => None,
     };
     match next {
         None => None,
@@ -153,7 +155,7 @@ impl Stream {
             Some((version, include)) => {
                 let table = table::table(
                     self.resource,
-                    &[event.object.as_ref()],
+                    &[event.object.value()],
                     json!({"resourceVersion": event.revision.to_string()}),
                     self.registry.now_secs(),
                     include,
@@ -163,7 +165,7 @@ impl Stream {
                 self.sent_columns = true;
                 line(kind, &table)
             }
-            None => line(kind, event.object.as_ref()),
+            None => raw_line(kind, event.object.json()),
         }
     }
 
@@ -196,6 +198,17 @@ fn line(kind: &str, object: &Value) -> Bytes {
     }
     let mut bytes = serde_json::to_vec(&Event { kind, object }).unwrap_or_default();
     bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+/// One event whose object is already JSON (the cache serialized it once for every watcher).
+fn raw_line(kind: &str, object: &[u8]) -> Bytes {
+    let mut bytes = Vec::with_capacity(object.len() + kind.len() + 24);
+    bytes.extend_from_slice(b"{\"type\":\"");
+    bytes.extend_from_slice(kind.as_bytes());
+    bytes.extend_from_slice(b"\",\"object\":");
+    bytes.extend_from_slice(object);
+    bytes.extend_from_slice(b"}\n");
     Bytes::from(bytes)
 }
 

@@ -81,7 +81,10 @@ async fn main() -> ExitCode {
 /// Runs a benchmark and prints its report on stdout. Fails (1) when not one request
 /// succeeded, so scripts notice a dead target.
 async fn bench_main(args: bench::BenchArgs) -> ExitCode {
-    let bench::BenchCommand::Kv(kv_args) = args.command;
+    let kv_args = match args.command {
+        bench::BenchCommand::Kv(kv_args) => kv_args,
+        bench::BenchCommand::Api(api_args) => return bench::api::main(&api_args).await,
+    };
     let entropy = kubesim_net::SeededEntropy::from_os();
     let plan = match kv_args.plan(&entropy) {
         Ok(plan) => plan,

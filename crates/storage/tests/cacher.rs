@@ -15,7 +15,7 @@ use common::Fixture;
 use kubesim_net::Env;
 use kubesim_proto::etcdserverpb::request_op::Request as Op;
 use kubesim_proto::etcdserverpb::{PutRequest, RequestOp, TxnRequest};
-use kubesim_storage::cacher::Filter;
+use kubesim_storage::cacher::{Filter, SharedObject};
 use kubesim_storage::{
     CacheError, CacheEvent, CacheEventType, CacheWatcher, Cacher, CacherConfig, EtcdStorage,
     WatchOptions,
@@ -108,7 +108,7 @@ fn ev(kind: CacheEventType, name: &str, rev: i64) -> (CacheEventType, String, i6
     (kind, name.to_owned(), rev, rev.to_string())
 }
 
-fn names(objects: &[Arc<Value>]) -> Vec<String> {
+fn names(objects: &[Arc<SharedObject>]) -> Vec<String> {
     objects
         .iter()
         .map(|o| {

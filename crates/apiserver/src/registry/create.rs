@@ -30,18 +30,16 @@ impl Registry {
         }
         let generate_prefix = meta::meta_str(&object, "generateName").to_string();
         let generate = meta::meta_str(&object, "name").is_empty() && !generate_prefix.is_empty();
-        let attempts = if generate { GENERATE_NAME_ATTEMPTS } else { 1 };
+        if !generate {
+            return self.create_once(resource, namespace, object, opts).await;
+        }
         let mut last_error = None;
-        for _ in 0..attempts {
+        for _ in 0..GENERATE_NAME_ATTEMPTS {
             let mut candidate = object.clone();
-            if generate {
-                let name = self.generate_name(&generate_prefix);
-                meta::metadata_mut(&mut candidate).insert("name".into(), Value::String(name));
-            }
+            let name = self.generate_name(&generate_prefix);
+            meta::metadata_mut(&mut candidate).insert("name".into(), Value::String(name));
             match self.create_once(resource, namespace, candidate, opts).await {
-                Err(status) if generate && status.reason == "AlreadyExists" => {
-                    last_error = Some(status);
-                }
+                Err(status) if status.reason == "AlreadyExists" => last_error = Some(status),
                 other => return other,
             }
         }

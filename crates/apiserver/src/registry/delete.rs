@@ -145,6 +145,7 @@ impl Registry {
             let object_namespace = meta::meta_str(&object, "namespace").to_string();
             match self.delete(resource, &object_namespace, &name, opts).await {
                 Ok(Deleted::Gone(last) | Deleted::Pending(last)) => {
+                    let last = kubesim_storage::cacher::SharedObject::new(last);
                     deleted.items.push(std::sync::Arc::new(last));
                 }
                 // Deleted by someone else meanwhile: what the caller wanted.

@@ -147,9 +147,12 @@ pub fn set_resource_version(object: &mut Value, revision: i64) {
 /// key's mod_revision and would be stale the moment it was written (kube's
 /// `PrepareObjectForStorage`).
 pub fn to_stored(object: &Value) -> Vec<u8> {
+    // Invariant: a `serde_json::Value` always serializes.
+    if meta_str(object, "resourceVersion").is_empty() {
+        return serde_json::to_vec(object).expect("a JSON value always serializes");
+    }
     let mut object = object.clone();
     metadata_mut(&mut object).shift_remove("resourceVersion");
-    // Invariant: a `serde_json::Value` always serializes.
     serde_json::to_vec(&object).expect("a JSON value always serializes")
 }
 

@@ -16,6 +16,7 @@ use kubesim_api::Status;
 use kubesim_api::resources::{RESOURCES, Resource};
 use kubesim_api::selectors::{FieldSelector, LabelSelector};
 use kubesim_storage::StorageError;
+use kubesim_storage::cacher::SharedObject;
 use serde_json::{Value, json};
 
 use super::delete::{DeleteOptions, Deleted};
@@ -87,14 +88,15 @@ impl Registry {
     /// The namespace as NamespaceLifecycle sees it: from the watch cache (as kube's plugin
     /// reads its informer), and from the store when the cache does not have it yet (a
     /// namespace created a moment ago), so a create costs one store round trip, not two.
-    async fn namespace_for_admission(&self, namespace: &str) -> Result<Value, Status> {
+    async fn namespace_for_admission(&self, namespace: &str) -> Result<Arc<SharedObject>, Status> {
         let key = self.key(namespaces(), "", namespace);
         if let Ok(cache) = self.cache(namespaces())
             && let (Some(object), _) = cache.get(&key)
         {
-            return Ok(object.as_ref().clone());
+            return Ok(object);
         }
-        Ok(self.read(namespaces(), "", namespace).await?.0)
+        let (object, _) = self.read(namespaces(), "", namespace).await?;
+        Ok(Arc::new(SharedObject::new(object)))
     }
 
     /// DELETE of a namespace: marks it Terminating and starts emptying it.

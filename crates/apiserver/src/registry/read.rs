@@ -18,6 +18,7 @@ use kubesim_api::Status;
 use kubesim_api::resources::Resource;
 use kubesim_api::selectors::{FieldSelector, LabelSelector};
 use kubesim_api::status::{FieldError, GroupKind};
+use kubesim_storage::cacher::SharedObject;
 use kubesim_storage::{ListOptions as StoreListOptions, continue_token};
 use serde_json::Value;
 
@@ -43,7 +44,7 @@ pub struct ListOptions {
 /// One page of a list, ready to be written as `<Kind>List` or a Table.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectList {
-    pub items: Vec<Arc<Value>>,
+    pub items: Vec<Arc<SharedObject>>,
     pub resource_version: i64,
     pub continue_token: Option<String>,
     /// Set only when the list was limited, has more, and no selector hid items.
@@ -172,7 +173,7 @@ impl Registry {
                 if !opts.matches(resource, &object) {
                     continue;
                 }
-                list.items.push(Arc::new(object));
+                list.items.push(Arc::new(SharedObject::new(object)));
                 let full = opts.limit > 0 && list.items.len() as i64 == opts.limit;
                 let more_after = index + 1 < page_len || page.more;
                 if full && more_after {

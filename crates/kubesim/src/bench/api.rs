@@ -104,12 +104,17 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
 
 type Rows = (Vec<Row>, Vec<String>);
 
-/// One measured phase of `plan.total` requests, with the CPU they cost.
+/// The longest wait for a quiet server before a phase.
+pub(crate) const MAX_IDLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One measured phase of `plan.total` requests, with the CPU they cost. With
+/// `--server-pid` it starts once the server is quiet.
 async fn measured<W: Workload>(
     name: &'static str,
     workload: Arc<W>,
     plan: &Plan,
 ) -> anyhow::Result<Row> {
+    cpu::wait_idle(plan.server_pid, MAX_IDLE_WAIT).await;
     let meter = cpu::Meter::start(plan.server_pid);
     let outcome = driver::drive(workload, plan.clients, plan.total).await?;
     let cpu = meter.stop(plan.total);

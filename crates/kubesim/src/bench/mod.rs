@@ -6,10 +6,8 @@
 //! - [`kv`]: connections, clients and the request loop;
 //! - [`report`]: percentiles, the table and the JSON;
 //! - [`api`]: `kubesim bench api`, pods through the API server (its flags are [`ApiArgs`],
-//!   checked into an [`api::Plan`] there).
+//!   checked into an [`api::plan::Plan`] there).
 
-// Unused until main.rs dispatches `BenchCommand::Api` (see [`ApiArgs`]).
-#[allow(dead_code)]
 pub mod api;
 pub mod kv;
 pub mod report;
@@ -35,6 +33,9 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Benchmark the etcd v3 KV API (put, range) of kubesim or of a real etcd.
     Kv(KvArgs),
+    /// Benchmark the API server: pods created, read, listed, updated and watched through
+    /// the whole chain, beside raw store puts of the same objects.
+    Api(ApiArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -218,10 +219,6 @@ fn check_range(flag: &'static str, value: usize, max: usize) -> Result<(), FlagE
 
 /// `kubesim bench api`: pods through the API server's whole chain (HTTPS, HTTP/2, the
 /// handler chain, the registry, the store), beside raw store puts of the same bodies.
-///
-/// Not yet a [`BenchCommand`] variant: main.rs takes `BenchCommand::Kv` apart with an
-/// irrefutable `let`, so `Api(ApiArgs)` must land together with its dispatch there
-/// (`BenchCommand::Api(args) => return api::main(&args).await`).
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
     #[command(flatten)]

@@ -3,7 +3,8 @@
 //! objects, and what one watcher sees of an event ([`for_watcher`], kube's
 //! `cacheWatcher.convertToWatchEvent`).
 
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -14,12 +15,86 @@ pub const INITIAL_EVENTS_END_ANNOTATION: &str = "k8s.io/initial-events-end";
 /// Decides whether a watcher or a list wants an object (a label or field selector).
 pub type Filter = Arc<dyn Fn(&Value) -> bool + Send + Sync>;
 
+/// An object as the cache shares it with every list and watcher: the decoded JSON, and its
+/// serialized forms, each made once on first use. A list of 10,000 pods then copies bytes
+/// instead of serializing 10,000 objects, and an event goes to 1,000 watchers serialized
+/// once.
+#[derive(Debug)]
+pub struct SharedObject {
+    value: Value,
+    /// The whole object as JSON (watch events, GET).
+    json: OnceLock<Vec<u8>>,
+    /// Without `apiVersion` and `kind`, as kube-apiserver writes a list's items.
+    item_json: OnceLock<Vec<u8>>,
+}
+
+impl SharedObject {
+    pub fn new(value: Value) -> SharedObject {
+        SharedObject {
+            value,
+            json: OnceLock::new(),
+            item_json: OnceLock::new(),
+        }
+    }
+
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The object as JSON.
+    pub fn json(&self) -> &[u8] {
+        self.json
+            .get_or_init(|| serde_json::to_vec(&self.value).unwrap_or_default())
+    }
+
+    /// The object as JSON without its `apiVersion` and `kind` (a list item).
+    pub fn item_json(&self) -> &[u8] {
+        self.item_json.get_or_init(|| {
+            let Value::Object(fields) = &self.value else {
+                return self.json().to_vec();
+            };
+            let item: Map<String, Value> = fields
+                .iter()
+                .filter(|(key, _)| *key != "apiVersion" && *key != "kind")
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+            serde_json::to_vec(&item).unwrap_or_default()
+        })
+    }
+}
+
+impl Deref for SharedObject {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        &self.value
+    }
+}
+
+impl PartialEq for SharedObject {
+    fn eq(&self, other: &SharedObject) -> bool {
+        self.value == other.value
+    }
+}
+
+impl PartialEq<Value> for SharedObject {
+    fn eq(&self, other: &Value) -> bool {
+        self.value == *other
+    }
+}
+
+impl From<Value> for SharedObject {
+    fn from(value: Value) -> SharedObject {
+        SharedObject::new(value)
+    }
+}
+
 /// One object as the cache holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CachedObject {
     pub key: Arc<str>,
     /// Decoded once; `metadata.resourceVersion` is `revision` as a string.
-    pub object: Arc<Value>,
+    pub object: Arc<SharedObject>,
     /// The object's mod_revision.
     pub revision: i64,
 }
@@ -54,9 +129,9 @@ pub struct CacheEvent {
     /// The new state; for `Deleted`, the last state with the deletion's resourceVersion; for
     /// `Bookmark`, `{"metadata":{"resourceVersion":…}}` (the HTTP layer adds kind and
     /// apiVersion, which the cache does not know).
-    pub object: Arc<Value>,
+    pub object: Arc<SharedObject>,
     /// The cached state before this change, if the cache had the key.
-    pub prev_object: Option<Arc<Value>>,
+    pub prev_object: Option<Arc<SharedObject>>,
     /// The revision of the change; for the initial events of a watch, the revision of the
     /// snapshot they come from (as kube-apiserver's watch cache does).
     pub revision: i64,
@@ -116,7 +191,7 @@ pub(crate) fn bookmark(revision: i64, initial_events_end: bool) -> CacheEvent {
     CacheEvent {
         kind: CacheEventType::Bookmark,
         key: Arc::from(""),
-        object: Arc::new(Value::Object(object)),
+        object: Arc::new(SharedObject::new(Value::Object(object))),
         prev_object: None,
         revision,
     }
@@ -150,7 +225,10 @@ pub(crate) fn for_watcher(
         return None;
     }
     let now = event.kind != CacheEventType::Deleted && filter(&event.object);
-    let before = event.prev_object.as_deref().is_some_and(filter);
+    let before = event
+        .prev_object
+        .as_deref()
+        .is_some_and(|prev| filter(prev));
     let (kind, object) = match (now, before) {
         (false, false) => return None,
         (true, false) => (CacheEventType::Added, event.object.clone()),
@@ -162,7 +240,7 @@ pub(crate) fn for_watcher(
         (false, true) => {
             let prev = event.prev_object.as_deref()?;
             let gone = with_resource_version(prev, event.revision);
-            (CacheEventType::Deleted, Arc::new(gone))
+            (CacheEventType::Deleted, Arc::new(SharedObject::new(gone)))
         }
     };
     Some(CacheEvent {
@@ -182,8 +260,8 @@ mod tests {
         CacheEvent {
             kind,
             key: Arc::from("/registry/pods/ns/a"),
-            object: Arc::new(object),
-            prev_object: prev.map(Arc::new),
+            object: Arc::new(SharedObject::new(object)),
+            prev_object: prev.map(|p| Arc::new(SharedObject::new(p))),
             revision: 9,
         }
     }

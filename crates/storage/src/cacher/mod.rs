@@ -37,7 +37,9 @@ use tokio::sync::{mpsc, watch};
 
 pub use config::CacherConfig;
 pub use error::CacheError;
-pub use event::{CacheEvent, CacheEventType, CachedObject, Filter, INITIAL_EVENTS_END_ANNOTATION};
+pub use event::{
+    CacheEvent, CacheEventType, CachedObject, Filter, INITIAL_EVENTS_END_ANNOTATION, SharedObject,
+};
 pub use watcher::CacheWatcher;
 
 use crate::storage::EtcdStorage;
@@ -199,7 +201,7 @@ impl Cacher {
         &self,
         key_prefix: &str,
         filter: &dyn Fn(&Value) -> bool,
-    ) -> (Vec<Arc<Value>>, i64) {
+    ) -> (Vec<Arc<SharedObject>>, i64) {
         let key_prefix = self.scope(key_prefix);
         // Only Arcs are copied under the lock; the filter runs outside it.
         let (objects, revision) = self.shared.with_state(|s| s.snapshot(&key_prefix));
@@ -212,7 +214,7 @@ impl Cacher {
     }
 
     /// The object at `key` and the revision the answer is at.
-    pub fn get(&self, key: &str) -> (Option<Arc<Value>>, i64) {
+    pub fn get(&self, key: &str) -> (Option<Arc<SharedObject>>, i64) {
         let (object, revision) = self.shared.with_state(|s| s.get(key));
         (object.map(|o| o.object), revision)
     }

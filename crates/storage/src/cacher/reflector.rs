@@ -16,7 +16,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use super::Shared;
 use super::config::{CacherConfig, FIRST_RETRY};
-use super::event::{CachedObject, decode};
+use super::event::{CachedObject, SharedObject, decode};
 use super::state::Change;
 use crate::error::StorageError;
 use crate::storage::{EtcdStorage, ListOptions};
@@ -219,7 +219,7 @@ async fn list(
             match decode(&value, revision) {
                 Ok(object) => objects.push(CachedObject {
                     key: Arc::from(key),
-                    object: Arc::new(object),
+                    object: Arc::new(SharedObject::new(object)),
                     revision,
                 }),
                 Err(error) => {

@@ -17,7 +17,8 @@ use tokio::sync::mpsc::error::TrySendError;
 use super::WatchOptions;
 use super::error::CacheError;
 use super::event::{
-    CacheEvent, CacheEventType, CachedObject, Filter, bookmark, for_watcher, with_resource_version,
+    CacheEvent, CacheEventType, CachedObject, Filter, SharedObject, bookmark, for_watcher,
+    with_resource_version,
 };
 
 /// What a watcher's queue carries.
@@ -192,7 +193,7 @@ impl CacheState {
             return None;
         }
         let key: Arc<str> = Arc::from(key);
-        let object = Arc::new(object);
+        let object = Arc::new(SharedObject::new(object));
         let cached = CachedObject {
             key: key.clone(),
             object: object.clone(),
@@ -225,7 +226,7 @@ impl CacheState {
         Some(CacheEvent {
             kind: CacheEventType::Deleted,
             key: prev.key,
-            object: Arc::new(last),
+            object: Arc::new(SharedObject::new(last)),
             prev_object: Some(prev.object),
             revision,
         })
@@ -430,7 +431,7 @@ mod tests {
         let mut state = CacheState::new(window, buffer);
         let a = CachedObject {
             key: Arc::from(key("a")),
-            object: Arc::new(pod("a", "web", 4)),
+            object: Arc::new(SharedObject::new(pod("a", "web", 4))),
             revision: 4,
         };
         state.replace(vec![a], 10);
@@ -502,7 +503,10 @@ mod tests {
         let deleted = w.events.try_recv().expect("queued").expect("event");
         assert_eq!(deleted.kind, CacheEventType::Deleted);
         assert_eq!(*deleted.object, pod("a", "web", 11));
-        assert_eq!(deleted.prev_object.as_deref(), Some(&pod("a", "web", 4)));
+        assert_eq!(
+            deleted.prev_object.as_deref().map(SharedObject::value),
+            Some(&pod("a", "web", 4))
+        );
         // A key the cache never had changes nothing.
         state.apply(Change::Delete {
             key: key("nope"),

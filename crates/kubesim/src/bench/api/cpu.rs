@@ -3,6 +3,10 @@
 //! far more steadily than throughput on a shared machine.
 //!
 //! Elsewhere than Linux, or for a process that is gone, there is simply no figure.
+//!
+//! A phase also waits for the server to go quiet first ([`wait_idle`]): work a previous phase
+//! left behind (followers applying, the watch cache catching up, log syncs) would otherwise
+//! be billed to the next one.
 
 use std::time::Duration;
 
@@ -40,6 +44,38 @@ pub fn parse_stat(line: &str) -> Option<Duration> {
     Some(Duration::from_millis(
         ticks.checked_mul(1000 / TICKS_PER_S)?,
     ))
+}
+
+/// What counts as quiet: under this share of one core over one [`IDLE_WINDOW`].
+const IDLE_SHARE: f64 = 0.10;
+const IDLE_WINDOW: Duration = Duration::from_millis(250);
+
+/// Whether `used` CPU over `window` of wall time is quiet.
+pub fn is_idle(used: Duration, window: Duration) -> bool {
+    used.as_secs_f64() <= IDLE_SHARE * window.as_secs_f64()
+}
+
+/// Waits, at most `max_wait`, until the server uses under [`IDLE_SHARE`] of a core over an
+/// [`IDLE_WINDOW`]. Returns how long it waited. Without a readable server, returns at once.
+pub async fn wait_idle(server: Option<u32>, max_wait: Duration) -> Duration {
+    let started = tokio::time::Instant::now();
+    let Some(pid) = server else {
+        return Duration::ZERO;
+    };
+    let Some(mut before) = cpu_time(Process::Pid(pid)) else {
+        return Duration::ZERO;
+    };
+    while started.elapsed() < max_wait {
+        tokio::time::sleep(IDLE_WINDOW).await;
+        let Some(now) = cpu_time(Process::Pid(pid)) else {
+            break;
+        };
+        if is_idle(now.saturating_sub(before), IDLE_WINDOW) {
+            break;
+        }
+        before = now;
+    }
+    started.elapsed()
 }
 
 /// CPU used between two readings, per request, in microseconds.
@@ -109,6 +145,20 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert!(cpu_time(Process::This).is_some());
         }
+    }
+
+    #[test]
+    fn idle_is_under_a_tenth_of_a_core() {
+        let window = Duration::from_millis(250);
+        assert!(is_idle(Duration::from_millis(20), window));
+        assert!(is_idle(Duration::from_millis(25), window));
+        assert!(!is_idle(Duration::from_millis(30), window));
+    }
+
+    #[tokio::test]
+    async fn without_a_server_there_is_no_wait() {
+        let waited = wait_idle(None, Duration::from_secs(5)).await;
+        assert_eq!(waited, Duration::ZERO);
     }
 
     #[test]
