@@ -224,29 +224,35 @@ row_cells() {
 print_tables() {
     local c f
     echo
-    echo "$TOTAL requests per run, $CONNS HTTP/2 connection(s); ratio = API creates / raw puts;"
+    echo "$TOTAL requests per run, $CONNS HTTP/2 connection(s); ratio = API creates / raw puts"
+    echo "of the request bodies; stored put / stored txn = raw puts of the bytes the API server"
+    echo "stored for a pod (plain, and in the create Txn it sends), with the creates' ratio to each;"
     echo "server CPU = CPU time of the kubesim up process (store and API server) per request;"
     echo "bench CPU = the benchmark's own"
     echo
-    echo "| op | clients | req/s | p50 ms | p90 ms | p99 ms | failed | server CPU us | bench CPU us | raw put req/s | raw put p99 ms | raw put server CPU us | ratio |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| op | clients | req/s | p50 ms | p90 ms | p99 ms | failed | server CPU us | bench CPU us | raw put req/s | raw put p99 ms | raw put server CPU us | ratio | stored put req/s | ratio | stored txn req/s | ratio |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for c in $CLIENTS; do
         f=$RESULTS/create.$c.json
         echo "| create | $c | $(row_cells "$f" api-create) |" \
             "$(fmt "$(field "$f" store-put requests_per_s)" 0) |" \
             "$(fmt "$(field "$f" store-put latency_ms_p99)" 2) |" \
             "$(fmt "$(field "$f" store-put server_cpu_us_per_request)" 0) |" \
-            "$(fmt "$(field "$f" api-create ratio_to_store_put)" 2) |"
+            "$(fmt "$(field "$f" api-create ratio_to_store_put)" 2) |" \
+            "$(fmt "$(field "$f" store-put-stored requests_per_s)" 0) |" \
+            "$(fmt "$(field "$f" api-create ratio_to_stored_put)" 2) |" \
+            "$(fmt "$(field "$f" store-txn-stored requests_per_s)" 0) |" \
+            "$(fmt "$(field "$f" api-create ratio_to_stored_txn)" 2) |"
     done
     for c in $CLIENTS; do
         echo "| create (dryRun=All) | $c |" \
-            "$(row_cells "$RESULTS/create-dry.$c.json" api-create-dry-run) | | | | |"
+            "$(row_cells "$RESULTS/create-dry.$c.json" api-create-dry-run) | | | | | | | | |"
     done
     for c in $CLIENTS; do
-        echo "| get | $c | $(row_cells "$RESULTS/get.$c.json" api-get) | | | | |"
+        echo "| get | $c | $(row_cells "$RESULTS/get.$c.json" api-get) | | | | | | | | |"
     done
     for c in $CLIENTS; do
-        echo "| update (GET+PUT) | $c | $(row_cells "$RESULTS/update.$c.json" api-update) | | | | |"
+        echo "| update (GET+PUT) | $c | $(row_cells "$RESULTS/update.$c.json" api-update) | | | | | | | | |"
     done
     echo
     f=$RESULTS/list.json

@@ -133,19 +133,50 @@ async fn create(api: &ApiClient, plan: &Plan) -> anyhow::Result<Rows> {
         dry_run: false,
     });
     let mut api_row = measured("api-create", creates, plan).await?;
-    let puts = Arc::new(ops::RawPuts {
-        channels: ops::store_channels(plan).await?,
-        template,
-        namespace: plan.namespace.clone(),
-        run,
-    });
-    let store_row = measured("store-put", puts, plan).await?;
-    let ratio = render::create_ratio(&api_row.outcome, &store_row.outcome);
-    api_row
-        .extra
-        .push(("ratio_to_store_put", json!(ratio.map(render::round3))));
-    let notes = vec![render::create_note(ratio)];
-    Ok((vec![api_row, store_row], notes))
+    let channels = ops::store_channels(plan).await?;
+    let stored = ops::stored_value(&channels[0], &plan.namespace, &pod::created_name(&run, 0))
+        .await
+        .map(Arc::new)?;
+    let mut rows = Vec::new();
+    // Raw puts of the request bodies (the target's baseline), of the stored bytes, and of
+    // the stored bytes in the create Txn the API server sends.
+    let baselines = [
+        ("store-put", "ratio_to_store_put", None, false),
+        (
+            "store-put-stored",
+            "ratio_to_stored_put",
+            Some(stored.clone()),
+            false,
+        ),
+        (
+            "store-txn-stored",
+            "ratio_to_stored_txn",
+            Some(stored),
+            true,
+        ),
+    ];
+    let mut notes = Vec::new();
+    for (row, ratio_name, stored, create_txn) in baselines {
+        let puts = Arc::new(ops::RawPuts {
+            channels: channels.clone(),
+            template: template.clone(),
+            namespace: plan.namespace.clone(),
+            run: format!("{run}-{row}"),
+            stored,
+            create_txn,
+        });
+        let store_row = measured(row, puts, plan).await?;
+        let ratio = render::create_ratio(&api_row.outcome, &store_row.outcome);
+        api_row
+            .extra
+            .push((ratio_name, json!(ratio.map(render::round3))));
+        if row == "store-put" {
+            notes.push(render::create_note(ratio));
+        }
+        rows.push(store_row);
+    }
+    rows.insert(0, api_row);
+    Ok((rows, notes))
 }
 
 /// Creates with `?dryRun=All`: decoding, defaults, validation, managedFields and the answer,

@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::Method;
+use kubesim_proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use kubesim_proto::etcdserverpb::kv_client::KvClient;
-use kubesim_proto::etcdserverpb::{PutRequest, RangeRequest};
+use kubesim_proto::etcdserverpb::request_op::Request as Op;
+use kubesim_proto::etcdserverpb::{Compare, PutRequest, RangeRequest, RequestOp, TxnRequest};
 use serde_json::{Value, json};
 use tonic::transport::Channel;
 
@@ -56,28 +58,82 @@ impl Workload for Create {
     }
 }
 
-/// The same bodies as [`Create`], put straight into the store under [`pod::RAW_PREFIX`].
+/// The same bodies as [`Create`], put straight into the store under [`pod::RAW_PREFIX`];
+/// or, with `stored`, the bytes the API server stored for a created pod (defaults and
+/// managedFields make them about three times the request body), as a plain put or, with
+/// `create_txn`, as the API server writes them: a Txn that puts only if the key is new.
 pub struct RawPuts {
     pub channels: Vec<Channel>,
     pub template: PodTemplate,
     pub namespace: String,
     pub run: String,
+    pub stored: Option<Arc<Vec<u8>>>,
+    pub create_txn: bool,
 }
 
 impl Workload for RawPuts {
     async fn send(&self, client: usize, _round: u64, index: u64) -> Result<(), String> {
         let name = pod::created_name(&self.run, index);
-        let request = PutRequest {
-            key: pod::raw_key(&self.namespace, &name),
-            value: self.template.body(&name),
-            ..PutRequest::default()
+        let key = pod::raw_key(&self.namespace, &name);
+        let value = match &self.stored {
+            Some(bytes) => bytes.as_ref().clone(),
+            None => self.template.body(&name),
         };
         let mut kv = KvClient::new(self.channels[client % self.channels.len()].clone());
-        kv.put(request)
-            .await
-            .map(drop)
-            .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
+        let put = PutRequest {
+            key: key.clone(),
+            value,
+            ..PutRequest::default()
+        };
+        let done = if self.create_txn {
+            kv.txn(create_txn(key, put)).await.map(drop)
+        } else {
+            kv.put(put).await.map(drop)
+        };
+        done.map_err(|status| format!("{:?}: {}", status.code(), status.message()))
     }
+}
+
+/// The Txn of a create: put if the key's create_revision is 0 (kube's `etcd3` store).
+fn create_txn(key: Vec<u8>, put: PutRequest) -> TxnRequest {
+    TxnRequest {
+        compare: vec![Compare {
+            result: CompareResult::Equal as i32,
+            target: CompareTarget::Create as i32,
+            key,
+            range_end: Vec::new(),
+            target_union: Some(TargetUnion::CreateRevision(0)),
+        }],
+        success: vec![RequestOp {
+            request: Some(Op::RequestPut(put)),
+        }],
+        failure: Vec::new(),
+    }
+}
+
+/// The value the API server stored for `name` (a pod created through it), read straight
+/// from the store under kube-apiserver's default `/registry` prefix.
+pub async fn stored_value(
+    channel: &Channel,
+    namespace: &str,
+    name: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let key = format!("/registry/pods/{namespace}/{name}");
+    let mut kv = KvClient::new(channel.clone());
+    let answer = kv
+        .range(RangeRequest {
+            key: key.clone().into_bytes(),
+            ..RangeRequest::default()
+        })
+        .await
+        .map_err(|status| anyhow::anyhow!("reading {key}: {}", status.message()))?
+        .into_inner();
+    answer
+        .kvs
+        .into_iter()
+        .next()
+        .map(|kv| kv.value)
+        .ok_or_else(|| anyhow::anyhow!("{key} is not in the store (is --etcd-prefix /registry?)"))
 }
 
 /// GET of the prepared pods, round robin.
