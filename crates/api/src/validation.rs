@@ -528,7 +528,7 @@ fn type_invalid(fld_path: &str, bad_value: &Value, detail: &str) -> MetaFieldErr
 // Messages, as apimachinery builds them
 
 /// `MaxLenError`.
-fn max_len_error(length: usize) -> String {
+pub(crate) fn max_len_error(length: usize) -> String {
     format!("must be no more than {length} characters")
 }
 
@@ -540,7 +540,7 @@ fn empty_error() -> &'static str {
 /// `RegexError`: the message, the examples, the pattern. Each example is followed by "', "
 /// and the next one preceded by " or ", hence the double space in `'a',  or 'b'` that
 /// kube-apiserver's messages have.
-fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
+pub(crate) fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
     if examples.is_empty() {
         return format!("{msg} (regex used for validation is '{fmt}')");
     }

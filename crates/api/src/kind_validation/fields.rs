@@ -423,23 +423,8 @@ pub(crate) fn inclusive_range(lo: i64, hi: i64) -> String {
     format!("must be between {lo} and {hi}, inclusive")
 }
 
-/// `validation.MaxLenError`.
-pub(crate) fn max_len_error(length: usize) -> String {
-    format!("must be no more than {length} characters")
-}
-
-/// `validation.RegexError`: each example followed by "', " and the next preceded by " or ",
-/// hence kube's double space in `'a',  or 'b'`.
-pub(crate) fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
-    if examples.is_empty() {
-        return format!("{msg} (regex used for validation is '{fmt}')");
-    }
-    let quoted: Vec<String> = examples.iter().map(|e| format!("'{e}', ")).collect();
-    format!(
-        "{msg} (e.g. {}regex used for validation is '{fmt}')",
-        quoted.join(" or ")
-    )
-}
+// `MaxLenError` and `RegexError` are apimachinery's, shared with the name checks.
+pub(crate) use crate::validation::{max_len_error, regex_error};
 
 /// Go's `%#v` of a `[]string`, which some of kube's messages embed.
 pub(crate) fn go_string_slice(items: &[&str]) -> String {
