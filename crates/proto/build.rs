@@ -17,6 +17,7 @@ fn main() -> std::io::Result<()> {
                 root.join("etcd/kv.proto"),
                 root.join("etcd/rpc.proto"),
                 root.join("kubesim/raft.proto"),
+                root.join("kubesim/authz.proto"),
             ],
             std::slice::from_ref(&root),
         )?;

@@ -10,7 +10,8 @@
 //! - services: `clusterIPs` from `clusterIP`, and the IP family fields the service registry
 //!   fills in on a single-stack IPv4 cluster;
 //! - secrets: `stringData` folded into `data` (kube's conversion does it);
-//! - namespaces: the `kubernetes` finalizer the namespace strategy adds on create.
+//! - namespaces: the `kubernetes` finalizer the namespace strategy adds on create;
+//! - nodes: `status.allocatable` copied from `status.capacity` when absent.
 //!
 //! Only absent fields are filled (a Go zero value counts as absent where kube's defaulter
 //! tests for it), so applying the defaults twice changes nothing. Not done: the
@@ -44,6 +45,7 @@ pub fn apply_defaults(resource: &Resource, object: &mut Value) {
         ("", "Service") => service(obj),
         ("", "Secret") => secret(obj),
         ("", "Namespace") => namespace(obj),
+        ("", "Node") => node(obj),
         ("apps", "Deployment") => deployment(obj),
         (RBAC, "RoleBinding" | "ClusterRoleBinding") => role_binding(obj),
         (ADMISSION, "MutatingWebhookConfiguration") => webhooks(obj, true),
@@ -487,6 +489,18 @@ fn secret(secret: &mut Map<String, Value>) {
 
 /// `SetDefaults_Namespace` (the `kubernetes.io/metadata.name` label), the Active phase, and
 /// on create (a namespace without a phase yet) the `kubernetes` finalizer.
+/// `SetDefaults_NodeStatus`: what is allocatable defaults to the whole capacity.
+fn node(node: &mut Map<String, Value>) {
+    let Some(status) = node.get_mut("status").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if unset(status, "allocatable")
+        && let Some(capacity) = status.get("capacity").filter(|c| c.is_object()).cloned()
+    {
+        status.insert("allocatable".into(), capacity);
+    }
+}
+
 fn namespace(ns: &mut Map<String, Value>) {
     let name = ns
         .get("metadata")
@@ -568,6 +582,21 @@ mod tests {
         apply_defaults(resource, &mut object);
         assert_eq!(object, again, "defaulting twice changes nothing");
         object
+    }
+
+    #[test]
+    fn node_allocatable_defaults_to_capacity() {
+        let capacity = json!({"cpu": "4", "memory": "8Gi", "pods": "110"});
+        let node = defaulted(
+            "",
+            "Node",
+            json!({"metadata": {"name": "n1"}, "status": {"capacity": capacity}}),
+        );
+        assert_eq!(node["status"]["allocatable"], capacity);
+        let set = json!({"status": {"capacity": {"cpu": "4"}, "allocatable": {"cpu": "3"}}});
+        assert_eq!(defaulted("", "Node", set.clone()), set);
+        let bare = json!({"metadata": {"name": "n1"}});
+        assert_eq!(defaulted("", "Node", bare.clone()), bare);
     }
 
     #[test]

@@ -22,7 +22,9 @@
 //! - `quantity`: `resource.Quantity` parsing, comparison and canonical form.
 //! - `selector`: `metav1.LabelSelector` validation and matching.
 //! - `volumes`, `containers`, `resources`, `pod_spec`, `pod`: pods and pod templates.
-//! - `service`: services. `core_kinds`: ConfigMaps, Secrets, Namespaces, ServiceAccounts,
+//! - `service`: services. `node`: nodes. `reviews`: the review APIs' bodies (not stored, so
+//!   checked by their handlers with [`reviews::validate_access_review`] and
+//!   [`reviews::validate_token_request`] rather than on create). `core_kinds`: ConfigMaps, Secrets, Namespaces, ServiceAccounts,
 //!   Events. `apps`: Deployments. `rbac`: roles and bindings. `admission`: webhook
 //!   configurations. `base64`: Secret and ConfigMap bytes.
 
@@ -33,11 +35,13 @@ mod containers;
 mod core_kinds;
 mod fields;
 mod meta;
+mod node;
 mod pod;
 mod pod_spec;
 pub(crate) mod quantity;
 mod rbac;
 mod resources;
+pub mod reviews;
 mod rules;
 mod selector;
 mod service;
@@ -78,6 +82,7 @@ fn kind_create(resource: &Resource, obj: &Obj, errs: &mut Errs) {
         ("", "ConfigMap") => core_kinds::validate_config_map(obj, errs),
         ("", "Secret") => core_kinds::validate_secret(obj, errs),
         ("", "Namespace") => core_kinds::validate_namespace(obj, errs),
+        ("", "Node") => node::validate_create(obj, errs),
         ("", "ServiceAccount") => core_kinds::validate_service_account(obj, errs),
         ("", "Event") => core_kinds::validate_event(obj, errs),
         (APPS, "Deployment") => apps::validate_create(obj, errs),
@@ -123,6 +128,7 @@ fn kind_update(resource: &Resource, obj: &Obj, old: &Obj, errs: &mut Errs) {
         ("", "ConfigMap") => core_kinds::validate_config_map_update(obj, old, errs),
         ("", "Secret") => core_kinds::validate_secret_update(obj, old, errs),
         ("", "Namespace") => meta::validate_update(obj, old, true, errs),
+        ("", "Node") => node::validate_update(obj, old, errs),
         ("", "ServiceAccount") => {
             meta::validate_update(obj, old, true, errs);
             core_kinds::validate_service_account(obj, errs);

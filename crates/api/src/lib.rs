@@ -24,6 +24,8 @@
 //!   (`schema::prune`), and [`protobuf`], the decoder of kubectl's protobuf bodies.
 //! - [`table`]: the server-side Table (`kubectl get` columns) of each kind.
 //! - [`time`]: RFC 3339 timestamps and Go durations.
+//! - [`user`]: [`user::UserInfo`], who made a request, and kube's well-known user and group
+//!   names.
 //!
 //! Objects themselves are JSON (`serde_json::Value`), as kube-apiserver's storage sees them:
 //! patches, server-side apply and unknown-field checks all work on the JSON, and each kind's
@@ -42,6 +44,7 @@ pub mod selectors;
 pub mod status;
 pub mod table;
 pub mod time;
+pub mod user;
 pub mod validation;
 
 pub use request_info::RequestInfo;

@@ -291,6 +291,7 @@ fn group_version_document(group: &'static str, version: &'static str) -> Value {
         let context = ResourcePaths {
             resource,
             kind,
+            gvk: (resource.group, resource.version, resource.kind),
             names: &names,
             prefix: &prefix,
         };
@@ -299,6 +300,9 @@ fn group_version_document(group: &'static str, version: &'static str) -> Value {
 
     let mut roots: Vec<&'static TypeDef> =
         served.iter().filter_map(|r| schema::kind_type(r)).collect();
+    roots.extend(
+        subresource_kinds(&served).filter_map(|s| schema::kind_type_of(s.group, s.version, s.kind)),
+    );
     roots.extend(schema::common_types());
     let paths: Map<String, Value> = paths.into_iter().collect();
     document(paths, &roots, &served)
@@ -316,10 +320,32 @@ fn api_resources_path(names: &GroupNames) -> Value {
     })
 }
 
+/// The subresources of `served` whose kind is not their parent's (`serviceaccounts/token`:
+/// TokenRequest), whose schemas the group version's document carries too.
+fn subresource_kinds(served: &[&'static Resource]) -> impl Iterator<Item = resources::Subresource> {
+    served
+        .iter()
+        .flat_map(|r| {
+            r.subresources
+                .iter()
+                .filter_map(|sub| resources::subresource(r, sub))
+        })
+        .filter(|sub| {
+            !served
+                .iter()
+                .any(|r| r.kind == sub.kind && r.group == sub.group)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
 /// Builds the paths of one resource.
 struct ResourcePaths<'a> {
     resource: &'static Resource,
+    /// The type of the bodies: the resource's kind, or a subresource's (TokenRequest).
     kind: &'static TypeDef,
+    /// Group, version and kind of `kind`, for `x-kubernetes-group-version-kind`.
+    gvk: (&'static str, &'static str, &'static str),
     names: &'a GroupNames,
     /// `/api/v1`, `/apis/apps/v1`.
     prefix: &'a str,
@@ -406,13 +432,41 @@ impl ResourcePaths<'_> {
             "",
         );
         for sub in self.resource.subresources {
-            let actions: &[Action] = match *sub {
-                "status" => &[GET, UPDATE, PATCH],
-                "finalize" => &[UPDATE],
-                _ => &[],
+            let Some(sub) = resources::subresource(self.resource, sub) else {
+                continue;
             };
-            let path = format!("{item}/{sub}");
-            self.insert(paths, path, actions, item_params, &capitalize(sub));
+            let Some(kind) = schema::kind_type_of(sub.group, sub.version, sub.kind) else {
+                continue;
+            };
+            let context = ResourcePaths {
+                kind,
+                gvk: (sub.group, sub.version, sub.kind),
+                ..*self
+            };
+            let actions: Vec<Action> = [GET, CREATE, UPDATE, PATCH]
+                .into_iter()
+                .filter(|action| sub.verbs.contains(&action.verb))
+                .collect();
+            let path = format!("{item}/{}", sub.name);
+            context.insert_actions(paths, path, &actions, item_params, &capitalize(sub.name));
+        }
+    }
+
+    /// A subresource's path with `actions`, which its own verbs chose.
+    fn insert_actions(
+        &self,
+        paths: &mut BTreeMap<String, Value>,
+        path: String,
+        actions: &[Action],
+        path_params: &[&str],
+        subresource: &str,
+    ) {
+        let operations: Vec<(&str, Value)> = actions
+            .iter()
+            .map(|action| (action.method, self.operation(action, "", subresource)))
+            .collect();
+        if !operations.is_empty() {
+            paths.insert(path, self.path_item(operations, path_params));
         }
     }
 
@@ -493,12 +547,13 @@ impl ResourcePaths<'_> {
         op.insert("responses".into(), self.responses(action.action));
         op.insert("tags".into(), json!([self.names.tag]));
         op.insert("x-kubernetes-action".into(), json!(action.action));
-        op.insert("x-kubernetes-group-version-kind".into(), self.gvk(kind));
+        op.insert("x-kubernetes-group-version-kind".into(), self.gvk());
         Value::Object(op)
     }
 
-    fn gvk(&self, kind: &str) -> Value {
-        json!({"group": self.resource.group, "kind": kind, "version": self.resource.version})
+    fn gvk(&self) -> Value {
+        let (group, version, kind) = self.gvk;
+        json!({"group": group, "kind": kind, "version": version})
     }
 
     fn describe(&self, action: &Action, subresource: &str) -> String {
@@ -506,7 +561,8 @@ impl ResourcePaths<'_> {
         let sub = subresource.to_lowercase();
         match (action.action, subresource.is_empty()) {
             ("list", _) => format!("list or watch objects of kind {kind}"),
-            ("post", _) => format!("create a {kind}"),
+            ("post", true) => format!("create a {kind}"),
+            ("post", false) => format!("create {sub} of a {kind}"),
             ("deletecollection", _) => format!("delete collection of {kind}"),
             ("get", true) => format!("read the specified {kind}"),
             ("get", false) => format!("read {sub} of the specified {kind}"),
@@ -753,19 +809,33 @@ fn query_parameter(name: &str) -> Value {
 
 /// A document: `paths`, and the schemas of `roots`, everything they reach, the lists of
 /// `kinds`, and the named scalar types used.
-fn document(paths: Map<String, Value>, roots: &[&'static TypeDef], kinds: &[&Resource]) -> Value {
+fn document(
+    paths: Map<String, Value>,
+    roots: &[&'static TypeDef],
+    kinds: &[&'static Resource],
+) -> Value {
     let mut render = Render::default();
     let mut schemas: BTreeMap<String, Value> = BTreeMap::new();
+    let subresources: Vec<resources::Subresource> = subresource_kinds(kinds).collect();
     for def in schema::reachable(roots) {
         let gvk = kinds
             .iter()
             .find(|r| schema::kind_type(r).is_some_and(|k| k.name == def.name))
-            .map(|r| gvk_list(r.group, r.version, r.kind));
+            .map(|r| gvk_list(r.group, r.version, r.kind))
+            .or_else(|| {
+                subresources
+                    .iter()
+                    .find(|s| {
+                        schema::kind_type_of(s.group, s.version, s.kind)
+                            .is_some_and(|k| k.name == def.name)
+                    })
+                    .map(|s| gvk_list(s.group, s.version, s.kind))
+            });
         let gvk =
             gvk.or_else(|| (def.name == meta::STATUS.name).then(|| gvk_list("", "v1", "Status")));
         schemas.insert(def.name.to_owned(), render.type_def(def, gvk));
     }
-    for resource in kinds {
+    for resource in kinds.iter().filter(|r| r.allows("list")) {
         if let Some(def) = schema::kind_type(resource) {
             schemas.insert(format!("{}List", def.name), list_schema(resource, def));
         }
@@ -1053,6 +1123,12 @@ mod tests {
                 "apis/admissionregistration.k8s.io/v1",
                 "apis/apps",
                 "apis/apps/v1",
+                "apis/authentication.k8s.io",
+                "apis/authentication.k8s.io/v1",
+                "apis/authentication.k8s.io/v1alpha1",
+                "apis/authentication.k8s.io/v1beta1",
+                "apis/authorization.k8s.io",
+                "apis/authorization.k8s.io/v1",
                 "apis/rbac.authorization.k8s.io",
                 "apis/rbac.authorization.k8s.io/v1",
                 "version",
@@ -1146,7 +1222,7 @@ mod tests {
 
     #[test]
     fn kubectl_finds_field_validation_for_every_served_kind() {
-        for resource in RESOURCES {
+        for resource in RESOURCES.iter().filter(|r| r.allows("patch")) {
             let path = if resource.group.is_empty() {
                 format!("api/{}", resource.version)
             } else {
@@ -1196,6 +1272,85 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn reviews_are_post_only_and_serviceaccount_token_creates_a_token_request() {
+        let methods = |document: &Value, path: &str| -> Vec<String> {
+            document["paths"][path]
+                .as_object()
+                .unwrap_or_else(|| panic!("{path}"))
+                .keys()
+                .filter(|k| *k != "parameters")
+                .cloned()
+                .collect()
+        };
+        let authz = doc("apis/authorization.k8s.io/v1");
+        for path in [
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            "/apis/authorization.k8s.io/v1/namespaces/{namespace}/localsubjectaccessreviews",
+        ] {
+            assert_eq!(methods(&authz, path), ["post"], "{path}");
+        }
+        let paths: Vec<&String> = authz["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(paths.len(), 5, "{paths:?}");
+        let post =
+            &authz["paths"]["/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"]["post"];
+        assert_eq!(
+            post["operationId"],
+            "createAuthorizationV1SelfSubjectAccessReview"
+        );
+        let schemas = authz["components"]["schemas"].as_object().unwrap();
+        assert!(schemas.contains_key("io.k8s.api.authorization.v1.SubjectAccessReview"));
+        assert!(!schemas.contains_key("io.k8s.api.authorization.v1.SubjectAccessReviewList"));
+        assert_eq!(
+            schemas["io.k8s.api.authorization.v1.SubjectAccessReviewStatus"]["required"],
+            json!(["allowed"])
+        );
+
+        let whoami = doc("apis/authentication.k8s.io/v1beta1");
+        assert_eq!(
+            methods(
+                &whoami,
+                "/apis/authentication.k8s.io/v1beta1/selfsubjectreviews"
+            ),
+            ["post"]
+        );
+
+        let core = doc("api/v1");
+        let token = "/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token";
+        assert_eq!(methods(&core, token), ["post"]);
+        let post = &core["paths"][token]["post"];
+        assert_eq!(
+            post["operationId"],
+            "createCoreV1NamespacedServiceAccountToken"
+        );
+        assert_eq!(post["description"], "create token of a ServiceAccount");
+        assert_eq!(
+            post["x-kubernetes-group-version-kind"],
+            json!({"group": "authentication.k8s.io", "kind": "TokenRequest", "version": "v1"})
+        );
+        assert_eq!(
+            post["requestBody"]["content"]["*/*"]["schema"]["$ref"],
+            "#/components/schemas/io.k8s.api.authentication.v1.TokenRequest"
+        );
+        let request = &core["components"]["schemas"]["io.k8s.api.authentication.v1.TokenRequest"];
+        assert_eq!(
+            request["x-kubernetes-group-version-kind"],
+            json!([{"group": "authentication.k8s.io", "kind": "TokenRequest", "version": "v1"}])
+        );
+        assert_eq!(
+            methods(&core, "/api/v1/nodes/{name}/status"),
+            ["get", "patch", "put"]
+        );
+        assert_eq!(methods(&core, "/api/v1/nodes"), ["delete", "get", "post"]);
+        let node_spec = explain(&core, "/api/v1", "nodes", &["spec", "taints"]);
+        assert_eq!(
+            node_spec["properties"]["effect"]["description"],
+            "`NoSchedule`, `PreferNoSchedule` or `NoExecute`."
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ use serde_json::{Map, Value};
 
 pub use object::UnknownField;
 
-use crate::resources::{self, Resource};
+use crate::resources::Resource;
 use crate::schema;
 
 /// The media type of Kubernetes' protobuf encoding.
@@ -71,8 +71,7 @@ pub fn decode_reporting(resource: &Resource, body: &[u8]) -> Result<Decoded, Str
         Some((group, version)) => (group, version),
         None => ("", api_version.as_str()),
     };
-    let def = resources::by_kind(group, version, &kind)
-        .and_then(schema::kind_type)
+    let def = schema::kind_type_of(group, version, &kind)
         .ok_or_else(|| not_registered(&kind, &api_version))?;
     let (fields, unknown_fields) = object::decode(def, envelope.raw)?;
     let mut object = Map::new();

@@ -5,7 +5,14 @@
 //! each other's data: `/registry/<prefix>/<namespace>/<name>`, or `/registry/<prefix>/<name>`
 //! for cluster-scoped kinds. The prefix is the resource's plural name except for services,
 //! which kube-apiserver keeps under `services/specs` (its `services/endpoints` sibling held
-//! endpoints once).
+//! endpoints once), and nodes, kept under `minions` (their name before 1.0).
+//!
+//! The review APIs (SelfSubjectReview, TokenReview, the SubjectAccessReviews,
+//! SelfSubjectRulesReview) serve `create` alone and store nothing ([`Resource::is_stored`]);
+//! a group may serve a resource in several versions (SelfSubjectReview in `v1`, `v1beta1`
+//! and `v1alpha1`), the first listed being the group's preferred version. A subresource may
+//! answer with a kind of another group ([`subresource`]: `serviceaccounts/token` takes and
+//! answers an `authentication.k8s.io/v1` TokenRequest).
 
 /// Whether a resource's objects live in a namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +59,13 @@ const NAMESPACE_VERBS: &[&str] = &[
     "create", "delete", "get", "list", "patch", "update", "watch",
 ];
 
+/// The review APIs: computed on each POST, never stored.
+const CREATE_ONLY: &[&str] = &["create"];
+
 const CORE: &str = "";
 const APPS: &str = "apps";
+const AUTHENTICATION: &str = "authentication.k8s.io";
+const AUTHORIZATION: &str = "authorization.k8s.io";
 const RBAC: &str = "rbac.authorization.k8s.io";
 const ADMISSION: &str = "admissionregistration.k8s.io";
 
@@ -71,6 +83,19 @@ pub const RESOURCES: &[Resource] = &[
         subresources: &["status", "finalize"],
         categories: &[],
         key_prefix: "namespaces",
+    },
+    Resource {
+        group: CORE,
+        version: "v1",
+        kind: "Node",
+        plural: "nodes",
+        singular: "node",
+        short_names: &["no"],
+        scope: Scope::Cluster,
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        categories: &[],
+        key_prefix: "minions",
     },
     Resource {
         group: CORE,
@@ -120,7 +145,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["sa"],
         scope: Scope::Namespaced,
         verbs: ALL_VERBS,
-        subresources: &[],
+        subresources: &["token"],
         categories: &[],
         key_prefix: "serviceaccounts",
     },
@@ -165,6 +190,110 @@ pub const RESOURCES: &[Resource] = &[
         subresources: &["status"],
         categories: &["all"],
         key_prefix: "deployments",
+    },
+    Resource {
+        group: AUTHENTICATION,
+        version: "v1",
+        kind: "SelfSubjectReview",
+        plural: "selfsubjectreviews",
+        singular: "selfsubjectreview",
+        short_names: &[],
+        scope: Scope::Cluster,
+        verbs: CREATE_ONLY,
+        subresources: &[],
+        categories: &[],
+        key_prefix: "selfsubjectreviews",
+    },
+    Resource {
+        group: AUTHENTICATION,
+        version: "v1",
+        kind: "TokenReview",
+        plural: "tokenreviews",
+        singular: "tokenreview",
+        short_names: &[],
+        scope: Scope::Cluster,
+        verbs: CREATE_ONLY,
+        subresources: &[],
+        categories: &[],
+        key_prefix: "tokenreviews",
+    },
+    Resource {
+        group: AUTHENTICATION,
+        version: "v1beta1",
+        kind: "SelfSubjectReview",
+        plural: "selfsubjectreviews",
+        singular: "selfsubjectreview",
+        short_names: &[],
+        scope: Scope::Cluster,
+        verbs: CREATE_ONLY,
+        subresources: &[],
+        categories: &[],
+        key_prefix: "selfsubjectreviews",
+    },
+    Resource {
+        group: AUTHENTICATION,
+        version: "v1alpha1",
+        kind: "SelfSubjectReview",
+        plural: "selfsubjectreviews",
+        singular: "selfsubjectreview",
+        short_names: &[],
+        scope: Scope::Cluster,
+        verbs: CREATE_ONLY,
+        subresources: &[],
+        categories: &[],
+        key_prefix: "selfsubjectreviews",
+    },
+    Resource {
+        group: AUTHORIZATION,
+        version: "v1",
+        kind: "LocalSubjectAccessReview",
+        plural: "localsubjectaccessreviews",
+        singular: "localsubjectaccessreview",
+        short_names: &[],
+        scope: Scope::Namespaced,
+        verbs: CREATE_ONLY,
+        subresources: &[],
+        categories: &[],
+        key_prefix: "localsubjectaccessreviews",
+    },
+    Resource {
+        group: AUTHORIZATION,
+        version: "v1",
+        kind: "SelfSubjectAccessReview",
+        plural: "selfsubjectaccessreviews",
+        singular: "selfsubjectaccessreview",
+        short_names: &[],
+        scope: Scope::Cluster,
+        verbs: CREATE_ONLY,
+        subresources: &[],
+        categories: &[],
+        key_prefix: "selfsubjectaccessreviews",
+    },
+    Resource {
+        group: AUTHORIZATION,
+        version: "v1",
+        kind: "SelfSubjectRulesReview",
+        plural: "selfsubjectrulesreviews",
+        singular: "selfsubjectrulesreview",
+        short_names: &[],
+        scope: Scope::Cluster,
+        verbs: CREATE_ONLY,
+        subresources: &[],
+        categories: &[],
+        key_prefix: "selfsubjectrulesreviews",
+    },
+    Resource {
+        group: AUTHORIZATION,
+        version: "v1",
+        kind: "SubjectAccessReview",
+        plural: "subjectaccessreviews",
+        singular: "subjectaccessreview",
+        short_names: &[],
+        scope: Scope::Cluster,
+        verbs: CREATE_ONLY,
+        subresources: &[],
+        categories: &[],
+        key_prefix: "subjectaccessreviews",
     },
     Resource {
         group: RBAC,
@@ -275,6 +404,12 @@ impl Resource {
         self.verbs.contains(&verb)
     }
 
+    /// Whether objects of this resource live in the store (and so have a watch cache). The
+    /// review APIs serve `create` alone: each POST is answered and forgotten.
+    pub fn is_stored(&self) -> bool {
+        self.verbs != CREATE_ONLY
+    }
+
     /// The store key of one object. `namespace` is ignored for cluster-scoped kinds.
     pub fn key(&self, prefix: &str, namespace: &str, name: &str) -> String {
         format!("{}{name}", self.collection_key(prefix, namespace))
@@ -290,6 +425,52 @@ impl Resource {
             _ => base,
         }
     }
+}
+
+/// What a subresource takes and answers, and the verbs it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subresource {
+    pub name: &'static str,
+    /// The kind of its requests and answers: the parent's for `status` and `finalize`.
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub verbs: &'static [&'static str],
+}
+
+impl Subresource {
+    /// `authentication.k8s.io/v1`, or `v1` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_owned()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+/// `name` of `resource`, if served: `status` and `scale` are read and written with the
+/// parent's kind, `finalize` (namespaces) only written, and `token` (serviceaccounts)
+/// creates an `authentication.k8s.io/v1` TokenRequest.
+pub fn subresource(resource: &Resource, name: &str) -> Option<Subresource> {
+    let name: &'static str = resource.subresources.iter().find(|s| **s == name)?;
+    let (group, version, kind, verbs): (_, _, _, &'static [&'static str]) = match name {
+        "token" => (AUTHENTICATION, "v1", "TokenRequest", CREATE_ONLY),
+        "finalize" => (resource.group, resource.version, resource.kind, &["update"]),
+        _ => (
+            resource.group,
+            resource.version,
+            resource.kind,
+            &["get", "patch", "update"],
+        ),
+    };
+    Some(Subresource {
+        name,
+        group,
+        version,
+        kind,
+        verbs,
+    })
 }
 
 /// kube-apiserver's default `--etcd-prefix`.
@@ -351,6 +532,49 @@ mod tests {
             roles.key("/kubesim", "", "admin"),
             "/kubesim/clusterroles/admin"
         );
+        let nodes = lookup("", "v1", "nodes").unwrap();
+        assert_eq!(nodes.key("/registry", "", "n1"), "/registry/minions/n1");
+        assert_eq!(nodes.collection_key("/registry", "x"), "/registry/minions/");
+    }
+
+    #[test]
+    fn reviews_are_create_only_and_not_stored() {
+        let sar = lookup("authorization.k8s.io", "v1", "subjectaccessreviews").unwrap();
+        assert_eq!(sar.verbs, ["create"]);
+        assert!(!sar.is_stored() && !sar.allows("get"));
+        assert!(!sar.is_namespaced());
+        let local = lookup("authorization.k8s.io", "v1", "localsubjectaccessreviews").unwrap();
+        assert!(local.is_namespaced());
+        for version in ["v1", "v1beta1", "v1alpha1"] {
+            let ssr = lookup("authentication.k8s.io", version, "selfsubjectreviews").unwrap();
+            assert_eq!(ssr.kind, "SelfSubjectReview");
+        }
+        assert!(lookup("authentication.k8s.io", "v1beta1", "tokenreviews").is_none());
+        assert!(lookup("", "v1", "pods").unwrap().is_stored());
+    }
+
+    #[test]
+    fn subresources_name_their_kind_and_verbs() {
+        let sa = lookup("", "v1", "serviceaccounts").unwrap();
+        let token = subresource(sa, "token").unwrap();
+        assert_eq!(
+            (token.api_version(), token.kind, token.verbs),
+            (
+                "authentication.k8s.io/v1".to_string(),
+                "TokenRequest",
+                &["create"][..]
+            )
+        );
+        let nodes = lookup("", "v1", "nodes").unwrap();
+        let status = subresource(nodes, "status").unwrap();
+        assert_eq!(
+            (status.api_version(), status.kind, status.verbs),
+            ("v1".to_string(), "Node", &["get", "patch", "update"][..])
+        );
+        let ns = lookup("", "v1", "namespaces").unwrap();
+        assert_eq!(subresource(ns, "finalize").unwrap().verbs, ["update"]);
+        assert_eq!(subresource(sa, "status"), None);
+        assert_eq!(subresource(nodes, "token"), None);
     }
 
     #[test]
@@ -366,6 +590,10 @@ mod tests {
             [
                 ("", "v1"),
                 ("apps", "v1"),
+                ("authentication.k8s.io", "v1"),
+                ("authentication.k8s.io", "v1beta1"),
+                ("authentication.k8s.io", "v1alpha1"),
+                ("authorization.k8s.io", "v1"),
                 ("rbac.authorization.k8s.io", "v1"),
                 ("admissionregistration.k8s.io", "v1")
             ]
@@ -375,9 +603,17 @@ mod tests {
     #[test]
     fn the_table_is_consistent() {
         for (i, a) in RESOURCES.iter().enumerate() {
-            assert!(a.key_prefix.starts_with(a.plural), "{}", a.plural);
+            assert!(
+                a.key_prefix.starts_with(a.plural) || a.plural == "nodes",
+                "{}",
+                a.plural
+            );
             assert_eq!(a.singular, a.kind.to_lowercase(), "{}", a.kind);
-            assert!(a.allows("get") && a.allows("list") && a.allows("watch"));
+            if a.is_stored() {
+                assert!(a.allows("get") && a.allows("list") && a.allows("watch"));
+            } else {
+                assert!(a.subresources.is_empty(), "{}", a.plural);
+            }
             for b in &RESOURCES[i + 1..] {
                 assert!(
                     (a.group, a.version, a.plural) != (b.group, b.version, b.plural),

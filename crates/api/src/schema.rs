@@ -13,8 +13,11 @@
 //! - `meta`: `meta/v1` (ObjectMeta, LabelSelector, Status, DeleteOptions, discovery types).
 //! - `pod`: the Pod and everything in a PodSpec (containers, volumes, affinity, status).
 //! - `core_v1`: the rest of core/v1 (Namespace, ConfigMap, Secret, ServiceAccount, Service,
-//!   Event). `apps_v1`, `rbac_v1`, `admission_v1`: one file per named group.
-//! - [`kind_type`]: the top-level type of a served kind.
+//!   Event); `node`: the Node. `apps_v1`, `authentication_v1` (with v1beta1 and v1alpha1's
+//!   SelfSubjectReview, and TokenRequest), `authorization_v1`, `rbac_v1`, `admission_v1`: one
+//!   file per named group.
+//! - [`kind_type`]: the top-level type of a served kind; [`kind_type_of`]: of any kind a
+//!   request body may hold, subresource kinds included (TokenRequest).
 //! - [`Proto`]: where each field sits in Kubernetes' protobuf encoding, for
 //!   [`crate::protobuf`] to decode `application/vnd.kubernetes.protobuf` bodies with.
 //! - [`strict`]: [`unknown_fields`] and [`duplicate_fields`].
@@ -30,8 +33,11 @@ use crate::resources::Resource;
 
 mod admission_v1;
 mod apps_v1;
+mod authentication_v1;
+mod authorization_v1;
 mod core_v1;
 pub mod meta;
+mod node;
 mod pod;
 pub mod prune;
 mod rbac_v1;
@@ -371,8 +377,17 @@ pub const METADATA: Field = f(
 /// The top-level type of a served kind (`io.k8s.api.core.v1.Pod` for pods), None for a
 /// resource this module does not describe.
 pub fn kind_type(resource: &Resource) -> Option<&'static TypeDef> {
-    let def: &'static TypeDef = match (resource.group, resource.version, resource.kind) {
+    kind_type_of(resource.group, resource.version, resource.kind)
+}
+
+/// The top-level type of `kind` in `group`/`version`: a served resource's kind, or the kind a
+/// subresource takes (`authentication.k8s.io/v1` TokenRequest for `serviceaccounts/token`).
+pub fn kind_type_of(group: &str, version: &str, kind: &str) -> Option<&'static TypeDef> {
+    const AUTHN: &str = "authentication.k8s.io";
+    const AUTHZ: &str = "authorization.k8s.io";
+    let def: &'static TypeDef = match (group, version, kind) {
         ("", "v1", "Namespace") => &core_v1::NAMESPACE,
+        ("", "v1", "Node") => &node::NODE,
         ("", "v1", "Pod") => &pod::POD,
         ("", "v1", "ConfigMap") => &core_v1::CONFIG_MAP,
         ("", "v1", "Secret") => &core_v1::SECRET,
@@ -380,6 +395,17 @@ pub fn kind_type(resource: &Resource) -> Option<&'static TypeDef> {
         ("", "v1", "Service") => &core_v1::SERVICE,
         ("", "v1", "Event") => &core_v1::EVENT,
         ("apps", "v1", "Deployment") => &apps_v1::DEPLOYMENT,
+        (AUTHN, "v1", "SelfSubjectReview") => &authentication_v1::SELF_SUBJECT_REVIEW,
+        (AUTHN, "v1beta1", "SelfSubjectReview") => &authentication_v1::SELF_SUBJECT_REVIEW_V1BETA1,
+        (AUTHN, "v1alpha1", "SelfSubjectReview") => {
+            &authentication_v1::SELF_SUBJECT_REVIEW_V1ALPHA1
+        }
+        (AUTHN, "v1", "TokenReview") => &authentication_v1::TOKEN_REVIEW,
+        (AUTHN, "v1", "TokenRequest") => &authentication_v1::TOKEN_REQUEST,
+        (AUTHZ, "v1", "SubjectAccessReview") => &authorization_v1::SUBJECT_ACCESS_REVIEW,
+        (AUTHZ, "v1", "LocalSubjectAccessReview") => &authorization_v1::LOCAL_SUBJECT_ACCESS_REVIEW,
+        (AUTHZ, "v1", "SelfSubjectAccessReview") => &authorization_v1::SELF_SUBJECT_ACCESS_REVIEW,
+        (AUTHZ, "v1", "SelfSubjectRulesReview") => &authorization_v1::SELF_SUBJECT_RULES_REVIEW,
         ("rbac.authorization.k8s.io", "v1", "Role") => &rbac_v1::ROLE,
         ("rbac.authorization.k8s.io", "v1", "RoleBinding") => &rbac_v1::ROLE_BINDING,
         ("rbac.authorization.k8s.io", "v1", "ClusterRole") => &rbac_v1::CLUSTER_ROLE,
@@ -471,6 +497,7 @@ mod tests {
     #[test]
     fn names_are_unique_and_lists_well_formed() {
         let mut roots: Vec<&'static TypeDef> = RESOURCES.iter().filter_map(kind_type).collect();
+        roots.extend(kind_type_of("authentication.k8s.io", "v1", "TokenRequest"));
         roots.extend(common_types());
         roots.extend([
             discovery::API_VERSIONS,

@@ -1126,6 +1126,7 @@ impl fmt::Display for FieldSelector {
 /// `DefaultMetaV1FieldSelectorConversion` (name and namespace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FieldRules {
+    Node,
     Pod,
     Event,
     Namespace,
@@ -1166,6 +1167,7 @@ const EVENT_FIELDS: &[&str] = &[
 
 /// Namespaces have no namespace: kube refuses `metadata.namespace` for them.
 const NAMESPACE_FIELDS: &[&str] = &["status.phase", "metadata.name"];
+const NODE_FIELDS: &[&str] = &["metadata.name", "spec.unschedulable"];
 const SECRET_FIELDS: &[&str] = &["type", "metadata.namespace", "metadata.name"];
 const SERVICE_FIELDS: &[&str] = &[
     "metadata.namespace",
@@ -1184,6 +1186,7 @@ impl FieldRules {
             "Pod" => FieldRules::Pod,
             "Event" => FieldRules::Event,
             "Namespace" => FieldRules::Namespace,
+            "Node" => FieldRules::Node,
             "Secret" => FieldRules::Secret,
             "Service" => FieldRules::Service,
             _ => FieldRules::Default,
@@ -1195,6 +1198,7 @@ impl FieldRules {
             FieldRules::Pod => POD_FIELDS,
             FieldRules::Event => EVENT_FIELDS,
             FieldRules::Namespace => NAMESPACE_FIELDS,
+            FieldRules::Node => NODE_FIELDS,
             FieldRules::Secret => SECRET_FIELDS,
             FieldRules::Service => SERVICE_FIELDS,
             FieldRules::Default => DEFAULT_FIELDS,
@@ -1233,6 +1237,12 @@ pub fn field_value(resource: &Resource, object: &Value, field: &str) -> Option<S
         "spec.hostNetwork" => {
             let host_network = object.pointer("/spec/hostNetwork").and_then(Value::as_bool);
             host_network.unwrap_or(false).to_string()
+        }
+        "spec.unschedulable" => {
+            let cordoned = object
+                .pointer("/spec/unschedulable")
+                .and_then(Value::as_bool);
+            cordoned.unwrap_or(false).to_string()
         }
         "spec.serviceAccountName" => {
             first_non_empty(object, &["spec.serviceAccountName", "spec.serviceAccount"])
@@ -1777,6 +1787,26 @@ mod tests {
     }
 
     // --- field support and values per kind
+
+    #[test]
+    fn nodes_select_on_name_and_unschedulable() {
+        let nodes = resource("", "nodes");
+        let cordoned = json!({"metadata": {"name": "n1"}, "spec": {"unschedulable": true}});
+        assert_eq!(
+            field_value(nodes, &cordoned, "spec.unschedulable").as_deref(),
+            Some("true")
+        );
+        let open = json!({"metadata": {"name": "n2"}});
+        assert_eq!(
+            field_value(nodes, &open, "spec.unschedulable").as_deref(),
+            Some("false")
+        );
+        assert_eq!(
+            field_value(nodes, &open, "metadata.name").as_deref(),
+            Some("n2")
+        );
+        assert_eq!(field_value(nodes, &open, "metadata.namespace"), None);
+    }
 
     #[test]
     fn unsupported_fields_are_named_as_kube_names_them() {

@@ -399,6 +399,7 @@ fn no_conditions(_: &Value) -> Option<Value> {
 fn printer_for(resource: &Resource) -> Option<&'static Printer> {
     match (resource.group, resource.kind) {
         ("", "Namespace") => Some(&NAMESPACE_PRINTER),
+        ("", "Node") => Some(&NODE_PRINTER),
         ("", "Pod") => Some(&POD_PRINTER),
         ("", "ConfigMap") => Some(&CONFIG_MAP_PRINTER),
         ("", "Secret") => Some(&SECRET_PRINTER),
@@ -461,6 +462,101 @@ fn namespace_cells(namespace: &Value, now_unix_secs: i64) -> Vec<Value> {
         string_cell(text(namespace, &["status", "phase"])),
         age_cell(namespace, now_unix_secs),
     ]
+}
+
+// --- Nodes -------------------------------------------------------------------------------
+
+static NODE_PRINTER: Printer = Printer {
+    columns: &[
+        NAME,
+        Column::new("Status", "string", "The status of the node"),
+        Column::new("Roles", "string", "The roles of the node"),
+        AGE,
+        Column::new("Version", "string", doc::KUBELET_VERSION),
+        Column::new("Internal-IP", "string", doc::NODE_ADDRESSES).wide(),
+        Column::new("External-IP", "string", doc::NODE_ADDRESSES).wide(),
+        Column::new("OS-Image", "string", doc::OS_IMAGE).wide(),
+        Column::new("Kernel-Version", "string", doc::KERNEL_VERSION).wide(),
+        Column::new(
+            "Container-Runtime",
+            "string",
+            doc::CONTAINER_RUNTIME_VERSION,
+        )
+        .wide(),
+    ],
+    cells: node_cells,
+    conditions: no_conditions,
+};
+
+fn node_cells(node: &Value, now_unix_secs: i64) -> Vec<Value> {
+    let info = |field: &str| {
+        let value = text(node, &["status", "nodeInfo", field]);
+        string_cell(if value.is_empty() { "<unknown>" } else { value })
+    };
+    vec![
+        name_cell(node),
+        string_cell(node_status(node)),
+        string_cell(node_roles(node)),
+        age_cell(node, now_unix_secs),
+        string_cell(text(node, &["status", "nodeInfo", "kubeletVersion"])),
+        string_cell(node_address(node, "InternalIP")),
+        string_cell(node_address(node, "ExternalIP")),
+        info("osImage"),
+        info("kernelVersion"),
+        info("containerRuntimeVersion"),
+    ]
+}
+
+/// `Ready` or `NotReady` from the Ready condition (`Unknown` without one), then
+/// `SchedulingDisabled` for a cordoned node.
+fn node_status(node: &Value) -> String {
+    let ready = list(node, &["status", "conditions"])
+        .iter()
+        .rev()
+        .find(|condition| text(condition, &["type"]) == "Ready");
+    let mut status = match ready {
+        Some(condition) if text(condition, &["status"]) == "True" => "Ready".to_owned(),
+        Some(_) => "NotReady".to_owned(),
+        None => "Unknown".to_owned(),
+    };
+    if at(node, &["spec", "unschedulable"]).and_then(Value::as_bool) == Some(true) {
+        status.push_str(",SchedulingDisabled");
+    }
+    status
+}
+
+/// Roles from `node-role.kubernetes.io/<role>` label keys and `kubernetes.io/role` values,
+/// sorted and comma-separated; `<none>`.
+fn node_roles(node: &Value) -> String {
+    const ROLE_PREFIX: &str = "node-role.kubernetes.io/";
+    let mut roles = std::collections::BTreeSet::new();
+    if let Some(labels) = at(node, &["metadata", "labels"]).and_then(Value::as_object) {
+        for (key, value) in labels {
+            match key.strip_prefix(ROLE_PREFIX) {
+                Some(role) if !role.is_empty() => {
+                    roles.insert(role.to_owned());
+                }
+                Some(_) => {}
+                None if key == "kubernetes.io/role" => {
+                    if let Some(role) = value.as_str().filter(|r| !r.is_empty()) {
+                        roles.insert(role.to_owned());
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    let roles: Vec<String> = roles.into_iter().collect();
+    or_none(&roles.join(",")).to_owned()
+}
+
+/// The first address of `kind`, or `<none>`.
+fn node_address(node: &Value, kind: &str) -> String {
+    list(node, &["status", "addresses"])
+        .iter()
+        .find(|address| text(address, &["type"]) == kind)
+        .map_or("<none>", |address| text(address, &["address"]))
+        .to_owned()
 }
 
 // --- ConfigMaps, Secrets, ServiceAccounts, webhook configurations -------------------------
@@ -1307,6 +1403,13 @@ fn or_none(text: &str) -> &str {
 /// Column descriptions: the OpenAPI documentation of the fields the columns show, as
 /// kube-apiserver 1.33 takes them from `k8s.io/api` v0.33 and `apimachinery`'s `ObjectMeta`.
 mod doc {
+    pub const KUBELET_VERSION: &str = "Kubelet Version reported by the node.";
+    pub const NODE_ADDRESSES: &str = "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP).";
+    pub const OS_IMAGE: &str =
+        "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).";
+    pub const KERNEL_VERSION: &str =
+        "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).";
+    pub const CONTAINER_RUNTIME_VERSION: &str = "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).";
     pub const NAME: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
     pub const CREATION_TIMESTAMP: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
     pub const POD_IP: &str = "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.";
@@ -2309,6 +2412,76 @@ mod tests {
             cells("namespaces", going),
             json!(["old", "Terminating", "3s"])
         );
+    }
+
+    #[test]
+    fn nodes() {
+        assert_eq!(
+            columns("nodes")
+                .into_iter()
+                .map(|c| (c.0, c.3))
+                .collect::<Vec<_>>(),
+            [
+                ("Name".to_owned(), 0),
+                ("Status".to_owned(), 0),
+                ("Roles".to_owned(), 0),
+                ("Age".to_owned(), 0),
+                ("Version".to_owned(), 0),
+                ("Internal-IP".to_owned(), 1),
+                ("External-IP".to_owned(), 1),
+                ("OS-Image".to_owned(), 1),
+                ("Kernel-Version".to_owned(), 1),
+                ("Container-Runtime".to_owned(), 1),
+            ]
+        );
+        let node = json!({
+            "metadata": {"name": "n1", "creationTimestamp": ago(120),
+                         "labels": {"node-role.kubernetes.io/control-plane": "",
+                                    "kubernetes.io/role": "worker", "node-role.kubernetes.io/": "x"}},
+            "spec": {"unschedulable": true},
+            "status": {
+                "conditions": [{"type": "MemoryPressure", "status": "False"},
+                               {"type": "Ready", "status": "True"}],
+                "addresses": [{"type": "Hostname", "address": "n1"},
+                              {"type": "InternalIP", "address": "10.0.0.5"}],
+                "nodeInfo": {"kubeletVersion": "v1.33.0", "osImage": "Debian GNU/Linux 12",
+                             "kernelVersion": "", "containerRuntimeVersion": "containerd://2.0.0"}
+            }
+        });
+        assert_eq!(
+            cells("nodes", node),
+            json!([
+                "n1",
+                "Ready,SchedulingDisabled",
+                "control-plane,worker",
+                "2m",
+                "v1.33.0",
+                "10.0.0.5",
+                "<none>",
+                "Debian GNU/Linux 12",
+                "<unknown>",
+                "containerd://2.0.0"
+            ])
+        );
+        let bare = json!({"metadata": {"name": "n2", "creationTimestamp": ago(5)},
+                          "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}});
+        assert_eq!(
+            cells("nodes", bare),
+            json!([
+                "n2",
+                "NotReady",
+                "<none>",
+                "5s",
+                "",
+                "<none>",
+                "<none>",
+                "<unknown>",
+                "<unknown>",
+                "<unknown>"
+            ])
+        );
+        let new = json!({"metadata": {"name": "n3", "creationTimestamp": ago(5)}});
+        assert_eq!(cells("nodes", new)[1], "Unknown");
     }
 
     #[test]

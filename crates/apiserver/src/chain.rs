@@ -7,17 +7,21 @@
 //! | 2 | request info (`kubesim_api::request_info`) | 400, 500 | done |
 //! | 3 | size limit | 413 RequestEntityTooLarge | done |
 //! | 4 | in-flight limit | 429 TooManyRequests + `Retry-After` | done (watches and health probes exempt) |
-//! | 5 | authentication | 401 | **PLACEHOLDER**: everyone is `kubesim-admin` |
-//! | 6 | audit | — | **PLACEHOLDER**: records nothing |
-//! | 7 | impersonation | 403 | **PLACEHOLDER**: refuses every `Impersonate-*` header |
-//! | 8 | authorization | 403 | **PLACEHOLDER**: AlwaysAllow |
+//! | 5 | authentication (`kubesim_authn`) | 401 | done |
+//! | 6 | audit | — | `Audit-Id` on every response; the decision path in `security::trace`; audit events **PLACEHOLDER** until the audit issue |
+//! | 7 | impersonation (`Impersonate-*`, verb `impersonate`) | 400, 403 | done |
+//! | 8 | authorization (`kubesim_authz`, `--authorization-mode`) | 403 | done |
 //! | 9 | request timeout | 504 Timeout | done (long-running requests exempt) |
 //! | 10 | dispatch ([`crate::routes`]) | 404, 405, 503 | discovery, health, version |
 //!
 //! kube-apiserver runs the in-flight limit after authentication and exempts `system:masters`
 //! from it; kubesim follows BRIEF.md's order (limit before authentication), so the limit
-//! holds for everyone, which is what a placeholder authenticator that makes everyone a
-//! master needs anyway.
+//! holds for everyone, and a flood of bad credentials is bounded like any other load.
+//!
+//! Stages 5-8 share one bound, the request timeout: a token lookup or an authz service that
+//! hangs answers 504, never holds the request forever. Each request's decision path (which
+//! authenticator, who it acted as, which authorizer and rule) is logged at `debug` and kept
+//! in `security::trace::TraceLog` under its `Audit-Id`.
 //!
 //! Each stage is one short function; [`Chain::handle`] calls them in order, and records the
 //! stages passed ([`Stage`]) so a test can assert the order.
@@ -31,13 +35,21 @@ use http_body_util::Limited;
 use hyper::body::Body as HttpBody;
 use hyper::header::CONTENT_LENGTH;
 use hyper::{Request, Response};
-use kubesim_api::status::reason;
 use kubesim_api::{RequestInfo, Status};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use kubesim_api::user::UserInfo;
+use kubesim_authn::{Authenticated, AuthnRequest};
+use kubesim_authz::Attributes;
+use kubesim_authz::chain::forbidden_status;
+use kubesim_net::Entropy;
+use rustls::pki_types::CertificateDer;
+
 use crate::ApiServerConfig;
+use crate::context::{RequestContext, Security};
 use crate::response::{self, Body};
 use crate::routes::Routes;
+use crate::security::trace::RequestTrace;
 
 /// The stages, in the order a request passes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,17 +80,13 @@ pub const STAGES: [Stage; 10] = [
     Stage::Dispatch,
 ];
 
-/// Who made a request, as authentication decides (`user.Info`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserInfo {
-    pub name: String,
-    pub groups: Vec<String>,
-}
+/// The client certificate chain of a request's connection (leaf first), as the TLS
+/// handshake received it; the server puts it in every request's extensions.
+#[derive(Debug, Clone, Default)]
+pub struct PeerCertificates(pub Arc<Vec<CertificateDer<'static>>>);
 
-/// PLACEHOLDER (until the authentication issue): the identity every request gets.
-pub const PLACEHOLDER_USER: &str = "kubesim-admin";
-/// PLACEHOLDER groups: `system:masters` is what kube-apiserver's authorizers always allow.
-pub const PLACEHOLDER_GROUPS: [&str; 2] = ["system:masters", "system:authenticated"];
+/// The response header kube-apiserver names each request by.
+pub const AUDIT_ID_HEADER: &str = "audit-id";
 
 /// kube-apiserver's `nonMutatingRequestVerbs`: every other verb counts as mutating.
 const NON_MUTATING_VERBS: [&str; 3] = ["get", "list", "watch"];
@@ -91,7 +99,6 @@ const TOO_MANY_REQUESTS_MESSAGE: &str = "Too many requests, please try again lat
 const RETRY_AFTER_SECONDS: i32 = 1;
 
 /// The chain with its bounds; shared by every connection.
-#[derive(Debug)]
 pub struct Chain {
     in_flight: InFlight,
     /// Bodies over this are refused with 413.
@@ -99,10 +106,27 @@ pub struct Chain {
     /// Requests that are not long-running are answered 504 past this.
     request_timeout: Duration,
     routes: Routes,
+    security: Arc<Security>,
+    /// Audit-Ids, through the seam.
+    entropy: Arc<dyn Entropy>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("in_flight", &self.in_flight)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Chain {
-    pub fn new(config: &ApiServerConfig, routes: Routes) -> Chain {
+    pub fn new(
+        config: &ApiServerConfig,
+        routes: Routes,
+        security: Arc<Security>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Chain {
         Chain {
             in_flight: InFlight::new(
                 config.max_requests_inflight,
@@ -111,6 +135,8 @@ impl Chain {
             max_request_body_bytes: config.max_request_body_bytes,
             request_timeout: config.request_timeout,
             routes,
+            security,
+            entropy,
         }
     }
 
@@ -138,9 +164,10 @@ impl Chain {
         trace.push(Stage::PanicGuard);
         let method = request.method().clone();
         let path = request.uri().path().to_string();
+        let audit_id = crate::registry::meta::new_uid(|| self.entropy.next_u64());
         // AssertUnwindSafe: after a panic only the response is built; nothing the panicking
         // future touched is used again (the in-flight permit is released by its drop).
-        let outcome = AssertUnwindSafe(self.stages(request, trace))
+        let outcome = AssertUnwindSafe(self.stages(request, trace, &audit_id))
             .catch_unwind()
             .await;
         let result = match outcome {
@@ -153,13 +180,18 @@ impl Chain {
                 )))
             }
         };
-        result.unwrap_or_else(|status| response::status(&status))
+        let mut response = result.unwrap_or_else(|status| response::status(&status));
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&audit_id) {
+            response.headers_mut().insert(AUDIT_ID_HEADER, value);
+        }
+        response
     }
 
     async fn stages<B>(
         &self,
         request: Request<B>,
         trace: &mut Vec<Stage>,
+        audit_id: &str,
     ) -> Result<Response<Body>, Status>
     where
         B: HttpBody<Data = bytes::Bytes> + Send + 'static,
@@ -168,18 +200,32 @@ impl Chain {
         trace.push(Stage::RequestInfo);
         let info = request_info(&request)?;
         trace.push(Stage::SizeLimit);
-        let request = size_limit(request, self.max_request_body_bytes)?;
+        let mut request = size_limit(request, self.max_request_body_bytes)?;
         trace.push(Stage::InFlight);
         // Held until the response is built; dropped on every path out, panics included.
         let _permit = self.in_flight.admit(&info)?;
-        trace.push(Stage::Authentication);
-        let user = authenticate(&request)?;
-        trace.push(Stage::Audit);
-        audit(&info, &user);
-        trace.push(Stage::Impersonation);
-        impersonate(&request, &user)?;
-        trace.push(Stage::Authorization);
-        authorize(&user, &info)?;
+        let mut path = RequestTrace::new(audit_id, &info);
+        let user = match tokio::time::timeout(
+            self.request_timeout,
+            self.identify(&request, &info, trace, &mut path),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Status::timeout(
+                "request did not complete within requested timeout - authentication and \
+                 authorization did not finish",
+                0,
+            )),
+        };
+        log_decision(&path);
+        self.security.trace.record(path);
+        let user = user?;
+        request.extensions_mut().insert(RequestContext {
+            user,
+            audit_id: audit_id.to_string(),
+            security: self.security.clone(),
+        });
         trace.push(Stage::Timeout);
         let timeout = request_timeout(&request, self.request_timeout)?;
         let dispatch = async {
@@ -198,6 +244,130 @@ impl Chain {
             )),
         }
     }
+
+    /// Stages 5-8: who is asking, whom they act as, and whether they may. Records the
+    /// decision path in `path`.
+    async fn identify<B>(
+        &self,
+        request: &Request<B>,
+        info: &RequestInfo,
+        trace: &mut Vec<Stage>,
+        path: &mut RequestTrace,
+    ) -> Result<UserInfo, Status> {
+        trace.push(Stage::Authentication);
+        let authenticated = self.authenticate(request, path).await?;
+        trace.push(Stage::Audit);
+        // PLACEHOLDER until the audit issue: no audit events yet; the Audit-Id and the
+        // decision path are recorded.
+        trace.push(Stage::Impersonation);
+        let user = self.impersonate(request, &authenticated, path).await?;
+        trace.push(Stage::Authorization);
+        self.authorize(&user, info, path).await?;
+        Ok(user)
+    }
+
+    /// Stage 5: the first authenticator that recognises the request decides; a presented
+    /// credential that fails is a 401, never anonymous.
+    async fn authenticate<B>(
+        &self,
+        request: &Request<B>,
+        path: &mut RequestTrace,
+    ) -> Result<Authenticated, Status> {
+        let empty = PeerCertificates::default();
+        let peer = request
+            .extensions()
+            .get::<PeerCertificates>()
+            .unwrap_or(&empty);
+        let asked = AuthnRequest {
+            headers: request.headers(),
+            peer_certificates: &peer.0,
+        };
+        match self.security.authenticator.authenticate(asked).await {
+            Ok(authenticated) => {
+                path.authenticator = authenticated.method.as_str().to_string();
+                path.authentication = authenticated.detail.clone();
+                path.user = Some(authenticated.user.clone());
+                Ok(authenticated)
+            }
+            Err(error) => {
+                path.authentication = error.detail.clone();
+                path.decision = "Unauthorized".to_string();
+                let message = error.client_message.as_deref().unwrap_or("Unauthorized");
+                Err(Status::unauthorized(message))
+            }
+        }
+    }
+
+    /// Stage 7: `Impersonate-*` headers, each asked of the authorizer with verb
+    /// `impersonate` in kube's order; the first refusal is the 403.
+    async fn impersonate<B>(
+        &self,
+        request: &Request<B>,
+        authenticated: &Authenticated,
+        path: &mut RequestTrace,
+    ) -> Result<UserInfo, Status> {
+        let asked = kubesim_authn::impersonation::requested(request.headers())
+            .map_err(|message| Status::bad_request(&message))?;
+        let Some(asked) = asked else {
+            return Ok(authenticated.user.clone());
+        };
+        for check in asked.checks() {
+            let attributes = Attributes {
+                user: authenticated.user.clone(),
+                verb: check.verb.to_string(),
+                resource_request: true,
+                namespace: check.namespace.clone(),
+                api_group: check.api_group.to_string(),
+                resource: check.resource.to_string(),
+                subresource: check.subresource.clone(),
+                name: check.name.clone(),
+                ..Attributes::default()
+            };
+            let decision = self.security.authorizer.authorize(&attributes).await;
+            if !decision.is_allowed() {
+                path.record_decision(&decision);
+                return Err(forbidden_status(&attributes, &decision.reason));
+            }
+        }
+        let user = asked.user_info();
+        path.impersonated = Some(user.clone());
+        Ok(user)
+    }
+
+    /// Stage 8: the chain of `--authorization-mode`; anything but Allow is a 403 with the
+    /// deciding authorizer's reason.
+    async fn authorize(
+        &self,
+        user: &UserInfo,
+        info: &RequestInfo,
+        path: &mut RequestTrace,
+    ) -> Result<(), Status> {
+        let attributes = Attributes::from_request_info(user.clone(), info);
+        let decision = self.security.authorizer.authorize(&attributes).await;
+        path.record_decision(&decision);
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        Err(forbidden_status(&attributes, &decision.reason))
+    }
+}
+
+/// One `debug` line per request with its decision path (never a credential).
+fn log_decision(path: &RequestTrace) {
+    tracing::debug!(
+        audit_id = %path.audit_id,
+        verb = %path.verb,
+        path = %path.path,
+        authenticator = %path.authenticator,
+        authentication = %path.authentication,
+        user = path.user.as_ref().map(|u| u.username.as_str()).unwrap_or(""),
+        impersonated = path.impersonated.as_ref().map(|u| u.username.as_str()).unwrap_or(""),
+        decision = %path.decision,
+        authorizer = %path.authorizer,
+        decided_by = %path.decided_by,
+        reason = %path.reason,
+        "request decision path"
+    );
 }
 
 /// Stage 9's bound: the server's, or the request's `?timeout=` when shorter (kube's
@@ -329,45 +499,6 @@ fn is_health_probe(info: &RequestInfo) -> bool {
     }
     let first = info.path.trim_start_matches('/').split('/').next();
     first.is_some_and(|segment| crate::health::Endpoint::from_segment(segment).is_some())
-}
-
-/// Stage 5. PLACEHOLDER until the authentication issue lands: every request, with or
-/// without credentials, is [`PLACEHOLDER_USER`] in [`PLACEHOLDER_GROUPS`].
-fn authenticate<B>(_request: &Request<B>) -> Result<UserInfo, Status> {
-    Ok(UserInfo {
-        name: PLACEHOLDER_USER.to_string(),
-        groups: PLACEHOLDER_GROUPS.iter().map(|g| g.to_string()).collect(),
-    })
-}
-
-/// Stage 6. PLACEHOLDER until the audit issue lands: records nothing.
-fn audit(_info: &RequestInfo, _user: &UserInfo) {}
-
-/// Stage 7. PLACEHOLDER until the impersonation issue lands: a request asking to act as
-/// someone else is refused, never served as the caller (which would silently grant the
-/// caller's rights to a request meant to run with fewer).
-fn impersonate<B>(request: &Request<B>, user: &UserInfo) -> Result<(), Status> {
-    let asked = request
-        .headers()
-        .keys()
-        .find(|name| name.as_str().starts_with("impersonate-"));
-    match asked {
-        None => Ok(()),
-        Some(header) => Err(Status::failure(
-            403,
-            reason::FORBIDDEN,
-            format!(
-                "impersonation is not supported yet: the {header} header of user {:?} \
-                 was refused (kubesim has no impersonation filter until its issue lands)",
-                user.name
-            ),
-        )),
-    }
-}
-
-/// Stage 8. PLACEHOLDER until the authorization issue lands: AlwaysAllow.
-fn authorize(_user: &UserInfo, _info: &RequestInfo) -> Result<(), Status> {
-    Ok(())
 }
 
 /// The text of a panic payload (`panic!` with a literal or a formatted message).

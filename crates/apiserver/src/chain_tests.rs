@@ -22,8 +22,16 @@ fn chain_with(config: &ApiServerConfig) -> Arc<Chain> {
         shutting_down: Arc::new(AtomicBool::new(false)),
         max_request_body_bytes: config.max_request_body_bytes,
         registry: None,
+        policy: None,
     };
-    Arc::new(Chain::new(config, routes))
+    let env = kubesim_net::Env::production(std::env::temp_dir());
+    let security = crate::security::build(&config.auth, None, &env, None).unwrap();
+    Arc::new(Chain::new(
+        config,
+        routes,
+        Arc::new(security),
+        env.entropy.clone(),
+    ))
 }
 
 fn request(method: &str, path: &str) -> hyper::http::request::Builder {
@@ -125,17 +133,83 @@ async fn an_undeclared_body_over_the_limit_is_cut_off_at_the_limit() {
 }
 
 #[tokio::test]
-async fn impersonation_is_refused_until_implemented() {
+async fn impersonating_a_group_without_a_user_is_a_400() {
     let chain = chain_with(&config());
     let builder =
         request("GET", "/api/v1/namespaces/default/pods").header("Impersonate-Group", "x");
     let (response, trace) = send(&chain, builder).await;
     assert_eq!(trace.last(), Some(&Stage::Impersonation));
+    assert_eq!(response.status(), 400);
+    let body = json_body(response).await;
+    assert_eq!(body["reason"], "BadRequest");
+}
+
+#[tokio::test]
+async fn without_credentials_and_anonymous_off_authentication_answers_401() {
+    let mut config = config();
+    config.auth.anonymous_auth = false;
+    let chain = chain_with(&config);
+    let (response, trace) = send(&chain, request("GET", "/api/v1/namespaces")).await;
+    assert_eq!(trace.last(), Some(&Stage::Authentication));
+    assert_eq!(response.status(), 401);
+    let body = json_body(response).await;
+    assert_eq!(body["reason"], "Unauthorized");
+    assert_eq!(body["message"], "Unauthorized");
+}
+
+#[tokio::test]
+async fn basic_auth_is_a_401_that_says_it_is_not_supported() {
+    let chain = chain_with(&config());
+    let builder = request("GET", "/api/v1/namespaces").header("Authorization", "Basic YTpi");
+    let (response, trace) = send(&chain, builder).await;
+    assert_eq!(trace.last(), Some(&Stage::Authentication));
+    assert_eq!(response.status(), 401);
+    let body = json_body(response).await;
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("basic authentication is not supported"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn always_deny_refuses_at_authorization_with_kubes_message() {
+    let mut config = config();
+    config.auth.authorization_modes = "AlwaysDeny".to_string();
+    let chain = chain_with(&config);
+    let (response, trace) = send(&chain, request("GET", "/api/v1/namespaces/default/pods")).await;
+    assert_eq!(trace.last(), Some(&Stage::Authorization));
     assert_eq!(response.status(), 403);
     let body = json_body(response).await;
     assert_eq!(body["reason"], "Forbidden");
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("impersonate-group"), "{message}");
+    assert!(
+        message.starts_with(
+            "pods is forbidden: User \"system:anonymous\" cannot list resource \"pods\" \
+             in API group \"\" in the namespace \"default\""
+        ),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn every_response_carries_an_audit_id_that_keys_its_trace() {
+    let mut config = config();
+    config.auth.authorization_modes = "AlwaysDeny".to_string();
+    let chain = chain_with(&config);
+    let (response, _) = send(&chain, request("GET", "/api/v1/namespaces")).await;
+    let audit_id = response.headers()[AUDIT_ID_HEADER]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(audit_id.len(), 36, "{audit_id}");
+    let trace = chain.security.trace.get(&audit_id).unwrap();
+    assert_eq!(trace.authenticator, "anonymous");
+    // kube's AlwaysDeny has no opinion ("Everything is forbidden."), so the chain refuses.
+    assert_eq!(trace.decision, "NoOpinion");
+    assert_eq!(trace.reason, "Everything is forbidden.");
+    let (other, _) = send(&chain, request("GET", "/version")).await;
+    assert_ne!(other.headers()[AUDIT_ID_HEADER], audit_id.as_str());
 }
 
 #[tokio::test]

@@ -58,6 +58,111 @@ pub struct ApiServerConfig {
     pub etcd_servers: Vec<String>,
     /// The prefix of every key (`--etcd-prefix`, `/registry`).
     pub etcd_prefix: String,
+    /// Authentication and authorization.
+    pub auth: AuthOptions,
+}
+
+/// kube-apiserver's `authorization.Webhook` cache defaults.
+pub const DEFAULT_WEBHOOK_AUTHORIZED_TTL: Duration = Duration::from_secs(300);
+pub const DEFAULT_WEBHOOK_UNAUTHORIZED_TTL: Duration = Duration::from_secs(30);
+/// kubesim's default bound on one call to the authz service (kube's AuthorizationConfiguration
+/// default for a webhook's `timeout` is 3 s; K8S-FACTS.md caps it at 30 s).
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Authentication and authorization flags, by kube-apiserver's names. Files are read and
+/// checked at start-up (`crate::security::Security::build`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthOptions {
+    /// `--anonymous-auth` (default true): a request without credentials is
+    /// `system:anonymous`; off, it is a 401.
+    pub anonymous_auth: bool,
+    /// `--token-auth-file`: static tokens, Kubernetes' CSV.
+    pub token_auth_file: Option<PathBuf>,
+    /// `--service-account-key-file`: keys ServiceAccount tokens are verified with (public or
+    /// private PEM). The signing key is always among them.
+    pub service_account_key_files: Vec<PathBuf>,
+    /// `--service-account-signing-key-file`: signs TokenRequest tokens.
+    pub service_account_signing_key_file: Option<PathBuf>,
+    /// `--service-account-issuer`: the first issues, every one is accepted.
+    pub service_account_issuers: Vec<String>,
+    /// `--api-audiences`: a token must be for one of these (default: the issuer).
+    pub api_audiences: Vec<String>,
+    /// `--service-account-lookup` (default true): a token's ServiceAccount (and bound pod or
+    /// secret) must still exist with the same UID.
+    pub service_account_lookup: bool,
+    /// `--service-account-max-token-expiration`; `None` is no maximum.
+    pub service_account_max_token_expiration: Option<Duration>,
+    /// `--oidc-*`; `oidc_issuer_url` `None` turns OIDC off.
+    pub oidc_issuer_url: Option<String>,
+    pub oidc_client_id: String,
+    pub oidc_username_claim: String,
+    pub oidc_username_prefix: Option<String>,
+    pub oidc_groups_claim: Option<String>,
+    pub oidc_groups_prefix: String,
+    pub oidc_required_claims: Vec<(String, String)>,
+    pub oidc_ca_file: Option<PathBuf>,
+    pub oidc_signing_algs: Vec<String>,
+    /// `--requestheader-*`: the authenticating proxy; off without the CA file.
+    pub requestheader_client_ca_file: Option<PathBuf>,
+    pub requestheader_allowed_names: Vec<String>,
+    pub requestheader_username_headers: Vec<String>,
+    pub requestheader_group_headers: Vec<String>,
+    pub requestheader_extra_headers_prefix: Vec<String>,
+    /// `--authorization-mode`, e.g. `Node,RBAC` (kube's default: `AlwaysAllow`).
+    pub authorization_modes: String,
+    /// `--authorization-config`: kube's AuthorizationConfiguration file, instead of the mode
+    /// and webhook flags.
+    pub authorization_config_file: Option<PathBuf>,
+    /// `--authorization-policy-file`: ABAC's JSON lines.
+    pub authorization_policy_file: Option<PathBuf>,
+    /// `--authorization-webhook-config-file`: a kubeconfig whose cluster `server` is the authz
+    /// service's gRPC address (`http://host:port`).
+    pub authorization_webhook_config_file: Option<PathBuf>,
+    /// `--authorization-webhook-cache-authorized-ttl` / `-unauthorized-ttl`.
+    pub authorization_webhook_authorized_ttl: Duration,
+    pub authorization_webhook_unauthorized_ttl: Duration,
+    /// kubesim's `--authorization-webhook-timeout` and `--authorization-webhook-failure-policy`
+    /// (`NoOpinion` or `Deny`): kube sets these only in AuthorizationConfiguration.
+    pub authorization_webhook_timeout: Duration,
+    pub authorization_webhook_failure_policy: String,
+}
+
+impl Default for AuthOptions {
+    /// kube-apiserver's defaults: anonymous on, lookups on, AlwaysAllow, nothing else.
+    fn default() -> Self {
+        AuthOptions {
+            anonymous_auth: true,
+            token_auth_file: None,
+            service_account_key_files: Vec::new(),
+            service_account_signing_key_file: None,
+            service_account_issuers: Vec::new(),
+            api_audiences: Vec::new(),
+            service_account_lookup: true,
+            service_account_max_token_expiration: None,
+            oidc_issuer_url: None,
+            oidc_client_id: String::new(),
+            oidc_username_claim: "sub".to_string(),
+            oidc_username_prefix: None,
+            oidc_groups_claim: None,
+            oidc_groups_prefix: String::new(),
+            oidc_required_claims: Vec::new(),
+            oidc_ca_file: None,
+            oidc_signing_algs: vec!["RS256".to_string()],
+            requestheader_client_ca_file: None,
+            requestheader_allowed_names: Vec::new(),
+            requestheader_username_headers: Vec::new(),
+            requestheader_group_headers: Vec::new(),
+            requestheader_extra_headers_prefix: Vec::new(),
+            authorization_modes: "AlwaysAllow".to_string(),
+            authorization_config_file: None,
+            authorization_policy_file: None,
+            authorization_webhook_config_file: None,
+            authorization_webhook_authorized_ttl: DEFAULT_WEBHOOK_AUTHORIZED_TTL,
+            authorization_webhook_unauthorized_ttl: DEFAULT_WEBHOOK_UNAUTHORIZED_TTL,
+            authorization_webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
+            authorization_webhook_failure_policy: "NoOpinion".to_string(),
+        }
+    }
 }
 
 impl ApiServerConfig {
@@ -81,6 +186,7 @@ impl ApiServerConfig {
             shutdown_grace: Duration::from_secs(5),
             etcd_servers: Vec::new(),
             etcd_prefix: crate::registry::DEFAULT_ETCD_PREFIX.to_string(),
+            auth: AuthOptions::default(),
         }
     }
 

@@ -10,7 +10,7 @@
 //!
 //! Pure functions of the resource table, so the JSON shapes are unit-tested.
 
-use kubesim_api::resources::{RESOURCES, Resource, group_versions};
+use kubesim_api::resources::{RESOURCES, Resource, Subresource, group_versions, subresource};
 use serde_json::{Map, Value, json};
 
 /// The group of aggregated discovery documents.
@@ -59,7 +59,9 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
     for resource in served {
         resources.push(api_resource(resource));
         for sub in resource.subresources {
-            resources.push(api_subresource(resource, sub));
+            if let Some(sub) = subresource(resource, sub) {
+                resources.push(api_subresource(resource, &sub));
+            }
         }
     }
     let mut list = Map::new();
@@ -141,7 +143,7 @@ fn aggregated_resource(resource: &Resource) -> Value {
     });
     let mut out = Map::new();
     out.insert("resource".into(), json!(resource.plural));
-    out.insert("responseKind".into(), response_kind.clone());
+    out.insert("responseKind".into(), response_kind);
     let scope = if resource.is_namespaced() {
         "Namespaced"
     } else {
@@ -155,11 +157,12 @@ fn aggregated_resource(resource: &Resource) -> Value {
     let subresources: Vec<Value> = resource
         .subresources
         .iter()
+        .filter_map(|sub| subresource(resource, sub))
         .map(|sub| {
             json!({
-                "subresource": sub,
-                "responseKind": response_kind,
-                "verbs": subresource_verbs(sub),
+                "subresource": sub.name,
+                "responseKind": {"group": sub.group, "version": sub.version, "kind": sub.kind},
+                "verbs": sub.verbs,
             })
         })
         .collect();
@@ -182,23 +185,23 @@ fn api_resource(resource: &Resource) -> Value {
 }
 
 /// `pods/status`: kube-apiserver lists each subresource as a resource of its own, with an
-/// empty singular name and the parent's kind.
-fn api_subresource(resource: &Resource, sub: &str) -> Value {
-    json!({
-        "name": format!("{}/{sub}", resource.plural),
-        "singularName": "",
-        "namespaced": resource.is_namespaced(),
-        "kind": resource.kind,
-        "verbs": subresource_verbs(sub),
-    })
-}
-
-/// `status` and `scale` are read and written; `finalize` (namespaces) is only written.
-fn subresource_verbs(sub: &str) -> &'static [&'static str] {
-    match sub {
-        "finalize" => &["update"],
-        _ => &["get", "patch", "update"],
+/// empty singular name and the parent's kind, or, for one of another kind
+/// (`serviceaccounts/token`), that kind with its group and version.
+fn api_subresource(resource: &Resource, sub: &Subresource) -> Value {
+    let mut out = Map::new();
+    out.insert(
+        "name".into(),
+        json!(format!("{}/{}", resource.plural, sub.name)),
+    );
+    out.insert("singularName".into(), json!(""));
+    out.insert("namespaced".into(), json!(resource.is_namespaced()));
+    if (sub.group, sub.version) != (resource.group, resource.version) {
+        out.insert("group".into(), json!(sub.group));
+        out.insert("version".into(), json!(sub.version));
     }
+    out.insert("kind".into(), json!(sub.kind));
+    out.insert("verbs".into(), json!(sub.verbs));
+    Value::Object(out)
 }
 
 /// Go's `omitempty`: kube-apiserver leaves out empty short names and categories.
@@ -315,6 +318,85 @@ mod tests {
         assert_eq!(namespaces["namespaced"], false);
         let secrets = find(&doc["resources"], "name", "secrets");
         assert!(secrets.get("shortNames").is_none(), "omitempty: {secrets}");
+    }
+
+    #[test]
+    fn reviews_nodes_and_the_token_subresource_are_listed_as_kube_lists_them() {
+        let core = api_resource_list("", "v1").unwrap();
+        let token = find(&core["resources"], "name", "serviceaccounts/token");
+        assert_eq!(
+            token,
+            &json!({"name": "serviceaccounts/token", "singularName": "", "namespaced": true,
+                    "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest",
+                    "verbs": ["create"]})
+        );
+        let nodes = find(&core["resources"], "name", "nodes");
+        assert_eq!(nodes["namespaced"], false);
+        assert_eq!(nodes["shortNames"], json!(["no"]));
+        let status = find(&core["resources"], "name", "nodes/status");
+        assert!(status.get("group").is_none(), "{status}");
+        assert_eq!(status["verbs"], json!(["get", "patch", "update"]));
+
+        let authz = api_resource_list("authorization.k8s.io", "v1").unwrap();
+        let local = find(&authz["resources"], "name", "localsubjectaccessreviews");
+        assert_eq!(
+            local,
+            &json!({"name": "localsubjectaccessreviews", "singularName": "localsubjectaccessreview",
+                    "namespaced": true, "kind": "LocalSubjectAccessReview", "verbs": ["create"]})
+        );
+        let names: Vec<&str> = authz["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "localsubjectaccessreviews",
+                "selfsubjectaccessreviews",
+                "selfsubjectrulesreviews",
+                "subjectaccessreviews"
+            ]
+        );
+        let authn = api_group("authentication.k8s.io").unwrap();
+        assert_eq!(
+            authn["versions"],
+            json!([
+                {"groupVersion": "authentication.k8s.io/v1", "version": "v1"},
+                {"groupVersion": "authentication.k8s.io/v1beta1", "version": "v1beta1"},
+                {"groupVersion": "authentication.k8s.io/v1alpha1", "version": "v1alpha1"}
+            ])
+        );
+        assert_eq!(authn["preferredVersion"]["version"], "v1");
+        let beta = api_resource_list("authentication.k8s.io", "v1beta1").unwrap();
+        assert_eq!(beta["resources"][0]["name"], "selfsubjectreviews");
+        assert_eq!(beta["resources"].as_array().unwrap().len(), 1);
+
+        let media = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+        let core = aggregated(true, media);
+        let v1 = &core["items"][0]["versions"][0];
+        let accounts = find(&v1["resources"], "resource", "serviceaccounts");
+        assert_eq!(
+            accounts["subresources"],
+            json!([{"subresource": "token",
+                    "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"},
+                    "verbs": ["create"]}])
+        );
+        let groups = aggregated(false, media);
+        let authz = groups["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["metadata"]["name"] == "authorization.k8s.io")
+            .unwrap();
+        let sar = find(
+            &authz["versions"][0]["resources"],
+            "resource",
+            "subjectaccessreviews",
+        );
+        assert_eq!(sar["scope"], "Cluster");
+        assert_eq!(sar["verbs"], json!(["create"]));
     }
 
     #[test]

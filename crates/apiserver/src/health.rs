@@ -16,6 +16,9 @@ pub struct HealthState {
     pub etcd_ok: Option<bool>,
     /// Whether every watch cache has done its first list (kube's `informer-sync`).
     pub caches_synced: Option<bool>,
+    /// Whether the bootstrap RBAC policy is in place (kube's
+    /// `poststarthook/rbac/bootstrap-roles`); `None` without storage.
+    pub rbac_bootstrapped: Option<bool>,
 }
 
 /// One endpoint and the checks behind it.
@@ -58,6 +61,7 @@ impl Endpoint {
                 Check::Etcd,
                 Check::EtcdReadiness,
                 Check::InformerSync,
+                Check::BootstrapRoles,
                 Check::Shutdown,
             ],
         }
@@ -75,6 +79,8 @@ enum Check {
     EtcdReadiness,
     /// Every watch cache has its initial state.
     InformerSync,
+    /// kube's bootstrap ClusterRoles and bindings exist (`security::policy`).
+    BootstrapRoles,
 }
 
 impl Check {
@@ -85,6 +91,7 @@ impl Check {
             Check::Etcd => "etcd",
             Check::EtcdReadiness => "etcd-readiness",
             Check::InformerSync => "informer-sync",
+            Check::BootstrapRoles => "poststarthook/rbac/bootstrap-roles",
         }
     }
 
@@ -100,7 +107,12 @@ impl Check {
             Check::InformerSync if state.caches_synced == Some(false) => {
                 Err("watch caches have not synced yet".to_string())
             }
-            Check::Etcd | Check::EtcdReadiness | Check::InformerSync => Ok(()),
+            Check::BootstrapRoles if state.rbac_bootstrapped == Some(false) => {
+                Err("not finished".to_string())
+            }
+            Check::Etcd | Check::EtcdReadiness | Check::InformerSync | Check::BootstrapRoles => {
+                Ok(())
+            }
         }
     }
 }
@@ -186,11 +198,13 @@ mod tests {
         shutting_down: false,
         etcd_ok: None,
         caches_synced: None,
+        rbac_bootstrapped: None,
     };
     const STOPPING: HealthState = HealthState {
         shutting_down: true,
         etcd_ok: None,
         caches_synced: None,
+        rbac_bootstrapped: None,
     };
 
     #[test]
@@ -199,14 +213,24 @@ mod tests {
             shutting_down: false,
             etcd_ok: Some(false),
             caches_synced: Some(true),
+            rbac_bootstrapped: Some(false),
         };
         let (code, text) = answer(Endpoint::Readyz, None, "verbose", down).unwrap();
         assert_eq!(code, 500);
         assert_eq!(
             text,
             "[+]ping ok\n[-]etcd failed: reason withheld\n[-]etcd-readiness failed: reason withheld\n\
-             [+]informer-sync ok\n[+]shutdown ok\nreadyz check failed\n"
+             [+]informer-sync ok\n[-]poststarthook/rbac/bootstrap-roles failed: reason withheld\n\
+             [+]shutdown ok\nreadyz check failed\n"
         );
+        let (code, _) = answer(
+            Endpoint::Readyz,
+            Some("poststarthook/rbac/bootstrap-roles"),
+            "",
+            down,
+        )
+        .unwrap();
+        assert_eq!(code, 500);
         let (code, _) = answer(Endpoint::Livez, Some("etcd"), "", down).unwrap();
         assert_eq!(code, 500);
     }

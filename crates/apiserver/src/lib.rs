@@ -1,9 +1,9 @@
 //! kubesim's API server front: HTTPS on one port (HTTP/1.1 and HTTP/2), the handler chain
 //! every request passes, and the endpoints that need no storage: `/version`, health and
 //! discovery, and the resources over the store (`kubesim-storage`) with their watch caches.
-//! Authentication, audit, impersonation, authorization and admission come in later issues;
-//! their stages are in the chain (and admission's in the registry) as clearly marked
-//! PLACEHOLDERs.
+//! Authentication (`kubesim-authn`), impersonation and authorization (`kubesim-authz`) are
+//! stages of the chain; audit events and admission come in later issues, their places
+//! marked PLACEHOLDER (audit in the chain, admission in the registry).
 //!
 //! Map of the crate, in the order a request meets it:
 //! - [`server`]: [`ApiServer`], the accept loop (listeners come from `Env.net`, the network
@@ -14,7 +14,12 @@
 //! - [`chain`]: the handler chain, one function per stage, in BRIEF.md's order: panic guard,
 //!   request info, size limit, in-flight limit, authentication, audit, impersonation,
 //!   authorization, request timeout, dispatch.
-//! - [`routes`]: dispatch, which handler answers a path.
+//! - [`security`]: authentication and authorization built from the flags, RBAC over the
+//!   watch caches, the bootstrap policy and aggregated ClusterRoles, escalation prevention,
+//!   and the decision-path trace; [`context`]: what the chain hands the handlers (the user,
+//!   the Audit-Id, the security parts).
+//! - [`routes`]: dispatch, which handler answers a path; [`reviews`]: the review APIs
+//!   (SelfSubjectReview, SubjectAccessReview and kin) and TokenRequest.
 //! - [`rest`]: resource requests: query options, content types, bodies, responses (objects,
 //!   lists, Tables, Status); [`watch`]: the chunked event stream from the watch cache.
 //! - [`registry`]: Kubernetes' REST semantics over the store, one file per verb family.
@@ -33,12 +38,15 @@
 
 pub mod chain;
 pub mod config;
+pub mod context;
 pub mod discovery;
 pub mod health;
 pub mod registry;
 pub mod response;
 pub mod rest;
+pub mod reviews;
 pub mod routes;
+pub mod security;
 pub mod server;
 pub mod tls;
 pub mod version;

@@ -96,6 +96,8 @@ pub struct Call<'a> {
     pub info: &'a RequestInfo,
     pub headers: &'a HeaderMap,
     pub query: Query,
+    /// Who asks, as the chain decided; `None` in the chain's unit tests.
+    pub requester: Option<kubesim_api::user::UserInfo>,
 }
 
 impl Call<'_> {
@@ -291,6 +293,7 @@ impl Call<'_> {
             field_manager: self.field_manager()?,
             operation: Operation::Update,
             force: self.query.flag("force")?,
+            requester: self.requester.clone(),
         })
     }
 
@@ -352,67 +355,8 @@ impl Call<'_> {
         Ok(opts)
     }
 
-    /// The body as an object, with the unknown and duplicate fields `fieldValidation` asks
-    /// about: 400 under Strict, warnings under Warn (the default), nothing under Ignore.
     fn decode_body(&self, body: &[u8]) -> Result<(Value, Vec<String>), Status> {
-        let content_type = header(self.headers, CONTENT_TYPE.as_str());
-        let media = content_type.split(';').next().unwrap_or("").trim();
-        if !media.is_empty() && !BODY_TYPES.contains(&media) {
-            return Err(Status::unsupported_media_type(&BODY_TYPES));
-        }
-        if media == kubesim_api::protobuf::MEDIA_TYPE {
-            // kube-apiserver's protobuf decoder reports no unknown or duplicate fields.
-            let object = kubesim_api::protobuf::decode(self.resource, body).map_err(|e| {
-                Status::bad_request(&format!(
-                    "the object provided is unrecognized (must be of type {}): {e}",
-                    self.resource.kind
-                ))
-            })?;
-            return Ok((object, Vec::new()));
-        }
-        let bytes = if media == "application/yaml" {
-            yaml_or_json(body, self.resource)?
-        } else {
-            body.to_vec()
-        };
-        let object: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            Status::bad_request(&format!(
-                "the object provided is unrecognized (must be of type {}): couldn't get \
-                 version/kind; json parse error: {e} ({})",
-                self.resource.kind,
-                summarize_data(body)
-            ))
-        })?;
-        if !object.is_object() {
-            return Err(Status::bad_request(&format!(
-                "the object provided is unrecognized (must be of type {}): the body is not a \
-                 JSON object",
-                self.resource.kind
-            )));
-        }
-        let problems = match self.query.get("fieldValidation").unwrap_or("Warn") {
-            "Ignore" => return Ok((object, Vec::new())),
-            "Warn" | "" => false,
-            "Strict" => true,
-            other => {
-                return Err(Status::bad_request(&format!(
-                    "fieldValidation: Unsupported value: \"{other}\": supported values: \
-                     \"Ignore\", \"Strict\", \"Warn\""
-                )));
-            }
-        };
-        let mut found = schema::duplicate_fields(&bytes);
-        found.extend(schema::unknown_fields(self.resource, &object));
-        if problems && !found.is_empty() {
-            // kube's wording for a strict decoding failure of a create or update body.
-            return Err(Status::bad_request(&format!(
-                "{kind} in version \"{version}\" cannot be handled as a {kind}: {}",
-                schema::strict_decoding_error(&found),
-                kind = self.resource.kind,
-                version = self.resource.version,
-            )));
-        }
-        Ok((object, found))
+        decode_object(self.resource, self.headers, &self.query, body)
     }
 
     fn written_response(
@@ -523,6 +467,76 @@ impl Call<'_> {
     }
 }
 
+/// A create or update body as an object of `resource`'s kind (JSON, YAML or protobuf, by
+/// Content-Type), with the unknown and duplicate fields `fieldValidation` asks about: 400
+/// under Strict, warnings under Warn (the default), nothing under Ignore. The review handlers
+/// ([`crate::reviews`]) read their bodies with it too.
+pub fn decode_object(
+    resource: &Resource,
+    headers: &HeaderMap,
+    query: &Query,
+    body: &[u8],
+) -> Result<(Value, Vec<String>), Status> {
+    let content_type = header(headers, CONTENT_TYPE.as_str());
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if !media.is_empty() && !BODY_TYPES.contains(&media) {
+        return Err(Status::unsupported_media_type(&BODY_TYPES));
+    }
+    if media == kubesim_api::protobuf::MEDIA_TYPE {
+        // kube-apiserver's protobuf decoder reports no unknown or duplicate fields.
+        let object = kubesim_api::protobuf::decode(resource, body).map_err(|e| {
+            Status::bad_request(&format!(
+                "the object provided is unrecognized (must be of type {}): {e}",
+                resource.kind
+            ))
+        })?;
+        return Ok((object, Vec::new()));
+    }
+    let bytes = if media == "application/yaml" {
+        yaml_or_json(body, resource)?
+    } else {
+        body.to_vec()
+    };
+    let object: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Status::bad_request(&format!(
+            "the object provided is unrecognized (must be of type {}): couldn't get \
+             version/kind; json parse error: {e} ({})",
+            resource.kind,
+            summarize_data(body)
+        ))
+    })?;
+    if !object.is_object() {
+        return Err(Status::bad_request(&format!(
+            "the object provided is unrecognized (must be of type {}): the body is not a \
+             JSON object",
+            resource.kind
+        )));
+    }
+    let problems = match query.get("fieldValidation").unwrap_or("Warn") {
+        "Ignore" => return Ok((object, Vec::new())),
+        "Warn" | "" => false,
+        "Strict" => true,
+        other => {
+            return Err(Status::bad_request(&format!(
+                "fieldValidation: Unsupported value: \"{other}\": supported values: \
+                 \"Ignore\", \"Strict\", \"Warn\""
+            )));
+        }
+    };
+    let mut found = schema::duplicate_fields(&bytes);
+    found.extend(schema::unknown_fields(resource, &object));
+    if problems && !found.is_empty() {
+        // kube's wording for a strict decoding failure of a create or update body.
+        return Err(Status::bad_request(&format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {}",
+            schema::strict_decoding_error(&found),
+            kind = resource.kind,
+            version = resource.version,
+        )));
+    }
+    Ok((object, found))
+}
+
 /// kube's `ReturnDeletedObject`: pods answer DELETE with the pod, most kinds with a Status.
 fn returns_deleted_object(resource: &Resource) -> bool {
     matches!(resource.kind, "Pod" | "Namespace" | "Service")
@@ -573,7 +587,8 @@ fn list_body(
     body
 }
 
-fn dry_run(query: &Query) -> Result<bool, Status> {
+/// `dryRun`: absent or `All`; anything else is a 400.
+pub fn dry_run(query: &Query) -> Result<bool, Status> {
     match query.get("dryRun") {
         None | Some("") => Ok(false),
         Some("All") => Ok(true),

@@ -7,6 +7,7 @@
 //! | `/api`, `/apis`, `/apis/<g>`, `/api/v1`, `/apis/<g>/<v>` | [`crate::discovery`] |
 //! | `/openapi/v2` (protobuf or JSON) | [`kubesim_api::openapi_v2`] |
 //! | `/openapi/v3`, `/openapi/v3/<group version>` | [`kubesim_api::openapi`] |
+//! | a review (SubjectAccessReview, ...), `serviceaccounts/<name>/token` | [`crate::reviews`] |
 //! | a served resource | [`crate::rest`] (503 when the server runs without storage) |
 //! | anything else | 404 `the server could not find the requested resource` |
 
@@ -21,10 +22,12 @@ use kubesim_api::status::{GroupResource, StatusDetails, reason};
 use kubesim_api::{RequestInfo, Status};
 
 use crate::chain::read_body;
+use crate::context::RequestContext;
 use crate::health::{self, Endpoint, HealthState};
 use crate::registry::Registry;
 use crate::response::{self, APPLICATION_JSON, Body};
 use crate::rest::{Call, Query};
+use crate::reviews::{self, Review};
 use crate::{discovery, version};
 
 /// The answer to a resource request when the server runs without storage (unit tests of
@@ -42,6 +45,8 @@ pub struct Routes {
     pub max_request_body_bytes: usize,
     /// The resources' REST semantics over the store; `None` without `--etcd-servers`.
     pub registry: Option<Arc<Registry>>,
+    /// The bootstrap RBAC policy's progress (`/readyz`); `None` without storage.
+    pub policy: Option<Arc<crate::security::policy::PolicyState>>,
 }
 
 impl Routes {
@@ -89,6 +94,7 @@ impl Routes {
             ["openapi", "v2"] => Some(openapi_v2(accept)?),
             ["openapi", "v3"] => Some(json(&kubesim_api::openapi::v3_root())),
             ["openapi", "v3", rest @ ..] => openapi_v3(&rest.join("/")),
+            ["debug", "kubesim", "trace", audit_id] => trace(&request, audit_id),
             _ => None,
         };
         let answer = answer.ok_or_else(not_found)?;
@@ -97,7 +103,8 @@ impl Routes {
     }
 
     /// A resource request: checked against the resource table, then served by
-    /// [`crate::rest`]. The body is read (and size-limited) before anything else.
+    /// [`crate::reviews`] (the create-only reviews, TokenRequest) or [`crate::rest`]. The body
+    /// is read (and size-limited) before anything else.
     async fn resource<B>(
         &self,
         request: Request<Limited<B>>,
@@ -120,6 +127,17 @@ impl Routes {
         }
         let (parts, body) = request.into_parts();
         let body = read_body(body, self.max_request_body_bytes).await?;
+        if reviews::handles(resource, &info.subresource) {
+            let review = Review {
+                resource,
+                info,
+                headers: &parts.headers,
+                query: Query::parse(parts.uri.query().unwrap_or("")),
+                context: parts.extensions.get::<RequestContext>(),
+                registry: self.registry.as_ref(),
+            };
+            return review.serve(body).await;
+        }
         let registry = self
             .registry
             .as_ref()
@@ -130,6 +148,10 @@ impl Routes {
             info,
             headers: &parts.headers,
             query: Query::parse(parts.uri.query().unwrap_or("")),
+            requester: parts
+                .extensions
+                .get::<crate::context::RequestContext>()
+                .map(|context| context.user.clone()),
         };
         call.serve(body).await
     }
@@ -141,11 +163,9 @@ impl Routes {
         rest: &[&str],
         query: Option<&str>,
     ) -> Result<Response<Body>, Status> {
-        let check = match rest {
-            [] => None,
-            [check] => Some(*check),
-            _ => return Err(not_found()),
-        };
+        // Check names may have slashes: `poststarthook/rbac/bootstrap-roles`.
+        let joined = rest.join("/");
+        let check = (!rest.is_empty()).then_some(joined.as_str());
         let (etcd_ok, caches_synced) = match &self.registry {
             None => (None, None),
             Some(registry) => (
@@ -157,6 +177,10 @@ impl Routes {
             shutting_down: self.shutting_down.load(Ordering::Relaxed),
             etcd_ok,
             caches_synced,
+            rbac_bootstrapped: self
+                .policy
+                .as_ref()
+                .map(|policy| policy.bootstrapped.load(Ordering::Relaxed)),
         };
         let (code, text) =
             health::answer(endpoint, check, query.unwrap_or(""), state).ok_or_else(not_found)?;
@@ -173,6 +197,16 @@ impl Routes {
             None => json(&discovery::api_versions(&self.server_address)),
         }
     }
+}
+
+/// `/debug/kubesim/trace/<audit-id>`: the decision path of a recent request (who, how
+/// authenticated, which authorizer and rule), as JSON; 404 once it has left the bounded log.
+fn trace<B>(request: &Request<B>, audit_id: &str) -> Option<Response<Body>> {
+    let context = request
+        .extensions()
+        .get::<crate::context::RequestContext>()?;
+    let trace = context.security.trace.get(audit_id)?;
+    Some(json(&serde_json::to_value(trace).ok()?))
 }
 
 /// `/openapi/v2`: Swagger 2.0, as gnostic protobuf for kubectl 1.27/1.28 (which read only

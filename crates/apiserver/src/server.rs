@@ -28,10 +28,10 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::chain::Chain;
+use crate::chain::{Chain, PeerCertificates};
 use crate::registry::Registry;
 use crate::routes::Routes;
-use crate::{ApiServerConfig, tls};
+use crate::{ApiServerConfig, security, tls};
 use kubesim_storage::EtcdStorage;
 
 /// After a failed accept (out of file descriptors, say), wait this long before the next, so
@@ -76,13 +76,24 @@ impl ApiServer {
                 Some(Registry::start(env.clone(), storage, &config.etcd_prefix))
             }
         };
+        let security = Arc::new(security::build(
+            &config.auth,
+            config.client_ca_file.as_deref(),
+            &env,
+            registry.as_ref(),
+        )?);
+        let policy = registry.as_ref().map(|registry| {
+            registry.set_write_guard(Arc::new(security::escalation::RbacGuard::new(&security)));
+            security::policy::start(registry)
+        });
         let routes = Routes {
             server_address: advertised_address(local_addr),
             shutting_down: shutting_down.clone(),
             max_request_body_bytes: config.max_request_body_bytes,
             registry,
+            policy,
         };
-        let chain = Arc::new(Chain::new(&config, routes));
+        let chain = Arc::new(Chain::new(&config, routes, security, env.entropy.clone()));
         let (stop, stopped) = watch::channel(false);
         let accept_loop = tokio::spawn(accept_loop(listener, acceptor, chain, config, stopped));
         tracing::info!(address = %local_addr, "API server listening (HTTPS, HTTP/1.1 and HTTP/2)");
@@ -220,8 +231,18 @@ impl Handler {
             }
         };
         let chain = self.chain;
-        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        // Read once per connection; every request on it carries the chain for
+        // authentication, which verifies it at the request's time.
+        let peer = PeerCertificates(Arc::new(
+            tls.get_ref()
+                .1
+                .peer_certificates()
+                .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
+                .unwrap_or_default(),
+        ));
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             let chain = chain.clone();
+            request.extensions_mut().insert(peer.clone());
             async move { Ok::<_, Infallible>(chain.handle(request).await) }
         });
         let connection = self

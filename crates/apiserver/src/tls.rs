@@ -1,7 +1,10 @@
 //! The serving TLS configuration: the certificate and key from PEM files, ALPN `h2` and
 //! `http/1.1` (kubectl speaks HTTP/2 when offered), and client certificates requested but not
-//! required when a client CA is given (x509 authentication reads them later; a request
-//! without one goes on to the other authenticators, as in kube-apiserver).
+//! required when a client CA or a request-header CA is given. The TLS layer accepts any
+//! certificate whose key the client proves it holds (`kubesim_authn::tls`, Go's
+//! `RequestClientCert`): x509 and request-header authentication verify the chain against
+//! their own CA, so a certificate from another CA, or an expired one, is a 401 that says why
+//! instead of a handshake failure.
 //!
 //! rustls with the ring provider, named explicitly rather than taken from the process-wide
 //! default, so a second provider linked in by some other crate cannot change what we serve.
@@ -11,7 +14,6 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
 
 use crate::ApiServerConfig;
 
@@ -28,21 +30,26 @@ pub fn server_config(config: &ApiServerConfig) -> Result<Arc<rustls::ServerConfi
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS protocol versions: {e}"))?;
-    let builder = match &config.client_ca_file {
-        None => builder.with_no_client_auth(),
-        Some(ca_file) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for ca in certificates(ca_file)? {
-                roots
-                    .add(ca)
-                    .map_err(|e| format!("--client-ca-file {}: {e}", ca_file.display()))?;
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| format!("--client-ca-file {}: {e}", ca_file.display()))?;
-            builder.with_client_cert_verifier(verifier)
+    let client_cas = [
+        ("--client-ca-file", config.client_ca_file.as_ref()),
+        (
+            "--requestheader-client-ca-file",
+            config.auth.requestheader_client_ca_file.as_ref(),
+        ),
+    ];
+    let mut hint_pems = Vec::new();
+    for (flag, path) in client_cas {
+        if let Some(path) = path {
+            let pem = std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
+            hint_pems.push(pem);
         }
+    }
+    let builder = if hint_pems.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let hints: Vec<&[u8]> = hint_pems.iter().map(Vec::as_slice).collect();
+        let verifier = kubesim_authn::tls::client_cert_verifier(&hints).map_err(|e| e.0)?;
+        builder.with_client_cert_verifier(verifier)
     };
     let mut server = builder.with_single_cert(chain, key).map_err(|e| {
         format!(

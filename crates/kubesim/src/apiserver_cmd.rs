@@ -1,5 +1,8 @@
 //! `kubesim apiserver`: the API server's front, with kube-apiserver's flag names and defaults,
-//! so a command line written for kube-apiserver reads the same here.
+//! so a command line written for kube-apiserver reads the same here. The authentication and
+//! authorization flags are in [`auth_flags`].
+
+pub mod auth_flags;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -45,6 +48,8 @@ pub struct ApiServerArgs {
     /// The prefix to prepend to all resource paths in etcd.
     #[arg(long, default_value = "/registry")]
     pub etcd_prefix: String,
+    #[command(flatten)]
+    pub auth: auth_flags::AuthArgs,
 }
 
 impl ApiServerArgs {
@@ -91,6 +96,7 @@ impl ApiServerArgs {
             return Err(FlagError::new("etcd-prefix", "must start with /"));
         }
         config.etcd_prefix = self.etcd_prefix.clone();
+        config.auth = self.auth.to_options()?;
         config
             .validate()
             .map_err(|reason| FlagError::new("request-timeout", reason))?;
@@ -159,6 +165,14 @@ mod tests {
         assert_eq!(config.request_timeout, Duration::from_secs(60));
         assert_eq!(config.tls_cert_file, PathBuf::from("a.crt"));
         assert_eq!(config.client_ca_file, None);
+        // kube-apiserver's AlwaysAllow, under which it turns anonymous requests off.
+        assert_eq!(config.auth.authorization_modes, "AlwaysAllow");
+        assert!(!config.auth.anonymous_auth);
+        assert!(config.auth.service_account_lookup);
+        assert_eq!(
+            config.auth.authorization_webhook_authorized_ttl,
+            Duration::from_secs(300)
+        );
     }
 
     #[test]
@@ -170,17 +184,48 @@ mod tests {
             "--max-requests-inflight=0",
             "--request-timeout=1m30s",
             "--client-ca-file=ca.crt",
+            "--anonymous-auth=true",
+            "--token-auth-file=tokens.csv",
+            "--service-account-signing-key-file=sa.key",
+            "--service-account-key-file=sa.pub",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--api-audiences=https://kubernetes.default.svc.cluster.local",
+            "--authorization-mode=Node,Webhook",
+            "--authorization-webhook-config-file=authz-webhook.kubeconfig",
+            "--authorization-webhook-failure-policy=Deny",
         ]);
         let config = config(&args).unwrap();
         assert_eq!(config.bind_address, "[::1]:7443");
         assert_eq!(config.max_requests_inflight, 0);
         assert_eq!(config.request_timeout, Duration::from_secs(90));
         assert_eq!(config.client_ca_file, Some(PathBuf::from("ca.crt")));
+        let auth = &config.auth;
+        assert!(auth.anonymous_auth);
+        assert_eq!(auth.token_auth_file, Some(PathBuf::from("tokens.csv")));
+        assert_eq!(
+            auth.service_account_signing_key_file,
+            Some(PathBuf::from("sa.key"))
+        );
+        assert_eq!(auth.service_account_key_files, [PathBuf::from("sa.pub")]);
+        assert_eq!(
+            auth.service_account_issuers,
+            ["https://kubernetes.default.svc.cluster.local"]
+        );
+        assert_eq!(
+            auth.api_audiences,
+            ["https://kubernetes.default.svc.cluster.local"]
+        );
+        assert_eq!(auth.authorization_modes, "Node,Webhook");
+        assert_eq!(
+            auth.authorization_webhook_config_file,
+            Some(PathBuf::from("authz-webhook.kubeconfig"))
+        );
+        assert_eq!(auth.authorization_webhook_failure_policy, "Deny");
     }
 
     #[test]
     fn bad_flags_name_the_flag() {
-        let cases: [(&[&str], &str); 7] = [
+        let cases: [(&[&str], &str); 10] = [
             (&[], "tls-cert-file"),
             (&["--tls-cert-file=a"], "tls-private-key-file"),
             (
@@ -196,6 +241,18 @@ mod tests {
             (
                 &[CERTS[0], CERTS[1], "--request-timeout=0s"],
                 "request-timeout",
+            ),
+            (
+                &[CERTS[0], CERTS[1], CERTS[2], "--anonymous-auth=no"],
+                "anonymous-auth",
+            ),
+            (
+                &[CERTS[0], CERTS[1], CERTS[2], "--authorization-mode=Webhook"],
+                "authorization-mode",
+            ),
+            (
+                &[CERTS[0], CERTS[1], CERTS[2], "--oidc-client-id=kubesim"],
+                "oidc-issuer-url",
             ),
         ];
         for (args, flag) in cases {

@@ -12,6 +12,10 @@
 //!
 //! [`generate`] makes everything in memory; [`write_files`] puts it on disk, refusing to
 //! overwrite unless `--force`. Keys and the kubeconfig (which holds a key) are mode 0600.
+//!
+//! `kubesim up` also uses [`client_certificate`] (a user's certificate signed by that CA's
+//! key, e.g. `jane` in group `dev-team`), [`service_account_key`] (the key ServiceAccount
+//! tokens are signed with) and [`kubeconfig_with_users`] (one context per identity).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -183,7 +187,7 @@ pub fn generate(opts: &CertOptions) -> Result<GeneratedCerts, String> {
         .map_err(|e| format!("signing the API server certificate: {e}"))?;
 
     let admin_key = new_key_pair()?;
-    let admin_cert = admin_params(not_before)
+    let admin_cert = client_params(ADMIN_USER, Some(ADMIN_GROUP), not_before)
         .signed_by(&admin_key, &ca)
         .map_err(|e| format!("signing the admin certificate: {e}"))?;
 
@@ -228,10 +232,44 @@ fn apiserver_params(hosts: &[Host], not_before: Duration) -> Result<CertificateP
     Ok(params)
 }
 
-fn admin_params(not_before: Duration) -> CertificateParams {
-    let mut params = leaf_params(ADMIN_USER, Some(ADMIN_GROUP), not_before);
+/// A client certificate's: CN the user, O the group (rcgen keeps one O).
+fn client_params(user: &str, group: Option<&str>, not_before: Duration) -> CertificateParams {
+    let mut params = leaf_params(user, group, not_before);
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     params
+}
+
+/// A client certificate for `user` in `group` (PEM certificate, PEM key), valid a year from
+/// `now_since_epoch` less [`BACKDATE`], signed with `ca_key_pem`, the key of the CA
+/// [`generate`] made. Signing needs only the CA's name and key, and the name is always
+/// [`CA_COMMON_NAME`], so the CA is rebuilt from its key rather than parsed from its file.
+pub fn client_certificate(
+    ca_key_pem: &str,
+    user: &str,
+    group: Option<&str>,
+    now_since_epoch: Duration,
+) -> Result<(String, String), String> {
+    if now_since_epoch > CLOCK_LIMIT {
+        return Err(format!(
+            "the system clock is implausible ({}s since 1970)",
+            now_since_epoch.as_secs()
+        ));
+    }
+    let not_before = now_since_epoch.saturating_sub(BACKDATE);
+    let ca_key = KeyPair::from_pem(ca_key_pem).map_err(|e| format!("the CA key: {e}"))?;
+    let ca = rcgen::Issuer::new(ca_params(not_before), ca_key);
+    let key = new_key_pair()?;
+    let cert = client_params(user, group, not_before)
+        .signed_by(&key, &ca)
+        .map_err(|e| format!("signing the certificate of {user}: {e}"))?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// A ServiceAccount token signing key, P-256 (ES256): the private key (PKCS#8 PEM, for
+/// `--service-account-signing-key-file`) and its public key (for `--service-account-key-file`).
+pub fn service_account_key() -> Result<(String, String), String> {
+    let key = new_key_pair()?;
+    Ok((key.serialize_pem(), key.public_key_pem()))
 }
 
 fn leaf_params(
@@ -273,6 +311,45 @@ pub fn kubeconfig(
     client_cert_pem: &str,
     client_key_pem: &str,
 ) -> String {
+    let admin = KubeconfigUser {
+        user: ADMIN_USER.to_string(),
+        context: KUBECONFIG_CLUSTER.to_string(),
+        namespace: None,
+        credential: Credential::ClientCertificate {
+            cert_pem: client_cert_pem.to_string(),
+            key_pem: client_key_pem.to_string(),
+        },
+    };
+    kubeconfig_with_users(server, ca_cert_pem, &[admin])
+}
+
+/// How a kubeconfig user proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    ClientCertificate {
+        cert_pem: String,
+        key_pem: String,
+    },
+    /// A bearer token, e.g. a ServiceAccount's from TokenRequest. Must be a plain YAML
+    /// scalar: [`is_plain_token`].
+    Token(String),
+}
+
+/// One user of a kubeconfig and the context that uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeconfigUser {
+    pub user: String,
+    pub context: String,
+    /// The context's default namespace.
+    pub namespace: Option<String>,
+    pub credential: Credential,
+}
+
+/// A kubeconfig with the one cluster [`KUBECONFIG_CLUSTER`] and a user and a context per
+/// entry of `users`; the first context is the current one. Names and tokens go in as plain
+/// YAML scalars: callers pass names of letters, digits, `-`, `.`, `@` and `:`, and tokens that
+/// pass [`is_plain_token`].
+pub fn kubeconfig_with_users(server: &str, ca_cert_pem: &str, users: &[KubeconfigUser]) -> String {
     let b64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
     let mut out = String::new();
     // Writing to a String cannot fail.
@@ -285,23 +362,45 @@ pub fn kubeconfig(
            cluster:\n    \
              server: {server}\n    \
              certificate-authority-data: {ca}\n\
-         users:\n\
-         - name: {ADMIN_USER}\n  \
-           user:\n    \
-             client-certificate-data: {cert}\n    \
-             client-key-data: {key}\n\
-         contexts:\n\
-         - name: {KUBECONFIG_CLUSTER}\n  \
-           context:\n    \
-             cluster: {KUBECONFIG_CLUSTER}\n    \
-             user: {ADMIN_USER}\n\
-         current-context: {KUBECONFIG_CLUSTER}\n\
-         preferences: {{}}\n",
+         users:\n",
         ca = b64(ca_cert_pem),
-        cert = b64(client_cert_pem),
-        key = b64(client_key_pem),
     );
+    for entry in users {
+        let _ = write!(out, "- name: {}\n  user:\n", entry.user);
+        let _ = match &entry.credential {
+            Credential::ClientCertificate { cert_pem, key_pem } => write!(
+                out,
+                "    client-certificate-data: {}\n    client-key-data: {}\n",
+                b64(cert_pem),
+                b64(key_pem)
+            ),
+            Credential::Token(token) => writeln!(out, "    token: {token}"),
+        };
+    }
+    out.push_str("contexts:\n");
+    for entry in users {
+        let _ = write!(
+            out,
+            "- name: {}\n  context:\n    cluster: {KUBECONFIG_CLUSTER}\n    user: {}\n",
+            entry.context, entry.user
+        );
+        if let Some(namespace) = &entry.namespace {
+            let _ = writeln!(out, "    namespace: {namespace}");
+        }
+    }
+    if let Some(current) = users.first() {
+        let _ = writeln!(out, "current-context: {}", current.context);
+    }
+    out.push_str("preferences: {}\n");
     out
+}
+
+/// Whether `token` can go into a kubeconfig as it is: a JWT's characters (base64url and `.`).
+pub fn is_plain_token(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// Parses `--hosts`: a comma list of IP addresses (IPv6 bare or in brackets) and DNS names.
@@ -469,7 +568,7 @@ pub fn write_files(dir: &Path, certs: &GeneratedCerts, force: bool) -> Result<()
 
 /// With `force`, the old file is removed first, so a new key is never written into a file
 /// that an earlier run (or a person) left readable by others.
-fn write_file(path: &Path, contents: &str, secret: bool, force: bool) -> io::Result<()> {
+pub(crate) fn write_file(path: &Path, contents: &str, secret: bool, force: bool) -> io::Result<()> {
     if force {
         match fs::remove_file(path) {
             Ok(()) => {}
@@ -514,7 +613,7 @@ pub fn summary(dir: &Path, server: &str) -> String {
 }
 
 /// Single-quotes a path for a POSIX shell unless it only has characters that need none.
-fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c);
     if !s.is_empty() && s.chars().all(plain) {
         s.to_string()
@@ -528,6 +627,7 @@ mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     use base64::Engine as _;
+    use rustls::pki_types::pem::PemObject as _;
 
     use super::*;
 
@@ -827,5 +927,88 @@ mod tests {
         );
         assert_eq!(shell_quote("/a/b"), "/a/b");
         assert_eq!(shell_quote("/it's"), r"'/it'\''s'");
+    }
+
+    #[test]
+    fn client_certificates_chain_to_the_generated_ca() {
+        let certs = generate(&options()).unwrap();
+        let (cert_pem, key_pem) =
+            client_certificate(&certs.ca_key_pem, "jane", Some("dev-team"), NOW).unwrap();
+        assert!(key_pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        let authenticator =
+            kubesim_authn::x509::X509Authenticator::new(certs.ca_cert_pem.as_bytes()).unwrap();
+        let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let user = authenticator
+            .authenticate(&chain, NOW)
+            .unwrap()
+            .expect("a certificate was presented")
+            .user;
+        assert_eq!(user.username, "jane");
+        assert_eq!(user.groups, ["dev-team", "system:authenticated"]);
+
+        // Another CA's key makes a certificate this CA does not vouch for.
+        let other = generate(&options()).unwrap();
+        let (stranger, _) = client_certificate(&other.ca_key_pem, "jane", None, NOW).unwrap();
+        let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(stranger.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(authenticator.authenticate(&chain, NOW).is_err());
+        assert!(client_certificate("not a key", "jane", None, NOW).is_err());
+    }
+
+    #[test]
+    fn the_service_account_key_signs_and_its_public_half_is_what_kube_reads() {
+        let (private_pem, public_pem) = service_account_key().unwrap();
+        let issuer = kubesim_authn::service_account::TokenIssuer::from_pem(
+            private_pem.as_bytes(),
+            "https://kubernetes.default.svc.cluster.local",
+        )
+        .unwrap();
+        assert_eq!(issuer.algorithm(), "ES256");
+        assert_eq!(issuer.public_key_pem(), public_pem);
+    }
+
+    #[test]
+    fn kubeconfig_with_a_certificate_and_a_token_user() {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let users = [
+            KubeconfigUser {
+                user: "jane".into(),
+                context: "jane@kubesim".into(),
+                namespace: Some("dev".into()),
+                credential: Credential::ClientCertificate {
+                    cert_pem: "CERT\n".into(),
+                    key_pem: "KEY\n".into(),
+                },
+            },
+            KubeconfigUser {
+                user: "deploy-bot".into(),
+                context: "deploy-bot@kubesim".into(),
+                namespace: None,
+                credential: Credential::Token("h.p.s".into()),
+            },
+        ];
+        assert_eq!(
+            kubeconfig_with_users("https://127.0.0.1:6443", "CA\n", &users),
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: kubesim\n  cluster:\n    \
+                 server: https://127.0.0.1:6443\n    certificate-authority-data: {}\nusers:\n\
+                 - name: jane\n  user:\n    client-certificate-data: {}\n    \
+                 client-key-data: {}\n- name: deploy-bot\n  user:\n    token: h.p.s\n\
+                 contexts:\n- name: jane@kubesim\n  context:\n    cluster: kubesim\n    \
+                 user: jane\n    namespace: dev\n- name: deploy-bot@kubesim\n  context:\n    \
+                 cluster: kubesim\n    user: deploy-bot\ncurrent-context: jane@kubesim\n\
+                 preferences: {{}}\n",
+                b64("CA\n"),
+                b64("CERT\n"),
+                b64("KEY\n")
+            )
+        );
+        assert!(is_plain_token("eyJh.eyJz-_.c2ln"));
+        assert!(!is_plain_token(""));
+        assert!(!is_plain_token("a b"));
+        assert!(!is_plain_token("a\nb: c"));
     }
 }

@@ -4,6 +4,8 @@
 //!   and every client of the store (the API server, `kubesim bench`, tests) speaks it, so a real
 //!   etcd can stand in for the kubesim store and the other way round.
 //! - [`raftpb`]: the peer protocol between store members (`proto/kubesim/raft.proto`).
+//! - [`authzpb`]: the authz service's Authorize call (`proto/kubesim/authz.proto`), the API
+//!   server's Webhook authorizer over gRPC.
 //!
 //! - [`prefix_range_end`]: the `range_end` that makes a Range, DeleteRange or Watch cover every
 //!   key with a prefix (etcd's `clientv3.GetPrefixRangeEnd`).
@@ -21,6 +23,10 @@ pub mod etcdserverpb {
 
 pub mod raftpb {
     tonic::include_proto!("kubesim.raft.v1");
+}
+
+pub mod authzpb {
+    tonic::include_proto!("kubesim.authz.v1");
 }
 
 /// etcd's range end for "every key starting with `prefix`" (`clientv3.GetPrefixRangeEnd`):

@@ -298,7 +298,7 @@ fn the_pod_patch_operation_carries_the_kind_and_field_validation() {
 
 #[test]
 fn kubectls_query_param_verifier_finds_field_validation_for_every_served_kind() {
-    for resource in RESOURCES {
+    for resource in RESOURCES.iter().filter(|r| r.allows("patch")) {
         let gvk =
             json!({"group": resource.group, "kind": resource.kind, "version": resource.version});
         assert_eq!(

@@ -73,6 +73,7 @@ pub fn fields_for(resource: &Resource) -> Option<Fields> {
         ("", "Service") => SERVICE,
         ("", "ServiceAccount") => SERVICE_ACCOUNT,
         ("", "Namespace") => NAMESPACE,
+        ("", "Node") => NODE,
         ("", "ConfigMap" | "Secret" | "Event") => METADATA_ONLY,
         ("apps", "Deployment") => DEPLOYMENT,
         ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => ROLE,
@@ -230,6 +231,33 @@ const NAMESPACE: Fields = &[
     object("status", &[merge_by("conditions", "type", &[])]),
 ];
 
+/// `core/v1.Node`.
+const NODE: Fields = &[
+    METADATA,
+    object(
+        "spec",
+        &[
+            // PodCIDRs []string `patchStrategy:"merge"`
+            merge_scalars("podCIDRs"),
+            // Taints []Taint: untagged.
+            atomic("taints"),
+        ],
+    ),
+    object(
+        "status",
+        &[
+            // Conditions []NodeCondition `patchStrategy:"merge" patchMergeKey:"type"`
+            merge_by("conditions", "type", &[]),
+            // Addresses []NodeAddress `patchStrategy:"merge" patchMergeKey:"type"`
+            merge_by("addresses", "type", &[]),
+            // Images, VolumesInUse, VolumesAttached: untagged.
+            atomic("images"),
+            atomic("volumesInUse"),
+            atomic("volumesAttached"),
+        ],
+    ),
+];
+
 /// `apps/v1.Deployment`.
 const DEPLOYMENT: Fields = &[
     METADATA,
@@ -299,7 +327,7 @@ mod tests {
 
     #[test]
     fn every_served_kind_has_patch_metadata() {
-        for resource in RESOURCES {
+        for resource in RESOURCES.iter().filter(|r| r.allows("patch")) {
             let fields = fields_for(resource).unwrap_or_else(|| panic!("{}", resource.kind));
             assert_eq!(lookup(fields, "metadata").fields, OBJECT_META);
         }
@@ -344,6 +372,10 @@ mod tests {
             ("", "Pod", &["spec", "readinessGates"], Strategy::Atomic),
             ("", "Pod", &["spec", "nodeSelector"], Strategy::Atomic),
             ("", "Pod", &["status", "conditions"], by("type")),
+            ("", "Node", &["status", "conditions"], by("type")),
+            ("", "Node", &["status", "addresses"], by("type")),
+            ("", "Node", &["spec", "podCIDRs"], Strategy::MergeScalars),
+            ("", "Node", &["spec", "taints"], Strategy::Atomic),
             (
                 "",
                 "Pod",

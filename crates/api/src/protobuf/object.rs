@@ -317,6 +317,9 @@ impl Decoder {
                 last = scalar(value_ty, value, field.name)?;
             }
             last
+        } else if let Type::Array(item) = value_ty {
+            let bytes = merged(&values, field.name)?;
+            wrapped_list(item, &bytes, field.name)?
         } else {
             let bytes = merged(&values, field.name)?;
             self.message_value(value_ty, &bytes, path, depth)?
@@ -345,6 +348,23 @@ impl Decoder {
             other => Err(format!("{other:?} is not a message")),
         }
     }
+}
+
+/// A map value that is a list (`map[string][]string`, `UserInfo.extra`): on the wire, a
+/// message wrapping the list as its field 1 (`ExtraValue {repeated string items = 1}`).
+fn wrapped_list(item: &Type, message: &[u8], field: &str) -> Result<Value, String> {
+    if !is_scalar(item) {
+        return Err(format!(
+            "{field}: map values of lists of messages are not decoded"
+        ));
+    }
+    let mut items = Vec::new();
+    for record in wire::records(message, field)? {
+        if record.number == 1 {
+            items.push(scalar(item, record.value, field)?);
+        }
+    }
+    Ok(Value::Array(items))
 }
 
 /// Types whose wire form is one record value rather than a message.

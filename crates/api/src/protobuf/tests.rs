@@ -6,6 +6,7 @@
 
 mod encoder;
 mod kubectl;
+mod reviews;
 
 use serde_json::{Value, json};
 

@@ -166,6 +166,36 @@ pub const LABEL_SELECTOR_REQUIREMENT: TypeDef = TypeDef::new(
     ],
 );
 
+pub const FIELD_SELECTOR_REQUIREMENT: TypeDef = TypeDef::new(
+    meta_type!("FieldSelectorRequirement"),
+    "A key, an operator and values that a field must satisfy.",
+    &[
+        f(
+            "key",
+            Type::String,
+            "The field selector key the requirement applies to.",
+        )
+        .tag(1)
+        .keeps_zero()
+        .req(),
+        f(
+            "operator",
+            Type::String,
+            "How key and values relate: `In`, `NotIn`, `Exists` or `DoesNotExist`.",
+        )
+        .tag(2)
+        .keeps_zero()
+        .req(),
+        f(
+            "values",
+            STRINGS,
+            "Values for In and NotIn (non-empty); empty for Exists and DoesNotExist.",
+        )
+        .tag(3)
+        .atomic(),
+    ],
+);
+
 pub const CONDITION: TypeDef = TypeDef::new(
     meta_type!("Condition"),
     "One aspect of an object's current state, in the standard condition shape.",

@@ -72,7 +72,9 @@ impl Registry {
         if !errors.is_empty() {
             return Err(Status::invalid(&group_kind(resource), &name, &errors));
         }
-        // ADMISSION (PLACEHOLDER until issue 6): validating admission runs here.
+        // ADMISSION (PLACEHOLDER until issue 6): validating admission runs here, beside the
+        // write guard (RBAC's escalation prevention).
+        self.guard(resource, &object, None, opts).await?;
         let now = self.now();
         let writer = managed::Writer {
             manager: &opts.field_manager,

@@ -134,13 +134,15 @@ pub fn record_update(
 ) {
     let status_only = writer.subresource == "status";
     let present = fieldset::fields_of(resource, object, status_only);
-    let null = Value::Null;
-    let old_object = old.unwrap_or(&null);
-    let changed: FieldSet = present
-        .iter()
-        .filter(|path| changed_at(object, old_object, path))
-        .cloned()
-        .collect();
+    let changed: FieldSet = match old {
+        // A create sets every field it has: no need to look each one up in an empty old
+        // object (a third of a create's managedFields work in the benchmark's profile).
+        None => present,
+        Some(old_object) => present
+            .into_iter()
+            .filter(|path| changed_at(object, old_object, path))
+            .collect(),
+    };
     let mut list = old.map(entries).unwrap_or_default();
     for entry in &mut list {
         entry

@@ -154,7 +154,10 @@ impl Registry {
     /// namespace. `Ok(true)` when the namespace is gone.
     async fn termination_pass(&self, namespace: &str) -> Result<bool, Status> {
         let mut left = 0;
-        for resource in RESOURCES.iter().filter(|r| r.is_namespaced()) {
+        for resource in RESOURCES
+            .iter()
+            .filter(|r| r.is_namespaced() && r.is_stored())
+        {
             let listed = self
                 .list(resource, namespace, &ListOptions::everything())
                 .await?;

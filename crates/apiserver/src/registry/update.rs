@@ -217,7 +217,9 @@ impl Registry {
         if !errors.is_empty() {
             return Err(Status::invalid(&group_kind(resource), name, &errors));
         }
-        // ADMISSION (PLACEHOLDER until issue 6): validating admission runs here.
+        // ADMISSION (PLACEHOLDER until issue 6): validating admission runs here, beside the
+        // write guard (RBAC's escalation prevention).
+        self.guard(resource, &object, Some(&current), opts).await?;
         if same_state(&object, &current) {
             // kube's no-op update: nothing written, the resourceVersion stays.
             return Ok(Attempt::Done(Written::Updated(current)));

@@ -1,0 +1,54 @@
+//! What the handler chain learned about a request, handed to the handlers behind it in the
+//! request's extensions: who is asking (after impersonation), the request's `Audit-Id`, and
+//! the server's security parts the review APIs and TokenRequest need.
+
+use std::sync::Arc;
+
+use kubesim_api::user::UserInfo;
+use kubesim_authn::Authenticator;
+use kubesim_authn::service_account::TokenIssuer;
+use kubesim_authz::chain::AuthorizerChain;
+use kubesim_authz::rbac::Rbac;
+
+use crate::security::trace::TraceLog;
+
+/// Inserted by the chain into every request that passes authorization:
+/// `request.extensions().get::<RequestContext>()`.
+#[derive(Clone)]
+pub struct RequestContext {
+    /// The identity the request acts as: the authenticated user, or the impersonated one.
+    pub user: UserInfo,
+    /// The `Audit-Id` the response carries; keys the request's trace.
+    pub audit_id: String,
+    pub security: Arc<Security>,
+}
+
+/// The server's authentication and authorization parts, built from the flags by
+/// `crate::security::build`; the chain and the handlers share them.
+pub struct Security {
+    /// The configured authenticators, in kube's order (TokenReview asks it too).
+    pub authenticator: Authenticator,
+    /// `--authorization-mode` in order (SubjectAccessReviews ask it).
+    pub authorizer: AuthorizerChain,
+    /// RBAC over the caches, whether or not it is in the chain: writes of roles and
+    /// bindings are checked for escalation with it, as kube's RBAC storage does.
+    pub rbac: Arc<Rbac>,
+    /// The decision path of recent requests, by `Audit-Id`.
+    pub trace: TraceLog,
+    /// Signs ServiceAccount tokens (TokenRequest); `None` without
+    /// `--service-account-signing-key-file`.
+    pub token_issuer: Option<TokenIssuer>,
+    /// `--api-audiences`: a TokenRequest without audiences gets these.
+    pub api_audiences: Vec<String>,
+    /// `--service-account-max-token-expiration`; `None` is no maximum.
+    pub max_token_expiration: Option<std::time::Duration>,
+}
+
+impl std::fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("user", &self.user)
+            .field("audit_id", &self.audit_id)
+            .finish_non_exhaustive()
+    }
+}

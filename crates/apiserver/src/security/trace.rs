@@ -1,0 +1,137 @@
+//! The decision path of recent requests, keyed by the `Audit-Id` each response carries: which
+//! authenticator made which identity of the credential, who the request acted as after
+//! impersonation, and which authorizer (and which rule or binding) allowed or refused it.
+//!
+//! Bounded: the newest [`DEFAULT_CAPACITY`] requests. The same facts go to a `debug` log line
+//! per request; `GET /debug/kubesim/trace/<audit-id>` answers one as JSON. The observability
+//! issue builds its request traces on this.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+
+use kubesim_api::user::UserInfo;
+use serde::Serialize;
+
+/// Requests kept.
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// One request's way through authentication and authorization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestTrace {
+    pub audit_id: String,
+    pub verb: String,
+    pub path: String,
+    /// `x509`, `serviceaccount`, `oidc`, …; empty when authentication refused the request.
+    pub authenticator: String,
+    /// What the authenticator checked, or why it refused (never a credential).
+    pub authentication: String,
+    /// The authenticated user; `None` on a 401.
+    pub user: Option<UserInfo>,
+    /// The user the request acted as, when it impersonated someone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonated: Option<UserInfo>,
+    /// `Allow`, `Deny`, `NoOpinion`, or empty when the request did not get that far.
+    pub decision: String,
+    /// The authorizer that decided (`RBAC`, `Webhook`, …).
+    pub authorizer: String,
+    /// The rule, binding or policy line that decided.
+    pub decided_by: String,
+    /// kube's reason, as a 403 shows it.
+    pub reason: String,
+}
+
+impl RequestTrace {
+    /// A request's trace before authentication.
+    pub fn new(audit_id: &str, info: &kubesim_api::RequestInfo) -> RequestTrace {
+        RequestTrace {
+            audit_id: audit_id.to_string(),
+            verb: info.verb.clone(),
+            path: info.path.clone(),
+            authenticator: String::new(),
+            authentication: String::new(),
+            user: None,
+            impersonated: None,
+            decision: String::new(),
+            authorizer: String::new(),
+            decided_by: String::new(),
+            reason: String::new(),
+        }
+    }
+
+    /// The authorizer chain's answer (for the request, or the impersonation check that
+    /// refused it).
+    pub fn record_decision(&mut self, decision: &kubesim_authz::Decision) {
+        self.decision = format!("{:?}", decision.kind);
+        self.authorizer = decision.authorizer.clone();
+        self.decided_by = decision.decided_by.clone();
+        self.reason = decision.reason.clone();
+    }
+}
+
+/// The newest traces, oldest first.
+#[derive(Debug)]
+pub struct TraceLog {
+    capacity: usize,
+    traces: Mutex<VecDeque<RequestTrace>>,
+}
+
+impl TraceLog {
+    pub fn new(capacity: usize) -> TraceLog {
+        TraceLog {
+            capacity: capacity.max(1),
+            traces: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Records a request's trace, dropping the oldest past the capacity.
+    pub fn record(&self, trace: RequestTrace) {
+        let mut traces = self.traces.lock().unwrap_or_else(PoisonError::into_inner);
+        if traces.len() >= self.capacity {
+            traces.pop_front();
+        }
+        traces.push_back(trace);
+    }
+
+    /// The trace of the request with this `Audit-Id`, while it is among the newest.
+    pub fn get(&self, audit_id: &str) -> Option<RequestTrace> {
+        let traces = self.traces.lock().unwrap_or_else(PoisonError::into_inner);
+        traces
+            .iter()
+            .rev()
+            .find(|t| t.audit_id == audit_id)
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(id: &str) -> RequestTrace {
+        RequestTrace {
+            audit_id: id.to_string(),
+            verb: "get".into(),
+            path: "/api/v1/pods".into(),
+            authenticator: "x509".into(),
+            authentication: String::new(),
+            user: None,
+            impersonated: None,
+            decision: "Allow".into(),
+            authorizer: "RBAC".into(),
+            decided_by: String::new(),
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn keeps_the_newest_within_capacity() {
+        let log = TraceLog::new(2);
+        log.record(trace("a"));
+        log.record(trace("b"));
+        log.record(trace("c"));
+        assert_eq!(log.get("a"), None);
+        assert_eq!(log.get("b").map(|t| t.audit_id), Some("b".to_string()));
+        assert_eq!(log.get("c").map(|t| t.audit_id), Some("c".to_string()));
+    }
+}
