@@ -135,7 +135,7 @@ impl AuthzServer {
             .with_delay(delay_ms)
             .into_server();
         let (stop, stopped) = oneshot::channel::<()>();
-        let connections = crate::bounded_incoming::bounded_incoming(listener, MAX_CONNECTIONS);
+        let connections = kubesim_net::network::bounded_incoming(listener, MAX_CONNECTIONS);
         let server = tonic::transport::Server::builder()
             .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
             .timeout(HANDLER_TIMEOUT)

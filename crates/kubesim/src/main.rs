@@ -14,14 +14,12 @@
 //! - [`authz_cmd`]: `kubesim authz`, the authz service (RBAC over the store, gRPC), the
 //!   API server's Webhook authorizer;
 //! - [`oidc_issuer_cmd`]: `kubesim oidc-issuer`, a test OpenID Connect issuer over HTTPS;
-//! - [`bounded_incoming`]: a listener's connections, a bounded number open at once;
 //! - [`flags`]: parsing and checking of etcd-style flag values;
 //! - [`signal`]: waiting for SIGINT/SIGTERM.
 
 mod apiserver_cmd;
 mod authz_cmd;
 mod bench;
-mod bounded_incoming;
 mod certs;
 mod flags;
 mod oidc_issuer_cmd;

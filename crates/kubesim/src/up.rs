@@ -21,7 +21,9 @@ use kubesim_authz::mode::Mode;
 use kubesim_authz::webhook::FailurePolicy;
 use kubesim_store::{InitialMember, StoreConfig, StoreNode};
 
-use crate::apiserver_cmd::auth_flags::{check_authorization_modes, failure_policy};
+use crate::apiserver_cmd::auth_flags::{
+    check_authorization_modes, failure_policy, parse_duration_or_zero,
+};
 use crate::authz_cmd::{AuthzConfig, AuthzServer};
 use crate::bench::api::client::{ApiClient, tls_connector};
 use crate::bench::api::plan::{CertFiles, Op, Plan, Server};
@@ -60,6 +62,13 @@ pub struct UpArgs {
     /// NoOpinion (the next authorizer decides) or Deny.
     #[arg(long, default_value = "NoOpinion")]
     pub authz_failure_policy: String,
+    /// How long the Webhook authorizer reuses an allowed answer; 0 asks the authz service
+    /// every time (kube-apiserver's flag).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub authorization_webhook_cache_authorized_ttl: String,
+    /// How long the Webhook authorizer reuses a denied answer; 0 asks every time.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub authorization_webhook_cache_unauthorized_ttl: String,
 }
 
 /// Where `up` keeps the certificates, under `--data-dir`.
@@ -109,7 +118,22 @@ fn authorization(args: &UpArgs) -> Result<(Vec<Mode>, FailurePolicy), FlagError>
     let modes = check_authorization_modes(&args.authorization_mode, false, uses_webhook)?;
     let policy = failure_policy(Some(&args.authz_failure_policy))
         .map_err(|e| FlagError::new("authz-failure-policy", e.reason))?;
+    webhook_cache_ttls(args)?;
     Ok((modes, policy))
+}
+
+/// The Webhook authorizer's cache lifetimes for allowed and denied answers.
+fn webhook_cache_ttls(args: &UpArgs) -> Result<(Duration, Duration), FlagError> {
+    Ok((
+        parse_duration_or_zero(
+            "authorization-webhook-cache-authorized-ttl",
+            &args.authorization_webhook_cache_authorized_ttl,
+        )?,
+        parse_duration_or_zero(
+            "authorization-webhook-cache-unauthorized-ttl",
+            &args.authorization_webhook_cache_unauthorized_ttl,
+        )?,
+    ))
 }
 
 /// The authz service's port.
@@ -417,6 +441,10 @@ fn api_server_config(
     auth.api_audiences = vec![SERVICE_ACCOUNT_ISSUER.to_string()];
     auth.authorization_modes = args.authorization_mode.clone();
     auth.authorization_webhook_failure_policy = policy.as_str().to_string();
+    let (authorized_ttl, unauthorized_ttl) =
+        webhook_cache_ttls(args).map_err(|e| anyhow::anyhow!("{e}"))?;
+    auth.authorization_webhook_authorized_ttl = authorized_ttl;
+    auth.authorization_webhook_unauthorized_ttl = unauthorized_ttl;
     if modes.contains(&Mode::Webhook) {
         auth.authorization_webhook_config_file =
             Some(identities::write_webhook_kubeconfig(pki, authz_endpoint)?);
@@ -482,6 +510,7 @@ fn admin_plan(pki: &Path, authority: &str) -> Plan {
             cert: pki.join(crate::certs::ADMIN_CERT_FILE),
             key: pki.join(crate::certs::ADMIN_KEY_FILE),
         },
+        user: None,
         endpoints: Vec::new(),
         conns: 1,
         clients: 1,
@@ -506,6 +535,8 @@ mod tests {
             secure_port: 6443,
             authorization_mode: "Node,Webhook".into(),
             authz_failure_policy: "NoOpinion".into(),
+            authorization_webhook_cache_authorized_ttl: "5m".into(),
+            authorization_webhook_cache_unauthorized_ttl: "30s".into(),
         }
     }
 
@@ -705,6 +736,16 @@ mod tests {
                 "Unsupported value: \"Fail\": supported values: \"Deny\", \"NoOpinion\""
             )
         );
+        up.authz_failure_policy = "Deny".into();
+        up.authorization_webhook_cache_unauthorized_ttl = "10".into();
+        let error = plan(&up).unwrap_err();
+        assert_eq!(
+            (error.flag, error.reason.as_str()),
+            (
+                "authorization-webhook-cache-unauthorized-ttl",
+                "\"10\" must be a duration such as 1m0s, 30s or 500ms"
+            )
+        );
     }
 
     #[test]
@@ -729,6 +770,14 @@ mod tests {
         assert_eq!(auth.api_audiences, auth.service_account_issuers);
         assert_eq!(auth.authorization_modes, "Node,Webhook");
         assert_eq!(auth.authorization_webhook_failure_policy, "NoOpinion");
+        assert_eq!(
+            auth.authorization_webhook_authorized_ttl,
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            auth.authorization_webhook_unauthorized_ttl,
+            Duration::from_secs(30)
+        );
         let webhook = pki.join("authz-webhook.kubeconfig");
         assert_eq!(
             auth.authorization_webhook_config_file,
@@ -741,6 +790,17 @@ mod tests {
         );
         assert_eq!(config.client_ca_file, Some(pki.join("ca.crt")));
         assert_eq!(config.bind_address, "127.0.0.1:6443");
+
+        up.authorization_webhook_cache_authorized_ttl = "0".into();
+        up.authorization_webhook_cache_unauthorized_ttl = "0s".into();
+        let config = api_server_config(&up, &pki, Vec::new(), "127.0.0.1:12379").unwrap();
+        assert_eq!(
+            (
+                config.auth.authorization_webhook_authorized_ttl,
+                config.auth.authorization_webhook_unauthorized_ttl
+            ),
+            (Duration::ZERO, Duration::ZERO)
+        );
 
         up.authorization_mode = "AlwaysAllow".into();
         let config = api_server_config(&up, &pki, Vec::new(), "127.0.0.1:12379").unwrap();

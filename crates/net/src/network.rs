@@ -5,11 +5,14 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A byte stream: a TCP connection, real or simulated.
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -136,6 +139,82 @@ pub fn incoming(
     })
 }
 
+/// Pause after a failed accept (out of file descriptors, ...), so an accept loop does not spin
+/// on an error that persists.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The listener's connections, at most `max_connections` open at once: past that, the next
+/// accept waits until a connection closes (new clients queue in the kernel's backlog).
+pub fn bounded_incoming(
+    listener: Box<dyn Listener>,
+    max_connections: usize,
+) -> impl futures::Stream<Item = io::Result<Conn>> + Send + 'static {
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let accepted = Box::pin(incoming(listener));
+    futures::stream::unfold((accepted, permits), |(mut accepted, permits)| async move {
+        // The semaphore is never closed, so this only fails if that changes: stop serving.
+        let permit = permits.clone().acquire_owned().await.ok()?;
+        let conn = match accepted.next().await? {
+            Ok(conn) => Ok(Conn::new(PermittedConn {
+                conn,
+                _permit: permit,
+            })),
+            Err(e) => {
+                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                Err(e)
+            }
+        };
+        Some((conn, (accepted, permits)))
+    })
+}
+
+/// A client connection that holds one of the listener's connection permits until it closes.
+struct PermittedConn {
+    conn: Conn,
+    /// Returned to the semaphore when the connection is dropped.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for PermittedConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.conn).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for PermittedConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.conn).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.conn).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.conn).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.conn).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.conn.is_write_vectored()
+    }
+}
+
 /// Bounds of a gRPC client channel. Every RPC needs its own timeout: turmoil's TCP never
 /// retransmits, and a real peer can vanish without a FIN.
 #[derive(Debug, Clone, Copy)]
@@ -164,7 +243,7 @@ impl Default for ChannelConfig {
 /// A lazily connecting gRPC channel to `addr` (`host:port`) over the given network. It
 /// reconnects by itself after a failure.
 pub fn channel(
-    net: std::sync::Arc<dyn Network>,
+    net: Arc<dyn Network>,
     addr: &str,
     config: ChannelConfig,
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
@@ -184,4 +263,54 @@ pub fn channel(
         .keep_alive_timeout(config.keep_alive_timeout)
         .keep_alive_while_idle(true);
     Ok(endpoint.connect_with_connector_lazy(connector))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use futures::future::BoxFuture;
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// A listener whose connections are handed in by the test.
+    struct FakeListener(mpsc::Receiver<Conn>);
+
+    impl Listener for FakeListener {
+        fn accept(&mut self) -> BoxFuture<'_, io::Result<Conn>> {
+            Box::pin(async move {
+                self.0
+                    .recv()
+                    .await
+                    .ok_or_else(|| io::Error::other("listener closed"))
+            })
+        }
+
+        fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+            Err(io::Error::other("no address"))
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_past_the_bound_wait_for_one_to_close() {
+        let (tx, rx) = mpsc::channel(4);
+        for _ in 0..2 {
+            let (end, _peer) = tokio::io::duplex(64);
+            tx.send(Conn::new(end)).await.expect("queue a connection");
+        }
+        let mut conns = Box::pin(bounded_incoming(Box::new(FakeListener(rx)), 1));
+        let first = conns.next().await.expect("stream").expect("first");
+        let blocked = tokio::time::timeout(Duration::from_millis(100), conns.next()).await;
+        assert!(
+            blocked.is_err(),
+            "a second connection was accepted past the bound"
+        );
+        drop(first);
+        let second = tokio::time::timeout(Duration::from_secs(5), conns.next())
+            .await
+            .expect("accepted once the first closed");
+        assert!(matches!(second, Some(Ok(_))));
+    }
 }

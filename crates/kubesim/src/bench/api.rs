@@ -6,10 +6,14 @@
 //! |---|---|---|
 //! | create | POST of a new ~1 KiB pod | the same bodies as raw store puts (gRPC KV) |
 //! | create --dry-run | POST with `?dryRun=All` (no store write) | |
-//! | get | GET of a prepared pod | |
+//! | get | GET of a prepared pod (each read once, unmeasured, first) | |
 //! | update | GET, then PUT with its resourceVersion | |
 //! | list | a full list, `resourceVersion=0` (watch cache) | the same, consistent (store) |
 //! | watch | each event's delivery to each of W watchers | the writes |
+//!
+//! The requests go as the admin (`admin.crt`, group system:masters), or with `--user NAME` as
+//! that user's client certificate, so authorization is measured too; the set-up (namespace,
+//! prepared pods) is always the admin's.
 //!
 //! Map: [`plan`] checks the flags; [`client`] is the HTTPS/HTTP/2 client; [`pod`] the pod
 //! body, names and keys; [`driver`] the request loop; [`ops`] the requests and the set-up;
@@ -76,30 +80,70 @@ pub async fn main(args: &ApiArgs) -> ExitCode {
 
 /// Connects, makes the namespace, runs the op.
 pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
-    let tls = client::tls_connector(&plan.certs)?;
-    let api = ApiClient::connect(plan, &tls, plan.conns).await?;
-    ops::ensure_namespace(&api, &plan.namespace).await?;
+    let clients = Clients::connect(plan).await?;
+    let (api, tls) = (&clients.measured, &clients.measured_tls);
+    ops::ensure_namespace(&clients.admin, &plan.namespace).await?;
     let (rows, notes) = match &plan.op {
-        Op::Create { dry_run: false } => create(&api, plan).await?,
-        Op::Create { dry_run: true } => create_dry_run(&api, plan).await?,
-        Op::Get { pods } => get(&api, plan, *pods).await?,
-        Op::Update { pods } => update(&api, plan, *pods).await?,
-        Op::List { pods } => list(&api, plan, *pods).await?,
+        Op::Create { dry_run: false } => create(api, plan).await?,
+        Op::Create { dry_run: true } => create_dry_run(api, plan).await?,
+        Op::Get { pods } => get(&clients, plan, *pods).await?,
+        Op::Update { pods } => update(&clients, plan, *pods).await?,
+        Op::List { pods } => list(&clients, plan, *pods).await?,
         Op::Watch {
             watchers,
             settle_timeout,
-        } => watch(&api, &tls, plan, *watchers, *settle_timeout).await?,
+        } => watch(api, tls, plan, *watchers, *settle_timeout).await?,
     };
     Ok(Report {
         op: plan.op.name(),
         server: plan.server.url(),
         namespace: plan.namespace.clone(),
+        user: plan
+            .user
+            .as_ref()
+            .map_or_else(|| ADMIN.to_string(), |user| user.name.clone()),
         conns: plan.conns,
         clients: plan.clients,
         total: plan.total,
         rows,
         notes,
     })
+}
+
+/// How the report names the admin (the `admin.crt` of `--certs-dir`).
+const ADMIN: &str = "admin";
+
+/// The admin's connections, for the set-up; and those of the user who sends the measured
+/// requests (the same ones without `--user`).
+struct Clients {
+    admin: ApiClient,
+    measured: ApiClient,
+    /// For the watchers' own connections.
+    measured_tls: TlsConnector,
+}
+
+impl Clients {
+    async fn connect(plan: &Plan) -> anyhow::Result<Clients> {
+        let admin_tls = client::tls_connector(&plan.certs)?;
+        let admin = ApiClient::connect(plan, &admin_tls, plan.conns).await?;
+        let Some(user) = &plan.user else {
+            return Ok(Clients {
+                measured: admin.clone(),
+                admin,
+                measured_tls: admin_tls,
+            });
+        };
+        let measured_tls = client::tls_connector(&user.certs)
+            .map_err(|e| anyhow::anyhow!("--user {}: {e:#}", user.name))?;
+        let measured = ApiClient::connect(plan, &measured_tls, plan.conns)
+            .await
+            .map_err(|e| anyhow::anyhow!("--user {}: {e:#}", user.name))?;
+        Ok(Clients {
+            admin,
+            measured,
+            measured_tls,
+        })
+    }
 }
 
 type Rows = (Vec<Row>, Vec<String>);
@@ -194,20 +238,24 @@ async fn create_dry_run(api: &ApiClient, plan: &Plan) -> anyhow::Result<Rows> {
     Ok((vec![row], Vec::new()))
 }
 
-async fn get(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
-    ops::prepare_pods(api, plan, pods).await?;
+/// GETs of prepared pods, after one unmeasured GET of each: a first read fills what it
+/// fills (the Webhook authorizer's decision cache keys on the pod's name), and the phase
+/// measures the reads that follow.
+async fn get(clients: &Clients, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
+    ops::prepare_pods(&clients.admin, plan, pods).await?;
     let gets = Arc::new(ops::Get {
-        api: api.clone(),
+        api: clients.measured.clone(),
         namespace: plan.namespace.clone(),
         pods,
     });
+    ops::warm_up(gets.clone(), pods).await?;
     Ok((vec![measured("api-get", gets, plan).await?], Vec::new()))
 }
 
-async fn update(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
-    ops::prepare_pods(api, plan, pods).await?;
+async fn update(clients: &Clients, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
+    ops::prepare_pods(&clients.admin, plan, pods).await?;
     let updates = Arc::new(ops::Update {
-        api: api.clone(),
+        api: clients.measured.clone(),
         namespace: plan.namespace.clone(),
         clients: plan.clients,
         // The plan checked pods >= clients, so each client has at least one pod.
@@ -221,8 +269,9 @@ async fn update(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows>
 
 /// Lists from the watch cache, then consistent lists from the store. One unmeasured list of
 /// each kind first: it counts the items and bytes, and warms what a first list would warm.
-async fn list(api: &ApiClient, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
-    ops::prepare_pods(api, plan, pods).await?;
+async fn list(clients: &Clients, plan: &Plan, pods: u64) -> anyhow::Result<Rows> {
+    ops::prepare_pods(&clients.admin, plan, pods).await?;
+    let api = &clients.measured;
     let base = pod::pods_path(&plan.namespace);
     let mut rows = Vec::new();
     let mut notes = Vec::new();

@@ -268,6 +268,12 @@ pub struct ApiCommonArgs {
     /// benchmark's own.
     #[arg(long, global = true)]
     pub server_pid: Option<u32>,
+    /// Send the measured requests as this user: the client certificate and key
+    /// <certs-dir>/<USER>.crt and <USER>.key (as `kubesim up` writes `jane`'s). The namespace
+    /// and the prepared pods are still made as the admin. Without it everything goes as the
+    /// admin, whose group system:masters every authorizer chain allows unasked.
+    #[arg(long, global = true, value_name = "USER")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, Subcommand)]

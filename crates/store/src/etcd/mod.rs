@@ -24,22 +24,15 @@ pub mod watcher;
 mod service_tests;
 
 use std::future::Future;
-use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
-use kubesim_net::network::{Conn, Listener, incoming};
+use kubesim_net::network::Listener;
 use kubesim_proto::etcdserverpb::ResponseHeader;
 use kubesim_proto::etcdserverpb::cluster_server::ClusterServer;
 use kubesim_proto::etcdserverpb::kv_server::KvServer;
 use kubesim_proto::etcdserverpb::lease_server::LeaseServer;
 use kubesim_proto::etcdserverpb::maintenance_server::MaintenanceServer;
 use kubesim_proto::etcdserverpb::watch_server::WatchServer;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Limits;
 use crate::error::StoreError;
@@ -59,10 +52,6 @@ pub const MAX_CONCURRENT_STREAMS_PER_CONNECTION: u32 = 1024;
 /// dropped after at most interval + timeout.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2 * 60 * 60);
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Pause after a failed accept (out of file descriptors, ...) so that tonic's accept loop
-/// does not spin on an error that persists.
-const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Serves the etcd v3 API of `handle`'s member on `listener` until `shutdown` completes.
 /// Then the listener is closed, every watch and keep-alive stream ends with "server stopped"
@@ -91,7 +80,8 @@ pub async fn serve(
     let maintenance = MaintenanceServer::new(maintenance::MaintenanceService::new(handle))
         .max_decoding_message_size(max_message_bytes);
 
-    let connections = bounded_incoming(listener, limits.max_client_connections);
+    let connections =
+        kubesim_net::network::bounded_incoming(listener, limits.max_client_connections);
     let signal = async move {
         shutdown.await;
         // Long-lived streams would otherwise hold tonic's graceful drain open for ever.
@@ -144,83 +134,9 @@ pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
-/// The listener's connections, at most `max_connections` open at once: past that, the next
-/// accept waits until a connection closes (new clients queue in the kernel's backlog).
-fn bounded_incoming(
-    listener: Box<dyn Listener>,
-    max_connections: usize,
-) -> impl Stream<Item = io::Result<Conn>> + Send + 'static {
-    let permits = Arc::new(Semaphore::new(max_connections));
-    let accepted = Box::pin(incoming(listener));
-    futures::stream::unfold((accepted, permits), |(mut accepted, permits)| async move {
-        // The semaphore is never closed, so this only fails if that changes: stop serving.
-        let permit = permits.clone().acquire_owned().await.ok()?;
-        let conn = match accepted.next().await? {
-            Ok(conn) => Ok(Conn::new(PermittedConn {
-                conn,
-                _permit: permit,
-            })),
-            Err(e) => {
-                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
-                Err(e)
-            }
-        };
-        Some((conn, (accepted, permits)))
-    })
-}
-
-/// A client connection that holds one of the listener's connection permits until it closes.
-struct PermittedConn {
-    conn: Conn,
-    /// Returned to the semaphore when the connection is dropped.
-    _permit: OwnedSemaphorePermit,
-}
-
-impl AsyncRead for PermittedConn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.conn).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for PermittedConn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.conn).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.conn).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.conn).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.conn).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.conn.is_write_vectored()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures::future::BoxFuture;
-    use tokio::sync::mpsc;
 
     #[test]
     fn header_carries_each_field_in_place() {
@@ -229,44 +145,5 @@ mod tests {
             (h.cluster_id, h.member_id, h.revision, h.raft_term),
             (11, 22, 33, 44)
         );
-    }
-
-    /// A listener whose connections are handed in by the test.
-    struct FakeListener(mpsc::Receiver<Conn>);
-
-    impl Listener for FakeListener {
-        fn accept(&mut self) -> BoxFuture<'_, io::Result<Conn>> {
-            Box::pin(async move {
-                self.0
-                    .recv()
-                    .await
-                    .ok_or_else(|| io::Error::other("listener closed"))
-            })
-        }
-
-        fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
-            Err(io::Error::other("no address"))
-        }
-    }
-
-    #[tokio::test]
-    async fn connections_past_the_bound_wait_for_one_to_close() {
-        let (tx, rx) = mpsc::channel(4);
-        for _ in 0..2 {
-            let (end, _peer) = tokio::io::duplex(64);
-            tx.send(Conn::new(end)).await.expect("queue a connection");
-        }
-        let mut conns = Box::pin(bounded_incoming(Box::new(FakeListener(rx)), 1));
-        let first = conns.next().await.expect("stream").expect("first");
-        let blocked = tokio::time::timeout(Duration::from_millis(100), conns.next()).await;
-        assert!(
-            blocked.is_err(),
-            "a second connection was accepted past the bound"
-        );
-        drop(first);
-        let second = tokio::time::timeout(Duration::from_secs(5), conns.next())
-            .await
-            .expect("accepted once the first closed");
-        assert!(matches!(second, Some(Ok(_))));
     }
 }

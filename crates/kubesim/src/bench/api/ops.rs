@@ -159,6 +159,20 @@ impl Workload for Get {
     }
 }
 
+/// One unmeasured GET of each of the `pods` prepared pods, on [`PREPARE_CLIENTS`] clients;
+/// fails if any read did (a user not allowed to read them is told here, once).
+pub async fn warm_up(gets: Arc<Get>, pods: u64) -> anyhow::Result<()> {
+    let namespace = gets.namespace.clone();
+    let outcome = driver::drive(gets, PREPARE_CLIENTS, pods).await?;
+    if outcome.error_count() > 0 {
+        anyhow::bail!(
+            "reading the {pods} prepared pods in namespace {namespace} once before measuring: {}",
+            describe_errors(&outcome)
+        );
+    }
+    Ok(())
+}
+
 /// GET, change a label, PUT with the resourceVersion read: kubectl's `replace`, client-go's
 /// `Update`. Client `c` owns the pods `c, c + clients, c + 2 clients, ...`, so its updates never
 /// race another client's.

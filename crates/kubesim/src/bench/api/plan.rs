@@ -25,12 +25,18 @@ const MAX_WATCHERS: usize = 10_000;
 const MAX_WATCH_DELIVERIES: u64 = 5_000_000;
 /// A namespace is a DNS-1123 label.
 const MAX_NAMESPACE_LEN: usize = 63;
+/// `--user` becomes two file names: kube's longest name (a DNS-1123 subdomain).
+const MAX_USER_LEN: usize = 253;
 
 /// A checked API benchmark.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub server: Server,
+    /// The admin's: the set-up (namespace, prepared pods), and the measured requests unless
+    /// [`Plan::user`] is given.
     pub certs: CertFiles,
+    /// `--user`: who sends the measured requests instead of the admin.
+    pub user: Option<User>,
     /// The store's gRPC `host:port`s, for the raw puts of `create`.
     pub endpoints: Vec<String>,
     pub conns: usize,
@@ -69,6 +75,16 @@ pub struct CertFiles {
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
+}
+
+/// A user whose client certificate sends the measured requests (x509 authentication: the
+/// certificate's CN is the user, each O a group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// `--user`, as the report names it.
+    pub name: String,
+    /// The cluster CA (as the admin's) and the user's certificate and key.
+    pub certs: CertFiles,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +146,11 @@ pub fn plan(args: &ApiArgs) -> Result<Plan, FlagError> {
     Ok(Plan {
         server: parse_server(&common.server)?,
         certs: cert_files(&common.certs_dir),
+        user: common
+            .user
+            .as_deref()
+            .map(|name| user(&common.certs_dir, name))
+            .transpose()?,
         endpoints: parse_endpoints(&common.endpoints)?,
         conns: common.conns,
         clients: common.clients,
@@ -231,6 +252,33 @@ fn cert_files(dir: &std::path::Path) -> CertFiles {
     }
 }
 
+/// `--user NAME`: `<dir>/NAME.crt` and `<dir>/NAME.key`. The name goes into a path, so only
+/// what a file name in the certificates' directory can be: no separators, no leading dot.
+fn user(dir: &std::path::Path, name: &str) -> Result<User, FlagError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if name.is_empty()
+        || name.len() > MAX_USER_LEN
+        || name.starts_with('.')
+        || !name.chars().all(allowed)
+    {
+        return Err(FlagError::new(
+            "user",
+            format!(
+                "{name:?} must be 1 to {MAX_USER_LEN} of a-z, A-Z, 0-9, '-', '_' and '.', not \
+                 starting with '.' (the files are <certs-dir>/<user>.crt and .key)"
+            ),
+        ));
+    }
+    Ok(User {
+        name: name.to_string(),
+        certs: CertFiles {
+            ca: dir.join(CA_CERT_FILE),
+            cert: dir.join(format!("{name}.crt")),
+            key: dir.join(format!("{name}.key")),
+        },
+    })
+}
+
 /// A DNS-1123 label, as kube requires of namespace names; it goes into every path.
 fn check_namespace(name: &str) -> Result<String, FlagError> {
     let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
@@ -315,6 +363,48 @@ mod tests {
         assert_eq!(plan.request_timeout, Duration::from_secs(10));
         assert_eq!(plan.op, Op::Create { dry_run: false });
         assert_eq!(plan.server_pid, None);
+        assert_eq!(plan.user, None);
+    }
+
+    #[test]
+    fn user_takes_its_certificate_from_the_certs_dir() {
+        let plan = plan(&["get", "--user=jane", "--certs-dir=/d/pki"]).unwrap();
+        assert_eq!(
+            plan.user,
+            Some(User {
+                name: "jane".into(),
+                certs: CertFiles {
+                    ca: PathBuf::from("/d/pki/ca.crt"),
+                    cert: PathBuf::from("/d/pki/jane.crt"),
+                    key: PathBuf::from("/d/pki/jane.key"),
+                }
+            })
+        );
+        assert_eq!(plan.certs.cert, PathBuf::from("/d/pki/admin.crt"));
+        let dotted = self::plan(&["--user=system.node-1_a", "get"]).unwrap();
+        assert_eq!(
+            dotted.user.unwrap().certs.key,
+            PathBuf::from("kubesim-data/pki/system.node-1_a.key")
+        );
+    }
+
+    #[test]
+    fn user_never_leaves_the_certs_dir() {
+        for name in ["", "../admin", "a/b", ".hidden", "jane smith", "j\\x"] {
+            let err = plan(&["get", &format!("--user={name}")]).expect_err(name);
+            assert_eq!(err.flag, "user", "{name:?}");
+        }
+        let err = plan(&["get", "--user=a/b"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--user: \"a/b\" must be 1 to 253 of a-z, A-Z, 0-9, '-', '_' and '.', not starting \
+             with '.' (the files are <certs-dir>/<user>.crt and .key)"
+        );
+        let long = "u".repeat(254);
+        assert_eq!(
+            plan(&["get", &format!("--user={long}")]).unwrap_err().flag,
+            "user"
+        );
     }
 
     #[test]

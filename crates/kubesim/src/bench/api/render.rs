@@ -43,6 +43,8 @@ pub struct Report {
     pub op: &'static str,
     pub server: String,
     pub namespace: String,
+    /// Who sent the measured requests: `admin`, or `--user`.
+    pub user: String,
     pub conns: usize,
     pub clients: usize,
     pub total: u64,
@@ -56,8 +58,14 @@ pub fn table(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "api {}: {} clients over {} HTTP/2 conn(s) to {}, namespace {}, total {}",
-        report.op, report.clients, report.conns, report.server, report.namespace, report.total
+        "api {}: {} clients over {} HTTP/2 conn(s) to {}, namespace {}, user {}, total {}",
+        report.op,
+        report.clients,
+        report.conns,
+        report.server,
+        report.namespace,
+        report.user,
+        report.total
     );
     let _ = writeln!(
         out,
@@ -132,6 +140,7 @@ fn row_json(report: &Report, row: &Row) -> Value {
     put("row", json!(row.name));
     put("server", json!(report.server));
     put("namespace", json!(report.namespace));
+    put("user", json!(report.user));
     put("conns", json!(report.conns));
     put("clients", json!(report.clients));
     put("total", json!(report.total));
@@ -254,6 +263,7 @@ mod tests {
             op: "create",
             server: "https://127.0.0.1:6443".into(),
             namespace: "bench".into(),
+            user: "jane".into(),
             conns: 1,
             clients: 16,
             total: 4,
@@ -275,7 +285,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "api create: 16 clients over 1 HTTP/2 conn(s) to https://127.0.0.1:6443, namespace bench, total 4"
+            "api create: 16 clients over 1 HTTP/2 conn(s) to https://127.0.0.1:6443, namespace bench, user jane, total 4"
         );
         assert!(
             lines[1].starts_with("row                   ok failed   total s"),
@@ -309,7 +319,7 @@ mod tests {
             rows[0],
             json!({
                 "op": "create", "row": "api-create", "server": "https://127.0.0.1:6443",
-                "namespace": "bench", "conns": 1, "clients": 16, "total": 4,
+                "namespace": "bench", "user": "jane", "conns": 1, "clients": 16, "total": 4,
                 "requests_ok": 4, "requests_failed": 2, "total_s": 1.0, "requests_per_s": 4.0,
                 "latency_ms_avg": 2.5, "latency_ms_p50": 2.0, "latency_ms_p90": 4.0,
                 "latency_ms_p99": 4.0, "latency_ms_max": 4.0,
