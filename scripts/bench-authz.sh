@@ -44,6 +44,7 @@ READY_TIMEOUT_S=90
 AUTHORIZED_TIMEOUT_S=30
 STOP_TIMEOUT_S=20
 PORT_TRIES=50
+START_TRIES=3
 
 PIDS=()
 UP_PID=""
@@ -110,7 +111,16 @@ ensure_kubesim() {
     (cd "$ROOT" && cargo build --profile perf -p kubesim)
 }
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# In use by a listener, or as the local port of any connection (TIME_WAIT included): the
+# store's ports +20000 and +30000 lie in Linux's ephemeral range, so a client socket may
+# hold one, and then the member cannot bind it.
+port_in_use() {
+    if command -v ss >/dev/null; then
+        [[ -n $(ss -Htan "( sport = :$1 )" 2>/dev/null) ]]
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    fi
+}
 
 ports_free() {
     local port
@@ -154,6 +164,7 @@ start_cluster() {
     pick_free_ports
     DATA=$WORK/$name/data
     UP_LOG=$WORK/logs/$name.up.log
+    rm -rf "$DATA"
     mkdir -p "$DATA"
     read -r -a flags <<<"$(config_flags "$name")"
     log "$name: kubesim up ${flags[*]} (store 127.0.0.1:$BASE_PORT, authz" \
@@ -173,14 +184,31 @@ curl_as() {
 }
 
 # Ready when /readyz answers 200 and `up` has written the kubeconfig (after the examples:
-# jane's RoleBinding).
+# jane's RoleBinding). Fails (status 1) if `up` exited.
 wait_ready() {
     local deadline=$((SECONDS + READY_TIMEOUT_S))
     until [[ -f $DATA/pki/admin.key && -f $DATA/kubeconfig ]] &&
         curl_as admin -f -o /dev/null "https://127.0.0.1:$SECURE_PORT/readyz"; do
-        kill -0 "$UP_PID" 2>/dev/null || die "kubesim up exited"
+        if ! kill -0 "$UP_PID" 2>/dev/null; then
+            stop_started
+            return 1
+        fi
         ((SECONDS < deadline)) || die "API server not ready after ${READY_TIMEOUT_S}s"
         sleep 0.5
+    done
+}
+
+# start_ready NAME: start_cluster until it is ready. A port taken between the check and the
+# bind (a client socket's ephemeral port) moves the ports up and tries again.
+start_ready() {
+    local tries=0
+    until start_cluster "$1" && wait_ready; do
+        grep -q "Address already in use" "$UP_LOG" || die "kubesim up exited"
+        ((tries < START_TRIES)) || die "kubesim up found a port taken $START_TRIES times"
+        log "a port was taken; moving up"
+        BASE_PORT=$((BASE_PORT + 2))
+        SECURE_PORT=$((SECURE_PORT + 1))
+        tries=$((tries + 1))
     done
 }
 
@@ -224,8 +252,7 @@ bench() {
 
 run_config() {
     local round=$1 config=$2 c
-    start_cluster "$config"
-    wait_ready
+    start_ready "$config"
     wait_authorized
     for c in $CLIENTS; do
         if [[ $config == rbac && $ADMIN_ROW == 1 ]]; then

@@ -40,11 +40,17 @@ impl ApiServer {
 
     /// [`ApiServer::start`] with `extra` flags after the usual ones.
     pub async fn start_with(extra: &[&str]) -> anyhow::Result<ApiServer> {
+        ApiServer::start_with_env(extra, &[]).await
+    }
+
+    /// [`ApiServer::start_with`], the server's process with `env` added to its environment
+    /// (`RUST_LOG`).
+    pub async fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> anyhow::Result<ApiServer> {
         let store = Cluster::start_sized(1).await?;
         let etcd = format!("--etcd-servers={}", store.endpoints().join(","));
         let mut flags = vec![etcd];
         flags.extend(extra.iter().map(|f| f.to_string()));
-        let server = ApiServer::spawn(Some(store), &flags).await?;
+        let server = ApiServer::spawn_with_env(Some(store), &flags, env).await?;
         server.wait_ready().await?;
         Ok(server)
     }
@@ -52,6 +58,15 @@ impl ApiServer {
     /// Spawns the server with the usual flags and `extra`, and waits until it listens (not
     /// until it is ready: a server without a store never is).
     pub async fn spawn(store: Option<Cluster>, extra: &[String]) -> anyhow::Result<ApiServer> {
+        ApiServer::spawn_with_env(store, extra, &[]).await
+    }
+
+    /// [`ApiServer::spawn`] with `env` added to the process's environment.
+    pub async fn spawn_with_env(
+        store: Option<Cluster>,
+        extra: &[String],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<ApiServer> {
         let program = kubesim().await?;
         let dir = tempfile::Builder::new()
             .prefix("kubesim-apiserver-")
@@ -83,6 +98,7 @@ impl ApiServer {
             ))
             .arg(flag_path("--client-ca-file", &dir.path().join("ca.crt")))
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true)

@@ -13,12 +13,16 @@
 //!   output.
 //! - [`apiserver`]: a `kubesim apiserver` process over a one-member store of the target,
 //!   with certificates, kubectl, curl and the server's log.
+//! - [`auth`]: identities for the authentication and authorization tests (certificates,
+//!   ServiceAccount tokens and forged ones, kubeconfigs, curl as anyone), and the OIDC issuer
+//!   and authz service processes.
 //! - [`grpc`]: small etcd v3 gRPC calls through the generated `kubesim-proto` clients, for the
 //!   tests that must not depend on `etcdctl`.
 //!
 //! Every wait here has a bound; nothing waits forever on a process or a server.
 
 pub mod apiserver;
+pub mod auth;
 pub mod cluster;
 pub mod etcdctl;
 pub mod grpc;

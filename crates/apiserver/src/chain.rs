@@ -47,6 +47,7 @@ use rustls::pki_types::CertificateDer;
 
 use crate::ApiServerConfig;
 use crate::context::{RequestContext, Security};
+use crate::held_body::{SharedBody, drain, hold_until_sent};
 use crate::response::{self, Body};
 use crate::routes::Routes;
 use crate::security::trace::RequestTrace;
@@ -144,7 +145,7 @@ impl Chain {
     /// a `Status` response, never a dropped connection.
     pub async fn handle<B>(&self, request: Request<B>) -> Response<Body>
     where
-        B: HttpBody<Data = bytes::Bytes> + Send + 'static,
+        B: HttpBody<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let mut trace = Vec::with_capacity(STAGES.len());
@@ -158,10 +159,15 @@ impl Chain {
         trace: &mut Vec<Stage>,
     ) -> Response<Body>
     where
-        B: HttpBody<Data = bytes::Bytes> + Send + 'static,
+        B: HttpBody<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         trace.push(Stage::PanicGuard);
+        // The body stays alive until the response is sent, however early a stage refuses
+        // (`held_body`: else HTTP/2 may reset the stream before the answer goes out).
+        let (parts, body) = request.into_parts();
+        let (body, slot) = SharedBody::new(body);
+        let request = Request::from_parts(parts, body);
         let method = request.method().clone();
         let path = request.uri().path().to_string();
         let audit_id = crate::registry::meta::new_uid(|| self.entropy.next_u64());
@@ -180,11 +186,18 @@ impl Chain {
                 )))
             }
         };
-        let mut response = result.unwrap_or_else(|status| response::status(&status));
+        let response = match result {
+            Ok(response) => response,
+            Err(status) => {
+                drain(&slot).await;
+                response::status(&status)
+            }
+        };
+        let (mut parts, body) = response.into_parts();
         if let Ok(value) = hyper::header::HeaderValue::from_str(&audit_id) {
-            response.headers_mut().insert(AUDIT_ID_HEADER, value);
+            parts.headers.insert(AUDIT_ID_HEADER, value);
         }
-        response
+        Response::from_parts(parts, hold_until_sent(body, Box::new(slot)))
     }
 
     async fn stages<B>(
@@ -262,7 +275,7 @@ impl Chain {
         trace.push(Stage::Impersonation);
         let user = self.impersonate(request, &authenticated, path).await?;
         trace.push(Stage::Authorization);
-        self.authorize(&user, info, path).await?;
+        self.authorize(&user, info, request.uri(), path).await?;
         Ok(user)
     }
 
@@ -326,7 +339,7 @@ impl Chain {
             let decision = self.security.authorizer.authorize(&attributes).await;
             if !decision.is_allowed() {
                 path.record_decision(&decision);
-                return Err(forbidden_status(&attributes, &decision.reason));
+                return Err(refusal(request.uri(), &attributes, &decision));
             }
         }
         let user = asked.user_info();
@@ -335,11 +348,12 @@ impl Chain {
     }
 
     /// Stage 8: the chain of `--authorization-mode`; anything but Allow is a 403 with the
-    /// deciding authorizer's reason.
+    /// deciding authorizer's reason (a 500 when an authorizer failed: [`refusal`]).
     async fn authorize(
         &self,
         user: &UserInfo,
         info: &RequestInfo,
+        uri: &hyper::Uri,
         path: &mut RequestTrace,
     ) -> Result<(), Status> {
         let attributes = Attributes::from_request_info(user.clone(), info);
@@ -348,8 +362,32 @@ impl Chain {
         if decision.is_allowed() {
             return Ok(());
         }
-        Err(forbidden_status(&attributes, &decision.reason))
+        Err(refusal(uri, &attributes, &decision))
     }
+}
+
+/// A request the chain did not allow: kube's 403, or, when an authorizer failed (the authz
+/// service down or slow), the 500 kube's authorization filter answers with the error
+/// (`responsewriters.InternalError`: `Internal Server Error: "<uri>": <error>`; kube writes it
+/// as plain text, kubesim as a Status with the same words).
+fn refusal(
+    uri: &hyper::Uri,
+    attributes: &Attributes,
+    decision: &kubesim_authz::Decision,
+) -> Status {
+    if decision.error.is_empty() {
+        return forbidden_status(attributes, &decision.reason);
+    }
+    let request_uri = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    Status::failure(
+        500,
+        kubesim_api::status::reason::INTERNAL_ERROR,
+        format!(
+            "Internal Server Error: {}: {}",
+            kubesim_api::status::go_quote(request_uri),
+            decision.error
+        ),
+    )
 }
 
 /// One `debug` line per request with its decision path (never a credential).
@@ -366,6 +404,7 @@ fn log_decision(path: &RequestTrace) {
         authorizer = %path.authorizer,
         decided_by = %path.decided_by,
         reason = %path.reason,
+        error = %path.error,
         "request decision path"
     );
 }

@@ -18,6 +18,7 @@
 //!   watch caches, the bootstrap policy and aggregated ClusterRoles, escalation prevention,
 //!   and the decision-path trace; [`context`]: what the chain hands the handlers (the user,
 //!   the Audit-Id, the security parts).
+//! - [`held_body`]: the request body kept alive until the response is sent (HTTP/2 resets).
 //! - [`routes`]: dispatch, which handler answers a path; [`reviews`]: the review APIs
 //!   (SelfSubjectReview, SubjectAccessReview and kin) and TokenRequest.
 //! - [`rest`]: resource requests: query options, content types, bodies, responses (objects,
@@ -41,6 +42,7 @@ pub mod config;
 pub mod context;
 pub mod discovery;
 pub mod health;
+pub mod held_body;
 pub mod registry;
 pub mod response;
 pub mod rest;

@@ -42,6 +42,7 @@ impl AuthorizerChain {
             return decision;
         }
         let mut reasons: Vec<String> = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
         for authorizer in &self.authorizers {
             let mut decision = authorizer.authorize(attributes).await;
             if decision.kind != DecisionKind::NoOpinion {
@@ -51,8 +52,12 @@ impl AuthorizerChain {
             if !decision.reason.is_empty() {
                 reasons.push(decision.reason);
             }
+            if !decision.error.is_empty() {
+                errors.push(decision.error);
+            }
         }
-        Decision::no_opinion(reasons.join("\n"))
+        // kube's union returns the errors of those that had no opinion with its NoOpinion.
+        Decision::no_opinion(reasons.join("\n")).with_error(aggregate(&errors))
     }
 
     /// The union of every authorizer's rules (kube's `NewRuleResolvers`). Incomplete when any
@@ -180,6 +185,27 @@ mod tests {
                 .map(|a| Arc::clone(a) as Arc<dyn Authorizer>)
                 .collect(),
         )
+    }
+
+    #[tokio::test]
+    async fn errors_of_those_without_an_opinion_travel_with_the_no_opinion() {
+        let failed = fixed(
+            "Webhook",
+            Decision::no_opinion("call failed").with_error("call failed"),
+        );
+        let silent = fixed("RBAC", Decision::no_opinion(""));
+        let decision = chain(&[&failed, &silent])
+            .authorize(&list_pods(UserInfo::new("jane", &[])))
+            .await;
+        assert_eq!(decision.kind, DecisionKind::NoOpinion);
+        assert_eq!(decision.error, "call failed");
+        // An allow after a failure is an allow, error or not.
+        let allows = fixed("RBAC", Decision::allow("rule"));
+        let decision = chain(&[&failed, &allows])
+            .authorize(&list_pods(UserInfo::new("jane", &[])))
+            .await;
+        assert!(decision.is_allowed());
+        assert_eq!(decision.error, "");
     }
 
     fn list_pods(user: UserInfo) -> Attributes {

@@ -98,6 +98,10 @@ pub struct Decision {
     /// The name of the authorizer that answered (`RBAC`, `Webhook`, `Node`, …); the chain
     /// fills it in.
     pub authorizer: String,
+    /// Why an authorizer could not decide (an authz service that failed or timed out); empty
+    /// when none. A request that is not allowed and carries an error is answered 500, as
+    /// kube's authorization filter answers an authorizer error, not 403.
+    pub error: String,
 }
 
 impl Decision {
@@ -123,7 +127,14 @@ impl Decision {
             reason: reason.into(),
             decided_by: decided_by.into(),
             authorizer: String::new(),
+            error: String::new(),
         }
+    }
+
+    /// This decision, made because an authorizer failed with `error`.
+    pub fn with_error(mut self, error: impl Into<String>) -> Decision {
+        self.error = error.into();
+        self
     }
 
     pub fn is_allowed(&self) -> bool {

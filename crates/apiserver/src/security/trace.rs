@@ -39,6 +39,9 @@ pub struct RequestTrace {
     pub decided_by: String,
     /// kube's reason, as a 403 shows it.
     pub reason: String,
+    /// An authorizer's failure (the authz service down or slow), which makes a refusal a 500.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub error: String,
 }
 
 impl RequestTrace {
@@ -56,6 +59,7 @@ impl RequestTrace {
             authorizer: String::new(),
             decided_by: String::new(),
             reason: String::new(),
+            error: String::new(),
         }
     }
 
@@ -66,6 +70,7 @@ impl RequestTrace {
         self.authorizer = decision.authorizer.clone();
         self.decided_by = decision.decided_by.clone();
         self.reason = decision.reason.clone();
+        self.error = decision.error.clone();
     }
 }
 
@@ -121,6 +126,7 @@ mod tests {
             authorizer: "RBAC".into(),
             decided_by: String::new(),
             reason: String::new(),
+            error: String::new(),
         }
     }
 

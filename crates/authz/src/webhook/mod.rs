@@ -244,7 +244,7 @@ impl WebhookAuthorizer {
             FailurePolicy::NoOpinion => DecisionKind::NoOpinion,
             FailurePolicy::Deny => DecisionKind::Deny,
         };
-        Decision::new(kind, reason, decided_by)
+        Decision::new(kind, reason.clone(), decided_by).with_error(reason)
     }
 
     fn decided_by_prefix(&self) -> String {

@@ -242,6 +242,8 @@ async fn a_dead_service_with_failure_policy_deny_denies() {
         decision.decided_by,
         "Webhook \"authz\": call failed, failurePolicy Deny"
     );
+    // The failure travels as an error, which the API server answers with kube's 500.
+    assert_eq!(decision.error, decision.reason);
 }
 
 #[tokio::test]
@@ -259,6 +261,7 @@ async fn a_dead_service_with_failure_policy_no_opinion_has_no_opinion() {
         decision.decided_by,
         "Webhook \"authz\": call failed, failurePolicy NoOpinion"
     );
+    assert_eq!(decision.error, decision.reason);
 }
 
 /// A service slower than the timeout: the failure policy decides after the timeout, the
