@@ -6,7 +6,8 @@
 //! [`ClientCa`] and [`Subject`] are shared with the authenticating proxy (`request_header`),
 //! which verifies its client certificates the same way against its own CA.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use kubesim_api::user::UserInfo;
@@ -20,10 +21,30 @@ use crate::{Authenticated, AuthnError, ConfigError, Method, add_authenticated_gr
 /// kube's `user.CredentialIDKey`: which credential authenticated the request.
 pub const CREDENTIAL_ID_KEY: &str = "authentication.kubernetes.io/credential-id";
 
+/// How long a verified chain is trusted without verifying it again (never past the leaf's
+/// notAfter): a connection sends many requests with one certificate, and verifying its
+/// signature chain is 40 us a request (more than the rest of authentication and
+/// authorization together). Within the window a CA that expired meanwhile is not noticed;
+/// the CA bundle itself is read once at start-up, as kube-apiserver reads it.
+const VERIFIED_FOR: Duration = Duration::from_secs(10);
+/// Chains remembered at once; past it the memory is cleared (a flood of distinct
+/// certificates costs a verification each, as without the cache).
+const VERIFIED_CAPACITY: usize = 1024;
+
 /// Verifies client certificates against `--client-ca-file`.
 #[derive(Debug)]
 pub struct X509Authenticator {
     ca: ClientCa,
+    /// SHA-256 of a chain that verified → the identity, when it was verified, and until when
+    /// it is trusted.
+    verified: Mutex<HashMap<[u8; 32], Verified>>,
+}
+
+#[derive(Debug, Clone)]
+struct Verified {
+    identity: Authenticated,
+    at: Duration,
+    until: Duration,
 }
 
 impl X509Authenticator {
@@ -31,6 +52,7 @@ impl X509Authenticator {
     pub fn new(ca_pem: &[u8]) -> Result<Self, ConfigError> {
         Ok(X509Authenticator {
             ca: ClientCa::from_pem(ca_pem, "--client-ca-file")?,
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -45,6 +67,54 @@ impl X509Authenticator {
         let Some(leaf) = chain.first() else {
             return Ok(None);
         };
+        let key = chain_digest(chain);
+        if let Some(identity) = self.remembered(&key, now) {
+            return Ok(Some(identity));
+        }
+        let identity = self.verify(chain, leaf, now)?;
+        self.remember(key, &identity, now, Subject::not_after(leaf));
+        Ok(Some(identity))
+    }
+
+    /// A chain verified less than [`VERIFIED_FOR`] ago, still inside its leaf's validity.
+    fn remembered(&self, key: &[u8; 32], now: Duration) -> Option<Authenticated> {
+        let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = verified.get(key)?;
+        (entry.at <= now && now < entry.until).then(|| entry.identity.clone())
+    }
+
+    fn remember(
+        &self,
+        key: [u8; 32],
+        identity: &Authenticated,
+        now: Duration,
+        not_after: Option<Duration>,
+    ) {
+        let until = match not_after {
+            Some(not_after) => (now + VERIFIED_FOR).min(not_after),
+            None => return,
+        };
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(
+            key,
+            Verified {
+                identity: identity.clone(),
+                at: now,
+                until,
+            },
+        );
+    }
+
+    /// The whole check: the chain against the CA at `now`, then the subject.
+    fn verify(
+        &self,
+        chain: &[CertificateDer<'static>],
+        leaf: &CertificateDer<'static>,
+        now: Duration,
+    ) -> Result<Authenticated, AuthnError> {
         let subject = Subject::of(leaf);
         if let Err(e) = self.ca.verify(chain, now) {
             return Err(AuthnError::new(format!(
@@ -59,7 +129,7 @@ impl X509Authenticator {
                 subject.identifier()
             )));
         }
-        Ok(Some(self.identity(leaf, subject)))
+        Ok(self.identity(leaf, subject))
     }
 
     fn identity(&self, leaf: &CertificateDer<'_>, subject: Subject) -> Authenticated {
@@ -86,6 +156,19 @@ impl X509Authenticator {
             audiences: Vec::new(),
         }
     }
+}
+
+/// SHA-256 over the chain's certificates, each preceded by its length (so two chains with
+/// the same bytes split differently differ).
+fn chain_digest(chain: &[CertificateDer<'_>]) -> [u8; 32] {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    for cert in chain {
+        context.update(&(cert.as_ref().len() as u64).to_be_bytes());
+        context.update(cert.as_ref());
+    }
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(context.finish().as_ref());
+    digest
 }
 
 /// A CA bundle that client certificates are verified against: rustls' WebPKI client
@@ -176,6 +259,13 @@ impl Subject {
         })
     }
 
+    /// The certificate's notAfter, since the Unix epoch; `None` when it cannot be read.
+    pub(crate) fn not_after(cert: &CertificateDer<'_>) -> Option<Duration> {
+        let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+        let seconds = parsed.validity().not_after.timestamp();
+        u64::try_from(seconds).ok().map(Duration::from_secs)
+    }
+
     /// `CN=jane, SN=1234`: which certificate, for messages.
     pub(crate) fn identifier(&self) -> String {
         format!("CN={}, SN={}", self.common_name, self.serial)
@@ -203,6 +293,47 @@ mod tests {
 
     fn authenticator(ca: &TestCa) -> X509Authenticator {
         X509Authenticator::new(ca.pem.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_verified_chain_is_remembered_but_never_past_its_expiry() {
+        let ca = TestCa::new("kubesim-ca");
+        let auth = authenticator(&ca);
+        let chain = ca.client(Some("jane"), &["dev"]);
+        let first = auth.authenticate(&chain, NOW).unwrap().unwrap();
+        assert_eq!(auth.verified.lock().unwrap().len(), 1);
+        let again = auth
+            .authenticate(&chain, NOW + Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(again, Some(first));
+        // Expired: verified again, and refused.
+        assert!(auth.authenticate(&chain, AFTER_EXPIRY).is_err());
+    }
+
+    #[test]
+    fn a_chain_expiring_within_the_window_is_not_trusted_past_it() {
+        let ca = TestCa::new("kubesim-ca");
+        let auth = authenticator(&ca);
+        let mut params = rcgen::CertificateParams::default();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "jane");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+        // NOW is 2025-06-01T00:00:00Z: the certificate ends there.
+        params.not_after = rcgen::date_time_ymd(2025, 6, 1);
+        let chain = vec![ca.sign(params, &rcgen::KeyPair::generate().unwrap())];
+        let before = NOW - Duration::from_secs(3);
+        assert!(auth.authenticate(&chain, before).unwrap().is_some());
+        assert!(
+            auth.authenticate(&chain, NOW - Duration::from_secs(1))
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            auth.authenticate(&chain, NOW + Duration::from_secs(1))
+                .is_err()
+        );
     }
 
     #[test]
