@@ -281,21 +281,52 @@ ratio() {
     fi
 }
 
-# row ROUND CONFIG USER CLIENTS: one table line, with ratios to jane under in-process RBAC.
+# values ROUND CONFIG USER CLIENTS: "req/s p50 p99 cpu req/s-ratio p99-ratio cpu-ratio", the
+# ratios to jane under in-process RBAC in the same round ("-" for what the run left out).
+values() {
+    local f base name
+    f=$RESULTS/r$1.$2.$3.$4.json
+    base=$RESULTS/r$1.rbac.$BENCH_USER.$4.json
+    for name in requests_per_s latency_ms_p50 latency_ms_p99 server_cpu_us_per_request; do
+        printf '%s ' "$(field "$f" "$name")"
+    done
+    for name in requests_per_s latency_ms_p99 server_cpu_us_per_request; do
+        printf '%s ' "$(ratio "$(field "$f" "$name")" "$(field "$base" "$name")")"
+    done
+    echo
+}
+
+# cells "req/s p50 p99 cpu ratios...": the table cells of those numbers.
+cells() {
+    local v
+    read -r -a v <<<"$1"
+    echo "$(fmt "${v[0]}" 0) | $(fmt "${v[1]}" 2) | $(fmt "${v[2]}" 2) | $(fmt "${v[3]}" 0) |" \
+        "$(fmt "${v[4]}" 2) | $(fmt "${v[5]}" 2) | $(fmt "${v[6]}" 2) |"
+}
+
+# row ROUND CONFIG USER CLIENTS: one run's line.
 row() {
-    local round=$1 config=$2 user=$3 c=$4 f base rps p99 cpu base_rps base_p99 base_cpu
-    f=$RESULTS/r$round.$config.$user.$c.json
-    base=$RESULTS/r$round.rbac.$BENCH_USER.$c.json
-    rps=$(field "$f" requests_per_s)
-    p99=$(field "$f" latency_ms_p99)
-    cpu=$(field "$f" server_cpu_us_per_request)
-    base_rps=$(field "$base" requests_per_s)
-    base_p99=$(field "$base" latency_ms_p99)
-    base_cpu=$(field "$base" server_cpu_us_per_request)
-    echo "| $round | $(label "$config" "$user") | $user | $c | $(fmt "$rps" 0) |" \
-        "$(fmt "$(field "$f" latency_ms_p50)" 2) | $(fmt "$p99" 2) | $(fmt "$cpu" 0) |" \
-        "$(ratio "$rps" "$base_rps") | $(ratio "$p99" "$base_p99") | $(ratio "$cpu" "$base_cpu") |" \
-        "$(field "$f" requests_failed) | $(cat "$RESULTS/r$round.$config.$user.$c.load" 2>/dev/null || echo -) |"
+    local f=$RESULTS/r$1.$2.$3.$4
+    echo "| $1 | $(label "$2" "$3") | $3 | $4 | $(cells "$(values "$@")")" \
+        "$(field "$f.json" requests_failed) | $(cat "$f.load" 2>/dev/null || echo -) |"
+}
+
+# median: the median of the numbers on stdin, one a line ("-" lines left out).
+median() {
+    grep -v '^-$' | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
+              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# median_row CONFIG USER CLIENTS: each column's median over the rounds (ratios paired within
+# a round, so a machine that got busier between rounds moves both sides).
+median_row() {
+    local round column all="" medians=""
+    for round in $(seq 1 "$ROUNDS"); do all+="$(values "$round" "$@")"$'\n'; done
+    for column in 1 2 3 4 5 6 7; do
+        medians+="$(awk -v c="$column" 'NF { print $c }' <<<"$all" | median) "
+    done
+    echo "| $(label "$1" "$2") | $2 | $3 | $(cells "$medians")"
 }
 
 label() {
@@ -307,23 +338,36 @@ label() {
     esac
 }
 
+# for_each_row FUNCTION ARGS...: FUNCTION ARGS... CONFIG USER CLIENTS for every row, in
+# table order.
+for_each_row() {
+    local c config
+    for c in $CLIENTS; do
+        if [[ $ADMIN_ROW == 1 ]]; then "$@" rbac admin "$c"; fi
+        for config in $CONFIGS; do "$@" "$config" "$BENCH_USER" "$c"; done
+    done
+}
+
 print_table() {
-    local round c config
+    local round
     echo
     echo "GET of a pod in namespace $NAMESPACE, $TOTAL per run over $PODS pods, one HTTP/2"
     echo "connection; server CPU = CPU time of the kubesim up process (store, authz service, API"
     echo "server) per request; ratios to $BENCH_USER under in-process RBAC at the same clients"
-    echo "(req/s: higher is better; p99 and CPU: lower is better); load = 1-minute load average"
-    echo "at the start of the run"
+    echo "in the same round (req/s: higher is better; p99 and CPU: lower is better); load ="
+    echo "1-minute load average at the start of the run"
     echo
     echo "| round | authorizer | user | clients | req/s | p50 ms | p99 ms | server CPU us | req/s ratio | p99 ratio | CPU ratio | failed | load |"
     echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for round in $(seq 1 "$ROUNDS"); do
-        for c in $CLIENTS; do
-            if [[ $ADMIN_ROW == 1 ]]; then row "$round" rbac admin "$c"; fi
-            for config in $CONFIGS; do row "$round" "$config" "$BENCH_USER" "$c"; done
-        done
-    done
+    for round in $(seq 1 "$ROUNDS"); do for_each_row row "$round"; done
+    if ((ROUNDS > 1)); then
+        echo
+        echo "Medians over the $ROUNDS rounds:"
+        echo
+        echo "| authorizer | user | clients | req/s | p50 ms | p99 ms | server CPU us | req/s ratio | p99 ratio | CPU ratio |"
+        echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for_each_row median_row
+    fi
     echo
     print_errors
 }
