@@ -51,39 +51,14 @@ FAILED_RUNS=0
 
 log() { echo "[bench-api] $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/lib/processes.sh
+source "$ROOT/scripts/lib/processes.sh"
 
 mkdir -p "$BENCH_DIR"
 WORK=$(mktemp -d "$BENCH_DIR/bench-api.XXXXXX")
 DATA=$WORK/data
 RESULTS=$WORK/results
 mkdir -p "$WORK/logs" "$RESULTS"
-
-# Stops the processes this script started, and only those, by pid: SIGTERM, then SIGKILL
-# after STOP_TIMEOUT_S. Each is reaped (wait), so its pid is never signalled again.
-stop_started() {
-    local pid waited=0
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT_S * 10)); do
-            sleep 0.1
-            waited=$((waited + 1))
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    PIDS=()
-}
-
-# Runs a command in the background and waits for it: bash runs a trap only between commands,
-# so a SIGTERM to this script would otherwise wait for a long benchmark to end.
-run_waited() {
-    "$@" &
-    PIDS+=($!)
-    local status=0
-    wait "$!" || status=$?
-    unset 'PIDS[-1]'
-    return "$status"
-}
 
 cleanup() {
     local status=$?
@@ -103,14 +78,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-ensure_kubesim() {
-    [[ -x $KUBESIM ]] && return
-    log "$KUBESIM not found: running cargo build --profile perf -p kubesim"
-    (cd "$ROOT" && cargo build --profile perf -p kubesim)
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 ports_free() {
     local port

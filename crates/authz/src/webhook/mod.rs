@@ -139,13 +139,13 @@ impl WebhookAuthorizer {
     }
 
     async fn decide(&self, attributes: &Attributes) -> Decision {
-        let request = request_from_attributes(attributes);
         let key = cache_key(attributes);
         if let Some(answer) = self.cached(&key) {
             self.cache_hits.fetch_add(1, Ordering::Relaxed);
             return self.decision_from(&answer);
         }
-        match self.call(request).await {
+        // Built only for a call: a cache hit needs just the key.
+        match self.call(request_from_attributes(attributes)).await {
             Ok(answer) => {
                 if should_cache(attributes) {
                     self.remember(key, &answer);
