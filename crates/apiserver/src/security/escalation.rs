@@ -83,18 +83,16 @@ struct Write<'a> {
 }
 
 impl Write<'_> {
-    /// Roles: unchanged rules pass (kube compares them on update); then `escalate`, then
-    /// the user's own rules must cover the role's.
+    /// Roles: an update that only changes what the garbage collector manages passes (kube's
+    /// `IsOnlyMutatingGCFields`); then `escalate`, then the user's own rules must cover the
+    /// role's. Any other change is checked, labels included: a label can pull a ClusterRole's
+    /// rules into an aggregated one.
     async fn check_role(&self) -> Result<(), Status> {
         let aggregated = self
             .object
             .get("aggregationRule")
             .is_some_and(|r| !r.is_null());
-        if !aggregated
-            && self
-                .old
-                .is_some_and(|old| old.get("rules") == self.object.get("rules"))
-        {
+        if self.only_gc_fields_changed() {
             return Ok(());
         }
         if self
@@ -115,8 +113,12 @@ impl Write<'_> {
             .map_err(|message| self.forbidden(&message))
     }
 
-    /// Bindings: `bind` on the referenced role, or the user holds its rules.
+    /// Bindings: an update of only what the garbage collector manages passes; then `bind` on
+    /// the referenced role, or the user holds its rules.
     async fn check_binding(&self) -> Result<(), Status> {
+        if self.only_gc_fields_changed() {
+            return Ok(());
+        }
         let role_ref = self.object.get("roleRef").cloned().unwrap_or(Value::Null);
         let kind = role_ref.get("kind").and_then(Value::as_str).unwrap_or("");
         let role_name = role_ref.get("name").and_then(Value::as_str).unwrap_or("");
@@ -140,6 +142,16 @@ impl Write<'_> {
             .rbac
             .confirm_no_escalation(self.user, self.namespace(), &rules)
             .map_err(|message| self.forbidden(&message))
+    }
+
+    /// kube's `IsOnlyMutatingGCFields`: an update whose only changes are
+    /// `metadata.ownerReferences` and `metadata.finalizers` (and what the server sets on every
+    /// write: resourceVersion, managedFields, generation).
+    fn only_gc_fields_changed(&self) -> bool {
+        let Some(old) = self.old else {
+            return false;
+        };
+        without_gc_fields(old) == without_gc_fields(self.object)
     }
 
     async fn allowed(&self, verb: &str, plural: &str, name: &str) -> bool {
@@ -188,11 +200,157 @@ impl Write<'_> {
     }
 }
 
+/// The object without the metadata [`Write::only_gc_fields_changed`] ignores.
+fn without_gc_fields(object: &Value) -> Value {
+    let mut copy = object.clone();
+    if let Some(Value::Object(metadata)) = copy.get_mut("metadata") {
+        for field in [
+            "ownerReferences",
+            "finalizers",
+            "resourceVersion",
+            "managedFields",
+            "generation",
+        ] {
+            metadata.shift_remove(field);
+        }
+    }
+    copy
+}
+
 /// A role's `rules`, as stored (validation has checked their shape).
 fn rules_of(object: &Value) -> Result<Vec<PolicyRule>, String> {
     match object.get("rules") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(rules) => serde_json::from_value(rules.clone())
             .map_err(|e| format!("the role's rules cannot be read: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kubesim_api::resources;
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::AuthOptions;
+
+    /// RBAC over kube's bootstrap policy only (no storage): `jane` holds nothing but the
+    /// discovery and self-review rules every authenticated user has.
+    fn guard() -> (RbacGuard, Arc<Security>) {
+        let options = AuthOptions {
+            authorization_modes: "RBAC".to_string(),
+            ..AuthOptions::default()
+        };
+        let env = kubesim_net::Env::production(std::env::temp_dir());
+        let security = Arc::new(crate::security::build(&options, None, &env, None).unwrap());
+        (RbacGuard::new(&security), security)
+    }
+
+    fn rbac(plural: &str) -> &'static Resource {
+        resources::lookup(RBAC_GROUP, "v1", plural).unwrap()
+    }
+
+    fn by(username: &str, groups: &[&str]) -> WriteOptions {
+        WriteOptions {
+            requester: Some(UserInfo::new(username, groups)),
+            ..WriteOptions::default()
+        }
+    }
+
+    fn pod_reader() -> Value {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "pod-reader", "namespace": "dev", "resourceVersion": "5"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})
+    }
+
+    fn jane() -> WriteOptions {
+        by("jane", &["system:authenticated"])
+    }
+
+    #[tokio::test]
+    async fn a_role_with_rules_the_writer_lacks_is_refused_with_kubes_message() {
+        let (guard, _security) = guard();
+        let status = guard
+            .check(rbac("roles"), &pod_reader(), None, &jane())
+            .await
+            .unwrap_err();
+        assert_eq!(status.code, 403);
+        assert_eq!(
+            status.message,
+            "roles.rbac.authorization.k8s.io \"pod-reader\" is forbidden: user \"jane\" \
+             (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not \
+             currently held:\n{APIGroups:[\"\"], Resources:[\"pods\"], Verbs:[\"get\"]}"
+        );
+    }
+
+    #[tokio::test]
+    async fn masters_and_the_servers_own_writes_pass() {
+        let (guard, _security) = guard();
+        let role = pod_reader();
+        let master = by("admin", &["system:masters"]);
+        assert!(
+            guard
+                .check(rbac("roles"), &role, None, &master)
+                .await
+                .is_ok()
+        );
+        let own = WriteOptions::default();
+        assert!(guard.check(rbac("roles"), &role, None, &own).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn only_garbage_collector_fields_may_change_without_the_rules() {
+        let (guard, _security) = guard();
+        let old = pod_reader();
+        let mut finalized = old.clone();
+        finalized["metadata"]["finalizers"] = json!(["example.com/keep"]);
+        finalized["metadata"]["resourceVersion"] = json!("6");
+        assert!(
+            guard
+                .check(rbac("roles"), &finalized, Some(&old), &jane())
+                .await
+                .is_ok()
+        );
+        // A label is not a GC field: it could pull the rules into an aggregated role.
+        let mut labelled = old.clone();
+        labelled["metadata"]["labels"] =
+            json!({"rbac.authorization.k8s.io/aggregate-to-admin": "true"});
+        let status = guard
+            .check(rbac("roles"), &labelled, Some(&old), &jane())
+            .await
+            .unwrap_err();
+        assert_eq!(status.code, 403);
+    }
+
+    #[tokio::test]
+    async fn binding_a_role_the_writer_does_not_hold_is_refused() {
+        let (guard, _security) = guard();
+        let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "jane-admin", "namespace": "dev"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                "name": "cluster-admin"},
+            "subjects": [{"kind": "User", "name": "jane"}]});
+        let status = guard
+            .check(rbac("rolebindings"), &binding, None, &jane())
+            .await
+            .unwrap_err();
+        assert_eq!(status.code, 403);
+        assert!(
+            status.message.starts_with(
+                "rolebindings.rbac.authorization.k8s.io \"jane-admin\" is forbidden: user \"jane\""
+            ),
+            "{}",
+            status.message
+        );
+        // Binding the rules every authenticated user has is no escalation.
+        let mut basic = binding.clone();
+        basic["roleRef"]["name"] = json!("system:basic-user");
+        assert!(
+            guard
+                .check(rbac("rolebindings"), &basic, None, &jane())
+                .await
+                .is_ok()
+        );
     }
 }
