@@ -56,9 +56,9 @@ async fn run(registry: std::sync::Weak<Registry>, state: Arc<PolicyState>) {
         }
         if let Some(cache) = cluster_roles().and_then(|r| registry.cache(r).ok()) {
             let revision = cache.revision();
-            if revision != seen_revision {
+            // A pass that could not write every role is tried again at the next poll.
+            if revision != seen_revision && aggregate(&registry).await {
                 seen_revision = revision;
-                aggregate(&registry).await;
             }
         }
         drop(registry);
@@ -106,14 +106,16 @@ async fn create_if_absent(registry: &Registry, resource: &'static Resource, obje
     }
 }
 
-/// One pass of the aggregation controller over the cached ClusterRoles.
-async fn aggregate(registry: &Registry) {
+/// One pass of the aggregation controller over the cached ClusterRoles; whether every
+/// aggregated role now has its rules (or a write is under way that will show in the cache).
+async fn aggregate(registry: &Registry) -> bool {
     let Some(resource) = cluster_roles() else {
-        return;
+        return true;
     };
     let Ok(cache) = registry.cache(resource) else {
-        return;
+        return true;
     };
+    let mut complete = true;
     let (objects, _) = cache.list("", &|_| true);
     let current: Vec<Value> = objects.iter().map(|o| o.value().clone()).collect();
     for (name, rules) in aggregation::aggregate(&current) {
@@ -124,21 +126,21 @@ async fn aggregate(registry: &Registry) {
         else {
             continue;
         };
-        let rules = match serde_json::to_value(&rules) {
-            Ok(rules) => rules,
-            Err(_) => continue,
+        let Ok(rules) = serde_json::to_value(&rules) else {
+            continue;
         };
         if let Value::Object(fields) = &mut object {
             fields.insert("rules".to_string(), rules);
         }
-        // A conflict (someone changed it meanwhile) is retried on the next change.
         if let Err(status) = registry
             .update(resource, "", &name, "", object, &own_write())
             .await
         {
-            tracing::debug!(%name, error = %status.message, "aggregating ClusterRole");
+            tracing::debug!(%name, error = %status.message, "aggregating ClusterRole; retrying");
+            complete = false;
         }
     }
+    complete
 }
 
 fn own_write() -> WriteOptions {
