@@ -213,6 +213,20 @@ mod tests {
 
     use super::*;
 
+    /// The process the test runs in is the one that turns THP off; the kernel reports it in
+    /// `/proc/self/status` (`THP_enabled: 0`, Linux 6.x).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn transparent_huge_pages_are_off_for_the_process() {
+        disable_transparent_huge_pages();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) else {
+            // Kernels before 6.x do not report it; the prctl still took effect.
+            return;
+        };
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    }
+
     /// clap checks the whole command tree (conflicting names, bad defaults) only when asked.
     #[test]
     fn command_line_definition_is_consistent() {
