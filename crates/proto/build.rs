@@ -18,6 +18,7 @@ fn main() -> std::io::Result<()> {
                 root.join("etcd/rpc.proto"),
                 root.join("kubesim/raft.proto"),
                 root.join("kubesim/authz.proto"),
+                root.join("kubesim/admission.proto"),
             ],
             std::slice::from_ref(&root),
         )?;

@@ -38,7 +38,7 @@ mod meta;
 mod node;
 mod pod;
 mod pod_spec;
-pub(crate) mod quantity;
+pub mod quantity;
 mod rbac;
 mod resources;
 pub mod reviews;

@@ -6,6 +6,8 @@
 //! - [`raftpb`]: the peer protocol between store members (`proto/kubesim/raft.proto`).
 //! - [`authzpb`]: the authz service's Authorize call (`proto/kubesim/authz.proto`), the API
 //!   server's Webhook authorizer over gRPC.
+//! - [`admissionpb`]: kubesim's gRPC transport for admission webhooks
+//!   (`proto/kubesim/admission.proto`), AdmissionReview v1 as an RPC.
 //!
 //! - [`prefix_range_end`]: the `range_end` that makes a Range, DeleteRange or Watch cover every
 //!   key with a prefix (etcd's `clientv3.GetPrefixRangeEnd`).
@@ -27,6 +29,10 @@ pub mod raftpb {
 
 pub mod authzpb {
     tonic::include_proto!("kubesim.authz.v1");
+}
+
+pub mod admissionpb {
+    tonic::include_proto!("kubesim.admission.v1");
 }
 
 /// etcd's range end for "every key starting with `prefix`" (`clientv3.GetPrefixRangeEnd`):

@@ -16,7 +16,7 @@ use crate::status::{FieldError, FieldErrorType};
 
 /// kube's message for a string that is not a quantity (`ErrFormatWrong`, wrapped as the
 /// JSON decoder reports it).
-pub(crate) const QUANTITY_FORMAT: &str =
+pub const QUANTITY_FORMAT: &str =
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
 /// The error for a value that is not a quantity. kube-apiserver's decoder answers it with a
@@ -36,7 +36,7 @@ const MAX_QUANTITY_LEN: usize = 64;
 
 /// How a quantity was written, which decides how it is printed back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
+pub enum Format {
     /// `1Ki` … `1Ei`.
     BinarySi,
     /// `1n` … `1E`, or no suffix.
@@ -47,14 +47,14 @@ pub(crate) enum Format {
 
 /// A parsed quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Quantity {
+pub struct Quantity {
     nanos: i128,
     format: Format,
 }
 
 impl Quantity {
     /// A quantity from JSON: a string, or a bare number (kube's decoder accepts both).
-    pub(crate) fn from_json(value: &Value) -> Option<Quantity> {
+    pub fn from_json(value: &Value) -> Option<Quantity> {
         match value {
             Value::String(s) => parse(s),
             Value::Number(n) => parse(&n.to_string()),
@@ -62,21 +62,21 @@ impl Quantity {
         }
     }
 
-    pub(crate) fn is_negative(&self) -> bool {
+    pub fn is_negative(&self) -> bool {
         self.nanos < 0
     }
 
-    pub(crate) fn is_positive(&self) -> bool {
+    pub fn is_positive(&self) -> bool {
         self.nanos > 0
     }
 
     /// Whether the value is a whole number (kube's `MilliValue() % 1000 == 0`).
-    pub(crate) fn is_integer(&self) -> bool {
+    pub fn is_integer(&self) -> bool {
         self.nanos % NANOS_PER_UNIT == 0
     }
 
     /// The sum, in the first operand's format; `None` on overflow.
-    pub(crate) fn checked_add(&self, other: &Quantity) -> Option<Quantity> {
+    pub fn checked_add(&self, other: &Quantity) -> Option<Quantity> {
         Some(Quantity {
             nanos: self.nanos.checked_add(other.nanos)?,
             format: self.format,
@@ -84,7 +84,7 @@ impl Quantity {
     }
 
     /// `Quantity.String()`: the canonical form.
-    pub(crate) fn canonical(&self) -> String {
+    pub fn canonical(&self) -> String {
         if self.nanos == 0 {
             return "0".to_string();
         }
@@ -165,7 +165,7 @@ fn decimal_suffix(exponent: i32) -> String {
 
 /// `resource.ParseQuantity`: `[+-]digits[.digits]` then an optional SI suffix, binary
 /// suffix or `e`/`E` exponent. `None` for anything else.
-pub(crate) fn parse(text: &str) -> Option<Quantity> {
+pub fn parse(text: &str) -> Option<Quantity> {
     if text.is_empty() || text.len() > MAX_QUANTITY_LEN {
         return None;
     }
