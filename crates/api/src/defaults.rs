@@ -11,7 +11,9 @@
 //!   fills in on a single-stack IPv4 cluster;
 //! - secrets: `stringData` folded into `data` (kube's conversion does it);
 //! - namespaces: the `kubernetes` finalizer the namespace strategy adds on create;
-//! - nodes: `status.allocatable` copied from `status.capacity` when absent.
+//! - nodes: `status.allocatable` copied from `status.capacity` when absent;
+//! - limit ranges: a `Container` item's `default` from `max`, and its `defaultRequest` from
+//!   `default`, then `min` (`SetDefaults_LimitRangeItem`).
 //!
 //! Only absent fields are filled (a Go zero value counts as absent where kube's defaulter
 //! tests for it), so applying the defaults twice changes nothing. Not done: the
@@ -46,6 +48,7 @@ pub fn apply_defaults(resource: &Resource, object: &mut Value) {
         ("", "Secret") => secret(obj),
         ("", "Namespace") => namespace(obj),
         ("", "Node") => node(obj),
+        ("", "LimitRange") => limit_range(obj),
         ("apps", "Deployment") => deployment(obj),
         (RBAC, "RoleBinding" | "ClusterRoleBinding") => role_binding(obj),
         (ADMISSION, "MutatingWebhookConfiguration") => webhooks(obj, true),
@@ -130,7 +133,10 @@ fn pod(pod: &mut Map<String, Value>) {
         return;
     };
     default_str(status, "phase", "Pending");
-    default_str(status, "qosClass", qos);
+    // Computed, not defaulted (kube's pod strategy sets it in PrepareForCreate, after
+    // admission): LimitRanger may have given the containers requests and limits since the
+    // first pass of defaults. The resources it reads cannot change on update.
+    status.insert("qosClass".into(), Value::String(qos.to_string()));
 }
 
 /// `SetDefaults_PodSpec` and the defaults of what a pod spec holds; for pods and templates.
@@ -501,6 +507,43 @@ fn node(node: &mut Map<String, Value>) {
     }
 }
 
+/// `SetDefaults_LimitRangeItem` on each item of a LimitRange: for containers, a resource
+/// with a max and no default limit gets the max as its default, and one without a default
+/// request gets the default limit, else the min. Quantities are copied as written.
+fn limit_range(limit_range: &mut Map<String, Value>) {
+    let Some(spec) = object_mut(limit_range, "spec") else {
+        return;
+    };
+    for item in objects_mut(spec, "limits") {
+        if item.get("type").and_then(Value::as_str) != Some("Container") {
+            continue;
+        }
+        copy_missing(item, "max", "default");
+        copy_missing(item, "default", "defaultRequest");
+        copy_missing(item, "min", "defaultRequest");
+    }
+}
+
+/// Copies the entries of the resource list `from` that `to` lacks into `to` (created when
+/// there is something to copy; left alone when it is not an object).
+fn copy_missing(item: &mut Map<String, Value>, from: &str, to: &str) {
+    let Some(source) = item.get(from).and_then(Value::as_object) else {
+        return;
+    };
+    let target = item.get(to).and_then(Value::as_object);
+    let missing: Vec<(String, Value)> = source
+        .iter()
+        .filter(|(name, _)| !target.is_some_and(|t| t.contains_key(*name)))
+        .map(|(name, q)| (name.clone(), q.clone()))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    if let Some(target) = ensure_object(item, to) {
+        target.extend(missing);
+    }
+}
+
 fn namespace(ns: &mut Map<String, Value>) {
     let name = ns
         .get("metadata")
@@ -752,6 +795,34 @@ mod tests {
             "BestEffort"
         );
         assert_eq!(qos(json!([{}])), "BestEffort");
+    }
+
+    #[test]
+    fn limit_range_container_defaults() {
+        let limits = defaulted(
+            "",
+            "LimitRange",
+            json!({"spec": {"limits": [
+                {"type": "Container", "max": {"cpu": "2", "memory": "1Gi"},
+                 "min": {"cpu": "100m", "ephemeral-storage": "1Gi"},
+                 "default": {"cpu": "500m"}},
+                {"type": "Pod", "max": {"cpu": "4"}},
+                {"type": "Container", "min": {"memory": "64Mi"}, "defaultRequest": {"memory": "128Mi"}},
+                {"type": "Container"},
+            ]}}),
+        );
+        assert_eq!(
+            limits["spec"]["limits"],
+            json!([
+                {"type": "Container", "max": {"cpu": "2", "memory": "1Gi"},
+                 "min": {"cpu": "100m", "ephemeral-storage": "1Gi"},
+                 "default": {"cpu": "500m", "memory": "1Gi"},
+                 "defaultRequest": {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "1Gi"}},
+                {"type": "Pod", "max": {"cpu": "4"}},
+                {"type": "Container", "min": {"memory": "64Mi"}, "defaultRequest": {"memory": "128Mi"}},
+                {"type": "Container"},
+            ])
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@
 //! - `service`: services. `node`: nodes. `reviews`: the review APIs' bodies (not stored, so
 //!   checked by their handlers with [`reviews::validate_access_review`] and
 //!   [`reviews::validate_token_request`] rather than on create). `core_kinds`: ConfigMaps, Secrets, Namespaces, ServiceAccounts,
-//!   Events. `apps`: Deployments. `rbac`: roles and bindings. `admission`: webhook
+//!   Events. `quotas`: LimitRanges and ResourceQuotas. `apps`: Deployments. `rbac`: roles and bindings. `admission`: webhook
 //!   configurations. `base64`: Secret and ConfigMap bytes.
 
 mod admission;
@@ -39,6 +39,7 @@ mod node;
 mod pod;
 mod pod_spec;
 pub mod quantity;
+mod quotas;
 mod rbac;
 mod resources;
 pub mod reviews;
@@ -85,6 +86,8 @@ fn kind_create(resource: &Resource, obj: &Obj, errs: &mut Errs) {
         ("", "Node") => node::validate_create(obj, errs),
         ("", "ServiceAccount") => core_kinds::validate_service_account(obj, errs),
         ("", "Event") => core_kinds::validate_event(obj, errs),
+        ("", "LimitRange") => quotas::validate_limit_range(obj, errs),
+        ("", "ResourceQuota") => quotas::validate_resource_quota(obj, errs),
         (APPS, "Deployment") => apps::validate_create(obj, errs),
         (RBAC, "Role") => rbac::validate_role(obj, true, errs),
         (RBAC, "ClusterRole") => rbac::validate_role(obj, false, errs),
@@ -134,6 +137,8 @@ fn kind_update(resource: &Resource, obj: &Obj, old: &Obj, errs: &mut Errs) {
             core_kinds::validate_service_account(obj, errs);
         }
         ("", "Event") => core_kinds::validate_event(obj, errs),
+        ("", "LimitRange") => quotas::validate_limit_range(obj, errs),
+        ("", "ResourceQuota") => quotas::validate_resource_quota_update(obj, old, errs),
         (APPS, "Deployment") => apps::validate_update(obj, old, errs),
         (RBAC, "Role") => rbac::validate_role_update(obj, old, true, errs),
         (RBAC, "ClusterRole") => rbac::validate_role_update(obj, old, false, errs),

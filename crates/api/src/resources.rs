@@ -179,6 +179,32 @@ pub const RESOURCES: &[Resource] = &[
         key_prefix: "events",
     },
     Resource {
+        group: CORE,
+        version: "v1",
+        kind: "LimitRange",
+        plural: "limitranges",
+        singular: "limitrange",
+        short_names: &["limits"],
+        scope: Scope::Namespaced,
+        verbs: ALL_VERBS,
+        subresources: &[],
+        categories: &[],
+        key_prefix: "limitranges",
+    },
+    Resource {
+        group: CORE,
+        version: "v1",
+        kind: "ResourceQuota",
+        plural: "resourcequotas",
+        singular: "resourcequota",
+        short_names: &["quota"],
+        scope: Scope::Namespaced,
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        categories: &[],
+        key_prefix: "resourcequotas",
+    },
+    Resource {
         group: APPS,
         version: "v1",
         kind: "Deployment",
@@ -575,6 +601,39 @@ mod tests {
         assert_eq!(subresource(ns, "finalize").unwrap().verbs, ["update"]);
         assert_eq!(subresource(sa, "status"), None);
         assert_eq!(subresource(nodes, "token"), None);
+    }
+
+    #[test]
+    fn limit_ranges_and_quotas_are_served_as_kube_serves_them() {
+        let limits = lookup("", "v1", "limitranges").unwrap();
+        assert_eq!(
+            (
+                limits.kind,
+                limits.short_names,
+                limits.verbs,
+                limits.subresources
+            ),
+            ("LimitRange", &["limits"][..], ALL_VERBS, &[][..])
+        );
+        assert_eq!(
+            limits.key("/registry", "ns", "lr"),
+            "/registry/limitranges/ns/lr"
+        );
+        let quotas = lookup("", "v1", "resourcequotas").unwrap();
+        assert_eq!(
+            (quotas.kind, quotas.short_names, quotas.verbs),
+            ("ResourceQuota", &["quota"][..], ALL_VERBS)
+        );
+        assert!(quotas.is_namespaced() && limits.is_namespaced());
+        assert_eq!(
+            quotas.key("/registry", "ns", "q"),
+            "/registry/resourcequotas/ns/q"
+        );
+        let status = subresource(quotas, "status").unwrap();
+        assert_eq!(
+            (status.kind, status.verbs),
+            ("ResourceQuota", &["get", "patch", "update"][..])
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! - `meta`: `meta/v1` (ObjectMeta, LabelSelector, Status, DeleteOptions, discovery types).
 //! - `pod`: the Pod and everything in a PodSpec (containers, volumes, affinity, status).
 //! - `core_v1`: the rest of core/v1 (Namespace, ConfigMap, Secret, ServiceAccount, Service,
-//!   Event); `node`: the Node. `apps_v1`, `authentication_v1` (with v1beta1 and v1alpha1's
+//!   Event); `node`: the Node; `quota_v1`: LimitRange and ResourceQuota. `apps_v1`, `authentication_v1` (with v1beta1 and v1alpha1's
 //!   SelfSubjectReview, and TokenRequest), `authorization_v1`, `rbac_v1`, `admission_v1`: one
 //!   file per named group.
 //! - [`kind_type`]: the top-level type of a served kind; [`kind_type_of`]: of any kind a
@@ -40,6 +40,7 @@ pub mod meta;
 mod node;
 mod pod;
 pub mod prune;
+mod quota_v1;
 mod rbac_v1;
 pub mod strict;
 
@@ -394,6 +395,8 @@ pub fn kind_type_of(group: &str, version: &str, kind: &str) -> Option<&'static T
         ("", "v1", "ServiceAccount") => &core_v1::SERVICE_ACCOUNT,
         ("", "v1", "Service") => &core_v1::SERVICE,
         ("", "v1", "Event") => &core_v1::EVENT,
+        ("", "v1", "LimitRange") => &quota_v1::LIMIT_RANGE,
+        ("", "v1", "ResourceQuota") => &quota_v1::RESOURCE_QUOTA,
         ("apps", "v1", "Deployment") => &apps_v1::DEPLOYMENT,
         (AUTHN, "v1", "SelfSubjectReview") => &authentication_v1::SELF_SUBJECT_REVIEW,
         (AUTHN, "v1beta1", "SelfSubjectReview") => &authentication_v1::SELF_SUBJECT_REVIEW_V1BETA1,

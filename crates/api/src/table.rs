@@ -22,6 +22,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::kind_validation::quantity::Quantity;
 use crate::resources::Resource;
 use crate::status::FieldError;
 use crate::time::{format_rfc3339, parse_rfc3339};
@@ -406,6 +407,8 @@ fn printer_for(resource: &Resource) -> Option<&'static Printer> {
         ("", "ServiceAccount") => Some(&SERVICE_ACCOUNT_PRINTER),
         ("", "Service") => Some(&SERVICE_PRINTER),
         ("", "Event") => Some(&EVENT_PRINTER),
+        ("", "LimitRange") => Some(&LIMIT_RANGE_PRINTER),
+        ("", "ResourceQuota") => Some(&RESOURCE_QUOTA_PRINTER),
         ("apps", "Deployment") => Some(&DEPLOYMENT_PRINTER),
         ("rbac.authorization.k8s.io", "RoleBinding") => Some(&ROLE_BINDING_PRINTER),
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Some(&CLUSTER_ROLE_BINDING_PRINTER),
@@ -1034,6 +1037,87 @@ fn format_labels(labels: Option<&Value>) -> String {
         .collect();
     pairs.sort();
     pairs.join(",")
+}
+
+// --- LimitRanges and ResourceQuotas -------------------------------------------------------
+
+static LIMIT_RANGE_PRINTER: Printer = Printer {
+    columns: &[
+        NAME,
+        Column::new("Created At", "date", doc::CREATION_TIMESTAMP),
+    ],
+    cells: limit_range_cells,
+    conditions: no_conditions,
+};
+
+/// `printLimitRange`: the name and the creation time itself, a `metav1.Time` cell (RFC 3339
+/// in UTC, `null` when unset; the default table writes Go's zero time instead).
+fn limit_range_cells(limit_range: &Value, _now_unix_secs: i64) -> Vec<Value> {
+    let created = time_at(limit_range, &["metadata", "creationTimestamp"])
+        .map_or(Value::Null, |secs| Value::String(format_rfc3339(secs)));
+    vec![name_cell(limit_range), created]
+}
+
+static RESOURCE_QUOTA_PRINTER: Printer = Printer {
+    columns: &[
+        NAME,
+        AGE,
+        Column::new(
+            "Request",
+            "string",
+            "Request represents a minimum amount of cpu/memory that a container may consume.",
+        ),
+        Column::new(
+            "Limit",
+            "string",
+            "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.",
+        ),
+    ],
+    cells: resource_quota_cells,
+    conditions: no_conditions,
+};
+
+/// `printResourceQuota`: each resource of `status.hard`, sorted by name, as
+/// `<name>: <used>/<hard>`; `limits.*` resources in LIMIT, the others in REQUEST.
+fn resource_quota_cells(quota: &Value, now_unix_secs: i64) -> Vec<Value> {
+    let (mut requests, mut limits) = (Vec::new(), Vec::new());
+    if let Some(hard) = at(quota, &["status", "hard"]).and_then(Value::as_object) {
+        let mut names: Vec<&String> = hard.keys().collect();
+        names.sort();
+        for name in names {
+            let used = at(quota, &["status", "used", name.as_str()]);
+            let entry = format!(
+                "{name}: {}/{}",
+                quantity_text(used),
+                quantity_text(hard.get(name.as_str()))
+            );
+            if name.split('.').count() > 1 && name.split('.').next() == Some("limits") {
+                limits.push(entry);
+            } else {
+                requests.push(entry);
+            }
+        }
+    }
+    vec![
+        name_cell(quota),
+        age_cell(quota, now_unix_secs),
+        string_cell(requests.join(", ")),
+        string_cell(limits.join(", ")),
+    ]
+}
+
+/// `Quantity.String()` of a stored quantity: its canonical form, `0` when absent (Go's zero
+/// Quantity); an unparsable one as it is written.
+fn quantity_text(value: Option<&Value>) -> String {
+    let Some(value) = value else {
+        return "0".to_owned();
+    };
+    match Quantity::from_json(value) {
+        Some(q) => q.canonical(),
+        None => value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned),
+    }
 }
 
 // --- Events ------------------------------------------------------------------------------
@@ -2582,5 +2666,57 @@ mod tests {
                                        "webhooks": [{"name": "a.example.com"}, {"name": "b.example.com"}]});
             assert_eq!(cells(plural, configuration), json!(["policy", 2, "24h"]));
         }
+    }
+    #[test]
+    fn limit_ranges_print_their_creation_time() {
+        assert_eq!(
+            columns("limitranges"),
+            [
+                ("Name".into(), "string".into(), "name".into(), 0),
+                ("Created At".into(), "date".into(), "".into(), 0),
+            ]
+        );
+        let limits = json!({"metadata": {"name": "defaults", "creationTimestamp": "2026-11-29T07:56:58+01:00"},
+                            "spec": {"limits": [{"type": "Container"}]}});
+        assert_eq!(
+            cells("limitranges", limits),
+            json!(["defaults", "2026-11-29T06:56:58Z"])
+        );
+        let unset = json!({"metadata": {"name": "new"}});
+        assert_eq!(cells("limitranges", unset), json!(["new", null]));
+    }
+
+    #[test]
+    fn resource_quotas_print_used_over_hard() {
+        assert_eq!(
+            columns("resourcequotas"),
+            [
+                ("Name".into(), "string".into(), "name".into(), 0),
+                ("Age".into(), "string".into(), "".into(), 0),
+                ("Request".into(), "string".into(), "".into(), 0),
+                ("Limit".into(), "string".into(), "".into(), 0),
+            ]
+        );
+        let quota = json!({"metadata": meta("compute", 300),
+            "spec": {"hard": {"pods": "10"}},
+            "status": {
+                "hard": {"requests.cpu": "2", "pods": "10", "limits.memory": "2Gi",
+                         "limits.cpu": "4000m", "count/deployments.apps": "5", "limitsx": "1"},
+                "used": {"requests.cpu": "1500m", "pods": "3", "limits.memory": "1536Mi",
+                         "limits.cpu": "0"}}});
+        assert_eq!(
+            cells("resourcequotas", quota),
+            json!([
+                "compute",
+                "5m",
+                "count/deployments.apps: 0/5, limitsx: 0/1, pods: 3/10, requests.cpu: 1500m/2",
+                "limits.cpu: 0/4, limits.memory: 1536Mi/2Gi",
+            ])
+        );
+        let fresh = json!({"metadata": meta("fresh", 5), "spec": {"hard": {"pods": "1"}}});
+        assert_eq!(
+            cells("resourcequotas", fresh),
+            json!(["fresh", "5s", "", ""])
+        );
     }
 }

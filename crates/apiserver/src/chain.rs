@@ -46,7 +46,7 @@ use kubesim_net::Entropy;
 use rustls::pki_types::CertificateDer;
 
 use crate::ApiServerConfig;
-use crate::context::{RequestContext, Security};
+use crate::context::{RequestContext, RequestDeadline, Security};
 use crate::held_body::{SharedBody, drain, hold_until_sent};
 use crate::response::{self, Body};
 use crate::routes::Routes;
@@ -241,6 +241,9 @@ impl Chain {
         });
         trace.push(Stage::Timeout);
         let timeout = request_timeout(&request, self.request_timeout)?;
+        request
+            .extensions_mut()
+            .insert(RequestDeadline(tokio::time::Instant::now() + timeout));
         let dispatch = async {
             trace.push(Stage::Dispatch);
             self.routes.dispatch(request, &info).await

@@ -1,6 +1,7 @@
 //! Every bound of the API server's front in one struct, with kube-apiserver's defaults in one
 //! place ([`ApiServerConfig::new`]) and checked once at start-up ([`ApiServerConfig::validate`]).
 
+pub use kubesim_admission::chain::AdmissionOptions;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -60,6 +61,9 @@ pub struct ApiServerConfig {
     pub etcd_prefix: String,
     /// Authentication and authorization.
     pub auth: AuthOptions,
+    /// `--enable-admission-plugins`, `--disable-admission-plugins`,
+    /// `--admission-control-config-file`.
+    pub admission: AdmissionOptions,
 }
 
 /// kube-apiserver's `authorization.Webhook` cache defaults.
@@ -187,6 +191,7 @@ impl ApiServerConfig {
             etcd_servers: Vec::new(),
             etcd_prefix: crate::registry::DEFAULT_ETCD_PREFIX.to_string(),
             auth: AuthOptions::default(),
+            admission: AdmissionOptions::default(),
         }
     }
 

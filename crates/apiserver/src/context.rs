@@ -23,6 +23,11 @@ pub struct RequestContext {
     pub security: Arc<Security>,
 }
 
+/// When a request that is not long-running must be answered (its request timeout from when
+/// the chain started timing it), in its extensions; admission webhooks get what is left.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestDeadline(pub tokio::time::Instant);
+
 /// The server's authentication and authorization parts, built from the flags by
 /// `crate::security::build`; the chain and the handlers share them.
 pub struct Security {

@@ -37,6 +37,7 @@
 // boxing it would add noise at every `?` for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod admission;
 pub mod chain;
 pub mod config;
 pub mod context;

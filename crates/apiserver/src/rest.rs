@@ -18,6 +18,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hyper::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use hyper::{HeaderMap, Response};
+use kubesim_admission::Record;
 use kubesim_api::patch::{self, PatchType};
 use kubesim_api::resources::Resource;
 use kubesim_api::selectors::{self, FieldSelector, LabelSelector};
@@ -98,6 +99,12 @@ pub struct Call<'a> {
     pub query: Query,
     /// Who asks, as the chain decided; `None` in the chain's unit tests.
     pub requester: Option<kubesim_api::user::UserInfo>,
+    /// When the request's time is up (the chain's request timeout); admission webhooks get
+    /// what is left of it at most.
+    pub deadline: Option<tokio::time::Instant>,
+    /// The request's `Audit-Id` and the trace log its admission steps go to.
+    pub audit_id: Option<String>,
+    pub security: Option<Arc<crate::context::Security>>,
 }
 
 impl Call<'_> {
@@ -137,17 +144,20 @@ impl Call<'_> {
     }
 
     async fn create(&self, body: &[u8]) -> Result<Response<Body>, Status> {
-        let (object, warnings) = self.decode_body(body)?;
+        let (object, mut warnings) = self.decode_body(body)?;
         let opts = self.write_options()?;
         let created = self
             .registry
             .create(self.resource, &self.info.namespace, object, &opts)
-            .await?;
+            .await;
+        self.trace_admission(&opts.record);
+        let created = created?;
+        warnings.extend(opts.record.warnings());
         self.object_response(201, &created, &warnings)
     }
 
     async fn update(&self, body: &[u8]) -> Result<Response<Body>, Status> {
-        let (object, warnings) = self.decode_body(body)?;
+        let (object, mut warnings) = self.decode_body(body)?;
         let opts = self.write_options()?;
         let written = self
             .registry
@@ -159,7 +169,10 @@ impl Call<'_> {
                 object,
                 &opts,
             )
-            .await?;
+            .await;
+        self.trace_admission(&opts.record);
+        let written = written?;
+        warnings.extend(opts.record.warnings());
         self.written_response(written, &warnings)
     }
 
@@ -205,8 +218,9 @@ impl Call<'_> {
                 &body,
                 &opts,
             )
-            .await?;
-        self.written_response(written, &[])
+            .await;
+        self.trace_admission(&opts.record);
+        self.written_response(written?, &opts.record.warnings())
     }
 
     async fn delete(&self, body: &[u8]) -> Result<Response<Body>, Status> {
@@ -214,8 +228,9 @@ impl Call<'_> {
         let deleted = self
             .registry
             .delete(self.resource, &self.info.namespace, &self.info.name, &opts)
-            .await?;
-        match deleted {
+            .await;
+        self.trace_admission(&opts.record);
+        match deleted? {
             // kube answers 200 with the object still there (202 only for the deprecated
             // `orphanDependents=false`).
             Deleted::Pending(object) => self.object_response(200, &object, &[]),
@@ -232,8 +247,26 @@ impl Call<'_> {
         let deleted = self
             .registry
             .delete_collection(self.resource, &self.info.namespace, &list_opts, &opts)
-            .await?;
-        self.list_response(&deleted)
+            .await;
+        self.trace_admission(&opts.record);
+        self.list_response(&deleted?)
+    }
+
+    /// Adds the admission steps of this write to the request's trace
+    /// (`/debug/kubesim/trace/<Audit-Id>`) and to a debug log line.
+    fn trace_admission(&self, record: &Record) {
+        let steps = record.steps();
+        if steps.is_empty() {
+            return;
+        }
+        tracing::debug!(
+            audit_id = self.audit_id.as_deref().unwrap_or(""),
+            ?steps,
+            "admission"
+        );
+        if let (Some(security), Some(audit_id)) = (&self.security, &self.audit_id) {
+            security.trace.add_admission(audit_id, &steps);
+        }
     }
 
     /// The list options of the query: selectors, paging, resourceVersion semantics.
@@ -294,6 +327,8 @@ impl Call<'_> {
             operation: Operation::Update,
             force: self.query.flag("force")?,
             requester: self.requester.clone(),
+            record: Record::new(),
+            deadline: self.deadline,
         })
     }
 
@@ -322,7 +357,11 @@ impl Call<'_> {
     /// DeleteOptions from the body (JSON) and the query (the query's win when both are
     /// given, as kube's handler decodes the query last).
     fn delete_options(&self, body: &[u8]) -> Result<DeleteOptions, Status> {
-        let mut opts = DeleteOptions::default();
+        let mut opts = DeleteOptions {
+            requester: self.requester.clone(),
+            deadline: self.deadline,
+            ..DeleteOptions::default()
+        };
         if !body.iter().all(u8::is_ascii_whitespace) {
             let value: Value = serde_json::from_slice(body)
                 .map_err(|e| Status::bad_request(&format!("error decoding DeleteOptions: {e}")))?;

@@ -142,16 +142,20 @@ impl Routes {
             .registry
             .as_ref()
             .ok_or_else(|| Status::service_unavailable(NO_STORAGE))?;
+        let context = parts.extensions.get::<crate::context::RequestContext>();
         let call = Call {
             registry,
             resource,
             info,
             headers: &parts.headers,
             query: Query::parse(parts.uri.query().unwrap_or("")),
-            requester: parts
+            requester: context.map(|context| context.user.clone()),
+            audit_id: context.map(|context| context.audit_id.clone()),
+            security: context.map(|context| context.security.clone()),
+            deadline: parts
                 .extensions
-                .get::<crate::context::RequestContext>()
-                .map(|context| context.user.clone()),
+                .get::<crate::context::RequestDeadline>()
+                .map(|deadline| deadline.0),
         };
         call.serve(body).await
     }

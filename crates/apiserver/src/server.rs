@@ -82,6 +82,10 @@ impl ApiServer {
             &env,
             registry.as_ref(),
         )?);
+        if let Some(registry) = &registry {
+            crate::admission::start(&env, registry, &config.admission)
+                .map_err(|e| format!("admission: {e}"))?;
+        }
         let policy = registry.as_ref().map(|registry| {
             registry.set_write_guard(Arc::new(security::escalation::RbacGuard::new(&security)));
             security::policy::start(registry)

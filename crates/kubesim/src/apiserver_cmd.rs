@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use kubesim_apiserver::config::AdmissionOptions;
 use kubesim_apiserver::{ApiServer, ApiServerConfig, config};
 
 use crate::flags::FlagError;
@@ -50,6 +51,19 @@ pub struct ApiServerArgs {
     pub etcd_prefix: String,
     #[command(flatten)]
     pub auth: auth_flags::AuthArgs,
+    /// Admission plugins to enable on top of the defaults (NamespaceLifecycle, LimitRanger,
+    /// ServiceAccount, PodSecurity, MutatingAdmissionWebhook, ValidatingAdmissionWebhook,
+    /// ResourceQuota), comma separated; they run in kube-apiserver's order whatever the order
+    /// given. kube's plugins kubesim lacks are accepted and ignored with a warning.
+    #[arg(long, value_delimiter = ',')]
+    pub enable_admission_plugins: Vec<String>,
+    /// Admission plugins to turn off, even default ones, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub disable_admission_plugins: Vec<String>,
+    /// kube's AdmissionConfiguration file (apiserver.config.k8s.io/v1): the plugins'
+    /// configuration, e.g. PodSecurity's defaults and exemptions.
+    #[arg(long)]
+    pub admission_control_config_file: Option<PathBuf>,
 }
 
 impl ApiServerArgs {
@@ -97,11 +111,24 @@ impl ApiServerArgs {
         }
         config.etcd_prefix = self.etcd_prefix.clone();
         config.auth = self.auth.to_options()?;
+        config.admission = AdmissionOptions {
+            enable: non_empty(&self.enable_admission_plugins),
+            disable: non_empty(&self.disable_admission_plugins),
+            config_file: self.admission_control_config_file.clone(),
+        };
         config
             .validate()
             .map_err(|reason| FlagError::new("request-timeout", reason))?;
         Ok(config)
     }
+}
+
+/// A comma list's entries, trimmed, without empty ones (`--flag=` is no plugin at all).
+fn non_empty(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// A Go duration as kube-apiserver's flags take it (`1m0s`, `90s`, `1h30m`, see

@@ -14,6 +14,8 @@
 //! - [`authz_cmd`]: `kubesim authz`, the authz service (RBAC over the store, gRPC), the
 //!   API server's Webhook authorizer;
 //! - [`oidc_issuer_cmd`]: `kubesim oidc-issuer`, a test OpenID Connect issuer over HTTPS;
+//! - [`webhook_cmd`]: `kubesim webhook <name>`, a sample admission webhook (`crates/webhooks`)
+//!   over HTTPS and gRPC on one TLS port, slow or broken on purpose when asked;
 //! - [`flags`]: parsing and checking of etcd-style flag values;
 //! - [`signal`]: waiting for SIGINT/SIGTERM.
 
@@ -26,6 +28,7 @@ mod oidc_issuer_cmd;
 mod signal;
 mod store_cmd;
 mod up;
+mod webhook_cmd;
 
 use std::process::ExitCode;
 
@@ -63,6 +66,9 @@ enum Command {
     /// Run a test OpenID Connect issuer over HTTPS that mints ID tokens for anyone (for
     /// trying --oidc-* by hand; never expose it).
     OidcIssuer(oidc_issuer_cmd::OidcIssuerArgs),
+    /// Run a sample admission webhook (label-injector, sidecar-injector, no-privileged,
+    /// image-policy, env-guard, audit-sink) over HTTPS and gRPC, slow or broken on purpose.
+    Webhook(webhook_cmd::WebhookArgs),
 }
 
 /// mimalloc instead of glibc's malloc: the API server allocates a tree of small strings and
@@ -113,6 +119,10 @@ async fn main() -> ExitCode {
         Command::OidcIssuer(args) => match args.to_plan() {
             Ok(plan) => oidc_issuer_cmd::run(plan).await,
             Err(e) => return usage_error("oidc-issuer", &e),
+        },
+        Command::Webhook(args) => match args.to_config(webhook_cmd::seed_from_clock()) {
+            Ok(config) => webhook_cmd::run(config).await,
+            Err(e) => return usage_error("webhook", &e),
         },
     };
     match result {

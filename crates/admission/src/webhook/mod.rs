@@ -151,12 +151,16 @@ pub enum Endpoint {
     },
 }
 
-/// One `CEL` match condition (`matchConditions[]`), compiled.
+/// One `CEL` match condition (`matchConditions[]`), compiled once with its configuration
+/// (`cel::compile`).
 #[derive(Debug, Clone)]
 pub struct MatchCondition {
     pub name: String,
     pub expression: String,
-    pub program: std::sync::Arc<::cel::Program>,
+    /// The program, or why the expression does not compile. A condition that does not
+    /// compile keeps its webhook: as in kube, it is an error each time it is evaluated, and
+    /// the failure policy decides.
+    pub program: Result<std::sync::Arc<::cel::Program>, String>,
 }
 
 /// One webhook, compiled from its configuration with v1 defaults applied.

@@ -6,6 +6,13 @@
 //! is a whole number of nano-units (1n … 1Ei = 2^60), and an `i128` holds up to ~1.7e29 units,
 //! far beyond any real resource. Digits finer than a nano-unit are rounded up, as kube rounds
 //! them up; a value that does not fit is refused like a malformed one.
+//!
+//! Quantities compare, and are equal, by value alone (`1000m == 1`), as kube's `Cmp` does;
+//! the format only decides how one is printed. The arithmetic the quota and limit-range code
+//! needs ([`Quantity::checked_add`], [`Quantity::checked_sub`], [`Quantity::zero`], the
+//! `value`/`milli_value`/`nanos` accessors) follows `resource.Quantity`'s: a sum or
+//! difference keeps the first operand's format unless that operand is zero, and scaled
+//! values round away from zero.
 
 use std::cmp::Ordering;
 
@@ -46,11 +53,13 @@ pub enum Format {
 }
 
 /// A parsed quantity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Quantity {
     nanos: i128,
     format: Format,
 }
+
+const NANOS_PER_MILLI: i128 = 1_000_000;
 
 impl Quantity {
     /// A quantity from JSON: a string, or a bare number (kube's decoder accepts both).
@@ -75,12 +84,98 @@ impl Quantity {
         self.nanos % NANOS_PER_UNIT == 0
     }
 
-    /// The sum, in the first operand's format; `None` on overflow.
+    /// `0`, printed as a decimal quantity (`resource.Quantity{Format: DecimalSI}`, the zero
+    /// quota usage starts from).
+    pub const fn zero() -> Quantity {
+        Quantity {
+            nanos: 0,
+            format: Format::DecimalSi,
+        }
+    }
+
+    /// A whole number of units in decimal format (`resource.NewQuantity(n, DecimalSI)`: the
+    /// counts of objects quota tracks).
+    pub fn from_int(units: i64) -> Quantity {
+        Quantity {
+            nanos: i128::from(units) * NANOS_PER_UNIT,
+            format: Format::DecimalSi,
+        }
+    }
+
+    /// Thousandths of a unit in decimal format (`resource.NewMilliQuantity(m, DecimalSI)`).
+    pub fn from_milli(millis: i64) -> Quantity {
+        Quantity {
+            nanos: i128::from(millis) * NANOS_PER_MILLI,
+            format: Format::DecimalSi,
+        }
+    }
+
+    /// A quantity of `nanos` nano-units printed in `format`.
+    pub const fn from_nanos(nanos: i128, format: Format) -> Quantity {
+        Quantity { nanos, format }
+    }
+
+    /// The exact value in nano-units (`1` is 1_000_000_000, `500m` is 500_000_000).
+    pub const fn nanos(&self) -> i128 {
+        self.nanos
+    }
+
+    /// How the quantity was written, which decides how it prints.
+    pub const fn format(&self) -> Format {
+        self.format
+    }
+
+    /// `Quantity.Value()`: whole units, a fraction rounded away from zero (`1500m` is 2).
+    pub fn value(&self) -> i128 {
+        scaled_away_from_zero(self.nanos, NANOS_PER_UNIT)
+    }
+
+    /// `Quantity.MilliValue()`: thousandths of a unit, a fraction rounded away from zero.
+    pub fn milli_value(&self) -> i128 {
+        scaled_away_from_zero(self.nanos, NANOS_PER_MILLI)
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.nanos == 0
+    }
+
+    /// The sum; `None` on overflow. Like `Quantity.Add`, the result keeps the first operand's
+    /// format, or takes the second's when the first is zero (`0` plus `128Mi` is `128Mi`).
     pub fn checked_add(&self, other: &Quantity) -> Option<Quantity> {
         Some(Quantity {
             nanos: self.nanos.checked_add(other.nanos)?,
+            format: self.format_with(other),
+        })
+    }
+
+    /// The difference; `None` on overflow. Formats as [`Quantity::checked_add`] does
+    /// (`Quantity.Sub`).
+    pub fn checked_sub(&self, other: &Quantity) -> Option<Quantity> {
+        Some(Quantity {
+            nanos: self.nanos.checked_sub(other.nanos)?,
+            format: self.format_with(other),
+        })
+    }
+
+    /// The product with a whole number; `None` on overflow. The format is kept.
+    pub fn checked_mul(&self, factor: i64) -> Option<Quantity> {
+        Some(Quantity {
+            nanos: self.nanos.checked_mul(i128::from(factor))?,
             format: self.format,
         })
+    }
+
+    fn format_with(&self, other: &Quantity) -> Format {
+        if self.nanos == 0 {
+            other.format
+        } else {
+            self.format
+        }
+    }
+
+    /// The canonical form as a JSON string, as kube writes every quantity.
+    pub fn to_json(&self) -> Value {
+        Value::String(self.canonical())
     }
 
     /// `Quantity.String()`: the canonical form.
@@ -111,9 +206,34 @@ impl Quantity {
     }
 }
 
+/// `Cmp() == 0`: equal values are equal quantities whatever their format.
+impl PartialEq for Quantity {
+    fn eq(&self, other: &Quantity) -> bool {
+        self.nanos == other.nanos
+    }
+}
+
+impl Eq for Quantity {}
+
 impl PartialOrd for Quantity {
     fn partial_cmp(&self, other: &Quantity) -> Option<Ordering> {
-        Some(self.nanos.cmp(&other.nanos))
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Quantity {
+    fn cmp(&self, other: &Quantity) -> Ordering {
+        self.nanos.cmp(&other.nanos)
+    }
+}
+
+/// `nanos / per`, a remainder rounding away from zero (apimachinery's scaled values).
+fn scaled_away_from_zero(nanos: i128, per: i128) -> i128 {
+    let quotient = nanos / per;
+    match (nanos % per).signum() {
+        1 => quotient + 1,
+        -1 => quotient - 1,
+        _ => quotient,
     }
 }
 
@@ -332,5 +452,58 @@ mod tests {
             Quantity::from_json(&serde_json::json!(2)).map(|x| x.canonical()),
             Some("2".into())
         );
+        // Equality is by value, as kube's Cmp.
+        assert_eq!(q("1000m"), q("1"));
+        assert_ne!(q("1Ki"), q("1k"));
+        assert_eq!(q("2").max(q("1500m")).canonical(), "2");
+    }
+
+    #[test]
+    fn arithmetic_keeps_the_first_format_unless_it_is_zero() {
+        let q = |s| parse(s).unwrap();
+        let sum = |a, b| q(a).checked_add(&q(b)).unwrap().canonical();
+        let diff = |a, b| q(a).checked_sub(&q(b)).unwrap().canonical();
+        assert_eq!(sum("500m", "500m"), "1");
+        assert_eq!(sum("1Gi", "512Mi"), "1536Mi");
+        assert_eq!(sum("0", "128Mi"), "128Mi");
+        assert_eq!(
+            Quantity::zero()
+                .checked_add(&q("64Mi"))
+                .unwrap()
+                .canonical(),
+            "64Mi"
+        );
+        assert_eq!(sum("1G", "1Gi"), "2073741824");
+        assert_eq!(diff("1", "250m"), "750m");
+        assert_eq!(diff("1Gi", "1Gi"), "0");
+        assert_eq!(diff("0", "1Gi"), "-1Gi");
+        assert_eq!(diff("100m", "1"), "-900m");
+        assert_eq!(q("250m").checked_mul(4).unwrap().canonical(), "1");
+        let huge = Quantity::from_nanos(i128::MAX, Format::DecimalSi);
+        assert!(huge.checked_add(&q("1n")).is_none());
+        assert!(
+            Quantity::from_nanos(i128::MIN, Format::DecimalSi)
+                .checked_sub(&q("1n"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn constructors_and_scaled_values() {
+        assert_eq!(Quantity::zero().canonical(), "0");
+        assert!(Quantity::zero().is_zero() && !Quantity::from_int(1).is_zero());
+        assert_eq!(Quantity::from_int(3).canonical(), "3");
+        assert_eq!(Quantity::from_int(3).nanos(), 3_000_000_000);
+        assert_eq!(Quantity::from_milli(1500).canonical(), "1500m");
+        assert_eq!(Quantity::from_int(2).format(), Format::DecimalSi);
+        let q = |s| parse(s).unwrap();
+        assert_eq!(q("1500m").value(), 2);
+        assert_eq!(q("2").value(), 2);
+        assert_eq!(q("-1500m").value(), -2);
+        assert_eq!(q("1n").milli_value(), 1);
+        assert_eq!(q("1.5").milli_value(), 1500);
+        assert_eq!(q("128Mi").value(), 134_217_728);
+        assert_eq!(q("1Ki").format(), Format::BinarySi);
+        assert_eq!(q("1Ki").to_json(), serde_json::json!("1Ki"));
     }
 }

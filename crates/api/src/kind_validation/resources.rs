@@ -12,7 +12,7 @@ use super::quantity::{Quantity, bad_quantity};
 use crate::validation::is_qualified_name;
 
 /// `standardResources` plus the quota hugepage names: what a bare resource name may be.
-const STANDARD_RESOURCES: [&str; 20] = [
+pub(crate) const STANDARD_RESOURCES: [&str; 20] = [
     "cpu",
     "memory",
     "ephemeral-storage",
@@ -48,7 +48,7 @@ fn is_native(name: &str) -> bool {
 }
 
 /// `IsExtendedResourceName`: `example.com/gpu`.
-fn is_extended(name: &str) -> bool {
+pub(crate) fn is_extended(name: &str) -> bool {
     if is_native(name) || name.starts_with("requests.") {
         return false;
     }
@@ -56,12 +56,16 @@ fn is_extended(name: &str) -> bool {
 }
 
 /// `IsOvercommitAllowed`: requests may be below limits.
-fn overcommit_allowed(name: &str) -> bool {
+pub(crate) fn overcommit_allowed(name: &str) -> bool {
     is_native(name) && !is_huge_pages(name)
 }
 
 /// A `ResourceList` as name, path, and parsed quantity (unparsable ones reported).
-fn quantities<'a>(res: &Obj<'a>, key: &str, errs: &mut Errs) -> Vec<(&'a str, Path, Quantity)> {
+pub(crate) fn quantities<'a>(
+    res: &Obj<'a>,
+    key: &str,
+    errs: &mut Errs,
+) -> Vec<(&'a str, Path, Quantity)> {
     let path = res.at_key(key);
     let entries = match res.raw(key) {
         None => return Vec::new(),
@@ -150,7 +154,7 @@ fn quantity_value(name: &str, q: &Quantity, path: &Path, errs: &mut Errs) {
 }
 
 /// `validateContainerResourceName`.
-fn container_resource_name(name: &str, path: &Path, errs: &mut Errs) {
+pub(crate) fn container_resource_name(name: &str, path: &Path, errs: &mut Errs) {
     let problems = is_qualified_name(name);
     if !problems.is_empty() {
         name_errors(path, name, problems, errs);
@@ -182,7 +186,7 @@ fn container_resource_name(name: &str, path: &Path, errs: &mut Errs) {
 }
 
 /// `IsQuotaHugePageResourceName`.
-fn is_quota_huge_pages(name: &str) -> bool {
+pub(crate) fn is_quota_huge_pages(name: &str) -> bool {
     is_huge_pages(name) || name.starts_with("requests.hugepages-")
 }
 

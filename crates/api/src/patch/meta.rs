@@ -74,7 +74,7 @@ pub fn fields_for(resource: &Resource) -> Option<Fields> {
         ("", "ServiceAccount") => SERVICE_ACCOUNT,
         ("", "Namespace") => NAMESPACE,
         ("", "Node") => NODE,
-        ("", "ConfigMap" | "Secret" | "Event") => METADATA_ONLY,
+        ("", "ConfigMap" | "Secret" | "Event" | "LimitRange" | "ResourceQuota") => METADATA_ONLY,
         ("apps", "Deployment") => DEPLOYMENT,
         ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => ROLE,
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => ROLE_BINDING,
@@ -131,7 +131,9 @@ const OBJECT_META: Fields = &[
 
 const METADATA: Field = object("metadata", OBJECT_META);
 
-/// Kinds whose other fields are all untagged (ConfigMap, Secret, Event).
+/// Kinds whose other fields are all untagged (ConfigMap, Secret, Event, LimitRange,
+/// ResourceQuota: `limits`, `scopes` and `matchExpressions` carry no patch strategy, so a
+/// patch replaces them whole).
 const METADATA_ONLY: Fields = &[METADATA];
 
 /// `core/v1.Container`; `EphemeralContainerCommon` carries the same tags.

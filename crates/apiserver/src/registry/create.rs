@@ -5,7 +5,12 @@ use kubesim_api::{Status, defaults, kind_validation, schema};
 use kubesim_storage::StorageError;
 use serde_json::Value;
 
-use super::{Registry, WriteOptions, group_kind, group_resource, managed, meta, storage_status};
+use kubesim_admission::Operation;
+
+use super::{
+    AdmissionWrite, Registry, WriteOptions, group_kind, group_resource, managed, meta,
+    storage_status,
+};
 
 /// How many generated names are tried before a create gives up with 409 (kube 1.31+ retries
 /// name collisions of `generateName` too).
@@ -23,10 +28,23 @@ impl Registry {
     ) -> Result<Value, Status> {
         check_type_meta(resource, &mut object)?;
         set_namespace(resource, namespace, &mut object)?;
-        if resource.is_namespaced() {
-            let name = meta::meta_str(&object, "name").to_string();
-            self.check_namespace_accepts_creates(resource, namespace, &name)
-                .await?;
+        if !meta::meta_str(&object, "resourceVersion").is_empty() {
+            // kube-apiserver's storage refuses this with a 500 InternalError; it is the
+            // client's mistake, so kubesim answers 400 with the same words.
+            return Err(Status::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
+        schema::prune(resource, &mut object);
+        defaults::apply_defaults(resource, &mut object);
+        // Mutating admission sees the object before the server's metadata and before a
+        // generated name, as in kube (the name is chosen in BeforeCreate, after admission).
+        let name = meta::meta_str(&object, "name").to_string();
+        let write =
+            AdmissionWrite::from_write(resource, Operation::Create, (namespace, &name, ""), None, opts);
+        if self.admit(write, Some(&mut object)).await? {
+            schema::prune(resource, &mut object);
+            defaults::apply_defaults(resource, &mut object);
         }
         let generate_prefix = meta::meta_str(&object, "generateName").to_string();
         let generate = meta::meta_str(&object, "name").is_empty() && !generate_prefix.is_empty();
@@ -54,26 +72,17 @@ impl Registry {
         opts: &WriteOptions,
     ) -> Result<Value, Status> {
         let name = meta::meta_str(&object, "name").to_string();
-        if !meta::meta_str(&object, "resourceVersion").is_empty() {
-            // kube-apiserver's storage refuses this with a 500 InternalError; it is the
-            // client's mistake, so kubesim answers 400 with the same words.
-            return Err(Status::bad_request(
-                "resourceVersion should not be set on objects to be created",
-            ));
-        }
-        schema::prune(resource, &mut object);
-        defaults::apply_defaults(resource, &mut object);
         if resource.kind == "Service" {
             self.allocate_service(&mut object);
         }
         meta::prepare_for_create(resource, &mut object, self.new_uid(), &self.now());
-        // ADMISSION (PLACEHOLDER until issue 6): mutating admission runs here.
         let errors = kind_validation::validate_create(resource, &object);
         if !errors.is_empty() {
             return Err(Status::invalid(&group_kind(resource), &name, &errors));
         }
-        // ADMISSION (PLACEHOLDER until issue 6): validating admission runs here, beside the
-        // write guard (RBAC's escalation prevention).
+        let write =
+            AdmissionWrite::from_write(resource, Operation::Create, (namespace, &name, ""), None, opts);
+        self.validate_admission(write, Some(&object)).await?;
         self.guard(resource, &object, None, opts).await?;
         let now = self.now();
         let writer = managed::Writer {
@@ -93,6 +102,11 @@ impl Registry {
             .await
             .map_err(|e| create_error(e, resource, &name))?;
         meta::set_resource_version(&mut object, revision);
+        if resource.kind == "Namespace" {
+            // kube's ServiceAccount controller makes it a moment later; made here at once, so
+            // a pod created right after its namespace finds the ServiceAccount it needs.
+            crate::admission::ensure_default_service_account(self, &name).await;
+        }
         Ok(object)
     }
 }

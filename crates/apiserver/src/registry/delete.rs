@@ -12,16 +12,26 @@ use kubesim_storage::StorageError;
 use serde_json::{Value, json};
 
 use super::read::{ListOptions, ObjectList};
-use super::{MAX_CONFLICT_RETRIES, Registry, group_resource, meta, storage_status};
+use std::sync::Arc;
 
-/// `DeleteOptions` from the body or the query.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+use kubesim_admission::{Operation, Record};
+
+use super::{AdmissionWrite, MAX_CONFLICT_RETRIES, Registry, group_resource, meta, storage_status};
+
+/// `DeleteOptions` from the body or the query, and the request behind them.
+#[derive(Debug, Clone, Default)]
 pub struct DeleteOptions {
     pub precondition_uid: Option<String>,
     pub precondition_resource_version: Option<String>,
     pub propagation_policy: Option<String>,
     pub grace_period_seconds: Option<i64>,
     pub dry_run: bool,
+    /// Who asks; `None` for the API server's own deletes (namespace termination).
+    pub requester: Option<kubesim_api::user::UserInfo>,
+    /// Where admission leaves the request's warnings and steps.
+    pub record: Arc<Record>,
+    /// When the request's time is up.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// What a delete did.
@@ -69,6 +79,8 @@ impl Registry {
         for _ in 0..MAX_CONFLICT_RETRIES {
             let (current, revision) = self.read(resource, namespace, name).await?;
             check_preconditions(resource, name, &current, opts)?;
+            self.admit_delete(resource, namespace, name, &current, opts)
+                .await?;
             if resource.kind == "Namespace" {
                 return self.begin_termination(name, current, revision, opts).await;
             }
@@ -85,6 +97,34 @@ impl Registry {
             }
         }
         Err(Status::conflict_stale(&gr, name))
+    }
+
+    /// Both phases of admission for a DELETE of `current`: webhooks and plugins see the old
+    /// object and no new one, as kube's delete handler and `deleteValidation` call them.
+    async fn admit_delete(
+        &self,
+        resource: &'static Resource,
+        namespace: &str,
+        name: &str,
+        current: &Value,
+        opts: &DeleteOptions,
+    ) -> Result<(), Status> {
+        let write = AdmissionWrite {
+            resource,
+            subresource: "",
+            operation: Operation::Delete,
+            namespace,
+            name,
+            old: Some(current),
+            requester: opts.requester.as_ref(),
+            dry_run: opts.dry_run,
+            field_manager: "",
+            propagation_policy: opts.propagation_policy.as_deref(),
+            deadline: opts.deadline,
+            record: &opts.record,
+        };
+        self.admit(write, None).await?;
+        self.validate_admission(write, None).await
     }
 
     /// Removes the object from the store if it is still at `revision`.

@@ -101,6 +101,14 @@ pub fn prepare_for_create(resource: &Resource, object: &mut Value, uid: String, 
     } else {
         meta.shift_remove("generation");
     }
+    // kube's ResourceQuota strategy: a new quota has no status until the quota controller
+    // fills it (a client must not create one with a made-up `status.used`).
+    if resource.group.is_empty()
+        && resource.kind == "ResourceQuota"
+        && let Some(fields) = object.as_object_mut()
+    {
+        fields.insert("status".into(), json!({}));
+    }
 }
 
 /// What an update may not change: the server-owned fields come from the stored object

@@ -18,8 +18,9 @@
 //! - [`managed`]: managedFields on every write, and server-side apply's ownership and
 //!   conflicts; [`fieldset`]: the `fieldsV1` paths both work on.
 //!
-//! Admission (issue 6) sits between defaults and storage: the two places are marked
-//! `ADMISSION (PLACEHOLDER)` in [`create`] and [`update`].
+//! Admission (`kubesim_admission`, built by `crate::admission`) runs inside each write, where
+//! kube runs it: the mutating phase after defaults, the validating phase after the kind's own
+//! validation, both before storage ([`Registry::admit`], [`Registry::validate_admission`]).
 
 pub mod create;
 pub mod delete;
@@ -35,6 +36,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use kubesim_admission::chain::Admission;
+use kubesim_admission::{Attributes, Operation, Record};
 use kubesim_api::resources::{RESOURCES, Resource};
 use kubesim_api::status::{GroupKind, GroupResource};
 use kubesim_api::{Status, time};
@@ -51,7 +54,7 @@ pub const DEFAULT_ETCD_PREFIX: &str = "/registry";
 const MAX_CONFLICT_RETRIES: usize = 16;
 
 /// What a write asks for beyond its object (query options common to create, update, patch).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
     /// `dryRun=All`: run everything, store nothing.
     pub dry_run: bool,
@@ -64,6 +67,10 @@ pub struct WriteOptions {
     /// Who asks (after impersonation); `None` for the API server's own writes (bootstrap
     /// policy, controllers), which kube makes as a `system:masters` loopback client.
     pub requester: Option<kubesim_api::user::UserInfo>,
+    /// Where admission leaves the request's warnings, audit annotations and steps.
+    pub record: Arc<Record>,
+    /// When the request's time is up: no admission webhook call outlives it.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// Checks a write after validation, before it is stored, and may refuse it: RBAC's
@@ -94,6 +101,8 @@ pub struct Registry {
     terminating: Mutex<BTreeSet<String>>,
     /// Set once at start-up, after the security parts that need the registry are built.
     write_guard: std::sync::OnceLock<Arc<dyn WriteGuard>>,
+    /// The admission chain, set once at start-up (`crate::admission`); none in unit tests.
+    admission: std::sync::OnceLock<Arc<Admission>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -124,6 +133,7 @@ impl Registry {
             me: me.clone(),
             terminating: Mutex::new(BTreeSet::new()),
             write_guard: std::sync::OnceLock::new(),
+            admission: std::sync::OnceLock::new(),
         });
         namespaces::resume_terminations(registry.clone());
         registry
@@ -132,6 +142,71 @@ impl Registry {
     /// Installs the check every write passes before it is stored; the first one stays.
     pub fn set_write_guard(&self, guard: Arc<dyn WriteGuard>) {
         let _ = self.write_guard.set(guard);
+    }
+
+    /// Installs the admission chain; the first one stays.
+    pub fn set_admission(&self, admission: Arc<Admission>) {
+        let _ = self.admission.set(admission);
+    }
+
+    /// The mutating phase of admission on `object` (`None` on DELETE). Returns whether a
+    /// plugin or webhook may have changed the object (then defaults run again, as kube
+    /// decodes a patched object with defaulting).
+    pub(crate) async fn admit(
+        &self,
+        write: AdmissionWrite<'_>,
+        object: Option<&mut Value>,
+    ) -> Result<bool, Status> {
+        let Some(admission) = self.admission.get() else {
+            return Ok(false);
+        };
+        let attrs = self.admission_attributes(write);
+        admission.admit(&attrs, object, write.record).await?;
+        Ok(true)
+    }
+
+    /// The validating phase of admission on `object` (`None` on DELETE).
+    pub(crate) async fn validate_admission(
+        &self,
+        write: AdmissionWrite<'_>,
+        object: Option<&Value>,
+    ) -> Result<(), Status> {
+        let Some(admission) = self.admission.get() else {
+            return Ok(());
+        };
+        let attrs = self.admission_attributes(write);
+        admission.validate(&attrs, object, write.record).await
+    }
+
+    fn admission_attributes(&self, write: AdmissionWrite<'_>) -> Attributes {
+        let mut options = serde_json::Map::new();
+        options.insert("kind".into(), write.operation.options_kind().into());
+        options.insert("apiVersion".into(), "meta.k8s.io/v1".into());
+        if write.dry_run {
+            options.insert("dryRun".into(), serde_json::json!(["All"]));
+        }
+        if !write.field_manager.is_empty() {
+            options.insert("fieldManager".into(), write.field_manager.into());
+        }
+        if let Some(policy) = write.propagation_policy {
+            options.insert("propagationPolicy".into(), policy.into());
+        }
+        Attributes {
+            resource: write.resource,
+            subresource: write.subresource.to_string(),
+            operation: write.operation,
+            namespace: write.namespace.to_string(),
+            name: write.name.to_string(),
+            user: write
+                .requester
+                .cloned()
+                .unwrap_or_else(Attributes::loopback_user),
+            dry_run: write.dry_run,
+            options: Value::Object(options),
+            old_object: write.old.cloned(),
+            deadline: write.deadline,
+            uid: self.new_uid(),
+        }
     }
 
     /// Runs the write guard, if one is installed.
@@ -215,6 +290,50 @@ impl Registry {
             Status::internal_error(&format!("the stored value of {key} is not a JSON object"))
         })?;
         Ok((object, revision))
+    }
+}
+
+/// One write as admission sees it; built by the verbs, turned into
+/// `kubesim_admission::Attributes` by [`Registry::admit`] and [`Registry::validate_admission`].
+#[derive(Clone, Copy)]
+pub(crate) struct AdmissionWrite<'a> {
+    pub resource: &'static Resource,
+    pub subresource: &'a str,
+    pub operation: Operation,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub old: Option<&'a Value>,
+    pub requester: Option<&'a kubesim_api::user::UserInfo>,
+    pub dry_run: bool,
+    pub field_manager: &'a str,
+    pub propagation_policy: Option<&'a str>,
+    pub deadline: Option<tokio::time::Instant>,
+    pub record: &'a Record,
+}
+
+impl<'a> AdmissionWrite<'a> {
+    /// A create or update with `opts`.
+    pub fn from_write(
+        resource: &'static Resource,
+        operation: Operation,
+        (namespace, name, subresource): (&'a str, &'a str, &'a str),
+        old: Option<&'a Value>,
+        opts: &'a WriteOptions,
+    ) -> AdmissionWrite<'a> {
+        AdmissionWrite {
+            resource,
+            subresource,
+            operation,
+            namespace,
+            name,
+            old,
+            requester: opts.requester.as_ref(),
+            dry_run: opts.dry_run,
+            field_manager: &opts.field_manager,
+            propagation_policy: None,
+            deadline: opts.deadline,
+            record: &opts.record,
+        }
     }
 }
 

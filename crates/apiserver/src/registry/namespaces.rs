@@ -1,5 +1,4 @@
-//! Namespaces: the lifecycle checks kube's NamespaceLifecycle admission plugin makes on
-//! create, termination (kube's namespace controller, which kube runs in the controller
+//! Namespaces: termination (kube's namespace controller, which kube runs in the controller
 //! manager and kubesim runs here because there is no controller manager), and the system
 //! namespaces kube-apiserver's bootstrap controller creates.
 //!
@@ -16,7 +15,6 @@ use kubesim_api::Status;
 use kubesim_api::resources::{RESOURCES, Resource};
 use kubesim_api::selectors::{FieldSelector, LabelSelector};
 use kubesim_storage::StorageError;
-use kubesim_storage::cacher::SharedObject;
 use serde_json::{Value, json};
 
 use super::delete::{DeleteOptions, Deleted};
@@ -54,51 +52,6 @@ impl ListOptions {
 }
 
 impl Registry {
-    /// NamespaceLifecycle on create: the namespace must exist (404) and not be terminating
-    /// (403). PLACEHOLDER home until the admission issue moves this into its plugin.
-    pub async fn check_namespace_accepts_creates(
-        &self,
-        resource: &Resource,
-        namespace: &str,
-        name: &str,
-    ) -> Result<(), Status> {
-        let object = self.namespace_for_admission(namespace).await?;
-        if !meta::meta_str(&object, "deletionTimestamp").is_empty()
-            || phase(&object) == "Terminating"
-        {
-            let mut status = Status::forbidden_with_message(
-                &group_resource(resource),
-                name,
-                &format!(
-                    "unable to create new content in namespace {namespace} because it is being terminated"
-                ),
-            );
-            if let Some(details) = status.details.as_mut() {
-                details.causes.push(kubesim_api::status::StatusCause {
-                    reason: "NamespaceTerminating".into(),
-                    message: format!("namespace {namespace} is being terminated"),
-                    field: "metadata.namespace".into(),
-                });
-            }
-            return Err(status);
-        }
-        Ok(())
-    }
-
-    /// The namespace as NamespaceLifecycle sees it: from the watch cache (as kube's plugin
-    /// reads its informer), and from the store when the cache does not have it yet (a
-    /// namespace created a moment ago), so a create costs one store round trip, not two.
-    async fn namespace_for_admission(&self, namespace: &str) -> Result<Arc<SharedObject>, Status> {
-        let key = self.key(namespaces(), "", namespace);
-        if let Ok(cache) = self.cache(namespaces())
-            && let (Some(object), _) = cache.get(&key)
-        {
-            return Ok(object);
-        }
-        let (object, _) = self.read(namespaces(), "", namespace).await?;
-        Ok(Arc::new(SharedObject::new(object)))
-    }
-
     /// DELETE of a namespace: marks it Terminating and starts emptying it.
     pub(crate) async fn begin_termination(
         &self,
@@ -284,10 +237,3 @@ async fn bootstrap(registry: &Registry) -> Result<(), Status> {
     Ok(())
 }
 
-fn phase(namespace: &Value) -> &str {
-    namespace
-        .get("status")
-        .and_then(|s| s.get("phase"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}

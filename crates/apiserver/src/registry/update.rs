@@ -10,9 +10,11 @@ use kubesim_storage::StorageError;
 use serde_json::Value;
 
 use super::create::{check_type_meta, set_namespace};
+use kubesim_admission::Operation;
+
 use super::{
-    MAX_CONFLICT_RETRIES, Registry, WriteOptions, group_kind, group_resource, managed, meta,
-    storage_status,
+    AdmissionWrite, MAX_CONFLICT_RETRIES, Registry, WriteOptions, group_kind, group_resource,
+    managed, meta, storage_status,
 };
 
 /// What a write did.
@@ -206,19 +208,28 @@ impl Registry {
         }
         schema::prune(resource, &mut object);
         defaults::apply_defaults(resource, &mut object);
+        let write = AdmissionWrite::from_write(
+            resource,
+            Operation::Update,
+            (namespace, name, subresource),
+            Some(&current),
+            opts,
+        );
+        if self.admit(write, Some(&mut object)).await? {
+            schema::prune(resource, &mut object);
+            defaults::apply_defaults(resource, &mut object);
+        }
         if resource.kind == "Service" {
             self.allocate_service(&mut object);
         }
         let bump = meta::has_generation(resource)
             && kind_validation::generation_changed(resource, &object, &current);
         meta::prepare_for_update(&mut object, &current, bump);
-        // ADMISSION (PLACEHOLDER until issue 6): mutating admission runs here.
         let errors = kind_validation::validate_update(resource, &object, &current);
         if !errors.is_empty() {
             return Err(Status::invalid(&group_kind(resource), name, &errors));
         }
-        // ADMISSION (PLACEHOLDER until issue 6): validating admission runs here, beside the
-        // write guard (RBAC's escalation prevention).
+        self.validate_admission(write, Some(&object)).await?;
         self.guard(resource, &object, Some(&current), opts).await?;
         if same_state(&object, &current) {
             // kube's no-op update: nothing written, the resourceVersion stays.

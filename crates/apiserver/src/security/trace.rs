@@ -42,6 +42,32 @@ pub struct RequestTrace {
     /// An authorizer's failure (the authz service down or slow), which makes a refusal a 500.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub error: String,
+    /// Each admission plugin and webhook the write met, in order, with what it did and how
+    /// long it took.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub admission: Vec<AdmissionStep>,
+}
+
+/// One admission plugin's or webhook's part in a write (`kubesim_admission::Step`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionStep {
+    pub name: String,
+    pub phase: String,
+    pub outcome: String,
+    /// Milliseconds, to the microsecond.
+    pub duration_ms: String,
+}
+
+impl From<&kubesim_admission::Step> for AdmissionStep {
+    fn from(step: &kubesim_admission::Step) -> AdmissionStep {
+        AdmissionStep {
+            name: step.name.clone(),
+            phase: step.phase.to_string(),
+            outcome: step.outcome.clone(),
+            duration_ms: format!("{:.3}", step.duration.as_secs_f64() * 1000.0),
+        }
+    }
 }
 
 impl RequestTrace {
@@ -60,6 +86,7 @@ impl RequestTrace {
             decided_by: String::new(),
             reason: String::new(),
             error: String::new(),
+            admission: Vec::new(),
         }
     }
 
@@ -98,6 +125,18 @@ impl TraceLog {
         traces.push_back(trace);
     }
 
+    /// Adds a write's admission steps to its request's trace (recorded by the chain before
+    /// the write ran).
+    pub fn add_admission(&self, audit_id: &str, steps: &[kubesim_admission::Step]) {
+        if steps.is_empty() {
+            return;
+        }
+        let mut traces = self.traces.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(trace) = traces.iter_mut().rev().find(|t| t.audit_id == audit_id) {
+            trace.admission.extend(steps.iter().map(AdmissionStep::from));
+        }
+    }
+
     /// The trace of the request with this `Audit-Id`, while it is among the newest.
     pub fn get(&self, audit_id: &str) -> Option<RequestTrace> {
         let traces = self.traces.lock().unwrap_or_else(PoisonError::into_inner);
@@ -127,6 +166,7 @@ mod tests {
             decided_by: String::new(),
             reason: String::new(),
             error: String::new(),
+            admission: Vec::new(),
         }
     }
 
