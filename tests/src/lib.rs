@@ -21,6 +21,7 @@
 //!
 //! Every wait here has a bound; nothing waits forever on a process or a server.
 
+pub mod admission;
 pub mod apiserver;
 pub mod auth;
 pub mod cluster;

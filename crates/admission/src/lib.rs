@@ -105,7 +105,10 @@ pub struct Attributes {
 impl Attributes {
     /// The identity of the API server's own writes (kube's loopback client).
     pub fn loopback_user() -> UserInfo {
-        UserInfo::new("system:apiserver", &["system:masters", "system:authenticated"])
+        UserInfo::new(
+            "system:apiserver",
+            &["system:masters", "system:authenticated"],
+        )
     }
 
     /// How long a call may take from now: `limit`, or less when the request's deadline is

@@ -177,8 +177,7 @@ pub fn read_configuration(path: &std::path::Path) -> Result<BTreeMap<String, Val
                     .unwrap_or(std::path::Path::new("."))
                     .join(relative);
                 let text = read_bounded(&path)?;
-                yaml_serde::from_str(&text)
-                    .map_err(|e| format!("{}: {e}", path.display()))?
+                yaml_serde::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
             }
             _ => continue,
         };
@@ -213,9 +212,9 @@ pub fn build(
     Ok(match name {
         ALWAYS_ADMIT => Arc::new(AlwaysAdmit),
         ALWAYS_DENY => Arc::new(AlwaysDeny),
-        NAMESPACE_LIFECYCLE => Arc::new(namespace_lifecycle::NamespaceLifecycle::new(
-            state.clone(),
-        )),
+        NAMESPACE_LIFECYCLE => {
+            Arc::new(namespace_lifecycle::NamespaceLifecycle::new(state.clone()))
+        }
         LIMIT_RANGER => Arc::new(limit_ranger::LimitRanger::new(state.clone())),
         SERVICE_ACCOUNT => Arc::new(service_account::ServiceAccount::new(state.clone())),
         POD_SECURITY => Arc::new(pod_security::PodSecurity::new(
@@ -266,7 +265,12 @@ impl Plugin for AlwaysDeny {
         _object: Option<&'a Value>,
         _record: &'a Record,
     ) -> BoxFuture<'a, Result<(), Status>> {
-        Box::pin(async move { Err(forbidden(attrs, "admission control is denying all modifications")) })
+        Box::pin(async move {
+            Err(forbidden(
+                attrs,
+                "admission control is denying all modifications",
+            ))
+        })
     }
 }
 

@@ -66,7 +66,10 @@ impl Reinvocation {
 
 /// A webhook's identity within one request (kube's webhook UID: configuration and index).
 fn webhook_key(webhook: &Webhook) -> String {
-    format!("{}/{}/{}", webhook.configuration, webhook.index, webhook.name)
+    format!(
+        "{}/{}/{}",
+        webhook.configuration, webhook.index, webhook.name
+    )
 }
 
 /// MutatingAdmissionWebhook or ValidatingAdmissionWebhook.

@@ -40,8 +40,13 @@ impl Registry {
         // Mutating admission sees the object before the server's metadata and before a
         // generated name, as in kube (the name is chosen in BeforeCreate, after admission).
         let name = meta::meta_str(&object, "name").to_string();
-        let write =
-            AdmissionWrite::from_write(resource, Operation::Create, (namespace, &name, ""), None, opts);
+        let write = AdmissionWrite::from_write(
+            resource,
+            Operation::Create,
+            (namespace, &name, ""),
+            None,
+            opts,
+        );
         if self.admit(write, Some(&mut object)).await? {
             schema::prune(resource, &mut object);
             defaults::apply_defaults(resource, &mut object);
@@ -80,8 +85,13 @@ impl Registry {
         if !errors.is_empty() {
             return Err(Status::invalid(&group_kind(resource), &name, &errors));
         }
-        let write =
-            AdmissionWrite::from_write(resource, Operation::Create, (namespace, &name, ""), None, opts);
+        let write = AdmissionWrite::from_write(
+            resource,
+            Operation::Create,
+            (namespace, &name, ""),
+            None,
+            opts,
+        );
         self.validate_admission(write, Some(&object)).await?;
         self.guard(resource, &object, None, opts).await?;
         let now = self.now();

@@ -236,4 +236,3 @@ async fn bootstrap(registry: &Registry) -> Result<(), Status> {
     }
     Ok(())
 }
-

@@ -133,7 +133,9 @@ impl TraceLog {
         }
         let mut traces = self.traces.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(trace) = traces.iter_mut().rev().find(|t| t.audit_id == audit_id) {
-            trace.admission.extend(steps.iter().map(AdmissionStep::from));
+            trace
+                .admission
+                .extend(steps.iter().map(AdmissionStep::from));
         }
     }
 
