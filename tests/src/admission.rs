@@ -514,6 +514,34 @@ pub async fn wait_for_webhooks(
     .await
 }
 
+/// Waits until a dry-run create of a plain pod in `namespace` has a step of `webhook` whose
+/// outcome starts with `outcome` (a configuration changed, rather than added).
+pub async fn wait_for_outcome(
+    server: &ApiServer,
+    namespace: &str,
+    webhook: &str,
+    outcome: &str,
+) -> anyhow::Result<()> {
+    let probe = pod("pickup-probe", "registry.k8s.io/pause:3.10", &[]);
+    wait_for(
+        &format!("a step of {webhook} in {namespace} that is {outcome:?}"),
+        PICKUP_TIMEOUT,
+        POLL_INTERVAL,
+        || async {
+            let reply = create_pod(server, namespace, &probe, true).await?;
+            let steps = trace_steps(server, &reply).await?;
+            let seen = steps
+                .iter()
+                .any(|step| step.name == webhook && step.outcome.starts_with(outcome));
+            if seen {
+                return Ok(Some(()));
+            }
+            bail!("HTTP {}: steps {steps:?}", reply.code)
+        },
+    )
+    .await
+}
+
 /// The steps of `steps` whose name is one of `names`, as `(name, outcome)`, in order.
 pub fn steps_of<'a>(steps: &'a [Step], names: &[&str]) -> Vec<(&'a str, &'a str)> {
     steps

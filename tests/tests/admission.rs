@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, ensure};
 use kubesim_tests::admission::{
     Hook, Kind, ServingCa, Transport, WebhookProcess, configuration, create_configuration,
-    create_pod, pod, steps_of, trace_steps, wait_for_webhooks,
+    create_pod, pod, steps_of, trace_steps, wait_for_outcome, wait_for_webhooks,
 };
 use kubesim_tests::apiserver::{ApiServer, Output, curl_or_skip, kubectls};
-use kubesim_tests::auth::create;
-use kubesim_tests::bounded;
+use kubesim_tests::auth::{admin, create, post};
+use kubesim_tests::{bounded, grpc};
 use serde_json::{Value, json};
 
 const PAUSE: &str = "registry.k8s.io/pause:3.10";
@@ -662,8 +662,13 @@ async fn a_python_webhook_mutates_and_denies() -> anyhow::Result<()> {
 // Dry run
 // ---------------------------------------------------------------------------------------------
 
-/// `kubectl create --dry-run=server`: a webhook with `sideEffects: Some` refuses it (400),
-/// one with `None` is called (its label shows in the answer) and nothing is stored.
+/// `kubectl create --dry-run=server`: a webhook with `sideEffects: None` is called (its label
+/// shows in the answer) and nothing is stored; one with `sideEffects: Some` refuses the dry run
+/// (400).
+///
+/// The v1 API refuses `Some` (422, as kube does): such a configuration survives only from the
+/// v1beta1 days, stored as it was. The test makes one the same way: created with `None`, then
+/// rewritten to `Some` in the store directly, where the API server's watch picks it up.
 #[tokio::test]
 async fn dry_run_needs_webhooks_without_side_effects() -> anyhow::Result<()> {
     bounded(async {
@@ -675,18 +680,19 @@ async fn dry_run_needs_webhooks_without_side_effects() -> anyhow::Result<()> {
         let ca = ServingCa::new("webhook-ca")?;
         let injector = WebhookProcess::sample("label-injector", &[], &ca).await?;
         let cases = [
-            ("dry-some", "some.dryrun.kubesim.io", "Some"),
-            ("dry-none", "none.dryrun.kubesim.io", "None"),
+            ("dry-some", "some.dryrun.kubesim.io"),
+            ("dry-none", "none.dryrun.kubesim.io"),
         ];
-        for (ns, webhook, side_effects) in cases {
+        for (ns, webhook) in cases {
             namespace(&server, ns, json!({})).await?;
-            let hook = Hook::new(webhook, &injector.url("/"), &ca.ca_bundle())
-                .side_effects(side_effects)
-                .in_namespaces(&[ns]);
+            let hook = Hook::new(webhook, &injector.url("/"), &ca.ca_bundle()).in_namespaces(&[ns]);
             let config = configuration(Kind::Mutating, ns, Transport::Https, &[hook]);
             create_configuration(&server, &config).await?;
             wait_for_webhooks(&server, ns, &[webhook]).await?;
         }
+        refuses_side_effects_some(&server, &ca, &injector).await?;
+        set_stored_side_effects(&server, "mutatingwebhookconfigurations/dry-some", "Some").await?;
+        wait_for_outcome(&server, "dry-some", cases[0].1, "refused").await?;
 
         let some = Ctl::new(&server, kubectl, "dry-some");
         let file = some.manifest("web.json", &pod("web", PAUSE, &[]))?;
@@ -716,4 +722,56 @@ async fn dry_run_needs_webhooks_without_side_effects() -> anyhow::Result<()> {
         none.expect_no_pod("web").await
     })
     .await
+}
+
+/// The v1 API refuses `sideEffects: Some` with kube's 422.
+async fn refuses_side_effects_some(
+    server: &ApiServer,
+    ca: &ServingCa,
+    injector: &WebhookProcess,
+) -> anyhow::Result<()> {
+    let hook =
+        Hook::new("some.kubesim.io", &injector.url("/"), &ca.ca_bundle()).side_effects("Some");
+    let config = configuration(
+        Kind::Mutating,
+        "side-effects-some",
+        Transport::Https,
+        &[hook],
+    );
+    let reply = post(server, &admin(server), Kind::Mutating.path(), &config).await?;
+    reply.expect_status(
+        422,
+        "Invalid",
+        "MutatingWebhookConfiguration.admissionregistration.k8s.io \"side-effects-some\" is \
+         invalid: webhooks[0].sideEffects: Unsupported value: \"Some\": supported values: \
+         \"None\", \"NoneOnDryRun\"",
+        "create a configuration with sideEffects Some",
+    )
+}
+
+/// Rewrites `webhooks[0].sideEffects` of the stored object whose key ends with `suffix`, in
+/// the store itself (no API, no validation).
+async fn set_stored_side_effects(
+    server: &ApiServer,
+    suffix: &str,
+    value: &str,
+) -> anyhow::Result<()> {
+    let store = server.store.as_ref().context("the server has no store")?;
+    let endpoint = store
+        .endpoints()
+        .first()
+        .cloned()
+        .context("the store has no member")?;
+    let stored = grpc::get_prefix(&endpoint, "/registry/").await?;
+    let kv = stored
+        .kvs
+        .iter()
+        .find(|kv| kv.key.ends_with(format!("/{suffix}").as_bytes()))
+        .with_context(|| format!("no key ending with /{suffix} in the store"))?;
+    let key = String::from_utf8(kv.key.clone())?;
+    let mut object: Value = serde_json::from_slice(&kv.value)
+        .with_context(|| format!("{key} is not stored as JSON"))?;
+    object["webhooks"][0]["sideEffects"] = json!(value);
+    grpc::put(&endpoint, &key, &object.to_string()).await?;
+    Ok(())
 }

@@ -26,7 +26,7 @@ use kubesim_api::Status;
 use kubesim_api::kind_validation::quantity::Quantity;
 use serde_json::{Map, Value, json};
 
-use super::namespace_lifecycle::forbidden_object;
+use super::forbidden_object;
 use crate::{Attributes, ClusterState, Operation, Plugin, Record};
 
 /// The annotation that says what the plugin set.

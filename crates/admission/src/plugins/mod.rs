@@ -274,8 +274,32 @@ impl Plugin for AlwaysDeny {
     }
 }
 
-/// kube's `admission.NewForbidden`: 403 `<resource> "<name>" is forbidden: <message>`.
+/// kube's `admission.NewForbidden` for a request whose object is not at hand: 403
+/// `<resource> "<name>" is forbidden: <message>`.
 pub fn forbidden(attrs: &Attributes, message: &str) -> Status {
+    forbidden_object(attrs, None, message)
+}
+
+/// `admission.NewForbidden`: 403 naming the object as kube's `extractResourceName` does: the
+/// request's name, else the object's `name`, else its `generateName` (names are generated
+/// after admission), else `Unknown`.
+pub fn forbidden_object(attrs: &Attributes, object: Option<&Value>, message: &str) -> Status {
     let gr = GroupResource::new(attrs.resource.group, attrs.resource.plural);
-    Status::forbidden_with_message(&gr, &attrs.name, message)
+    Status::forbidden_with_message(&gr, &admission_name(attrs, object), message)
+}
+
+fn admission_name(attrs: &Attributes, object: Option<&Value>) -> String {
+    if !attrs.name.is_empty() {
+        return attrs.name.clone();
+    }
+    let meta = |key: &str| {
+        object
+            .and_then(|o| o.pointer(&format!("/metadata/{key}")))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    meta("name")
+        .or_else(|| meta("generateName"))
+        .unwrap_or_else(|| "Unknown".to_string())
 }

@@ -27,6 +27,7 @@ use kubesim_api::status::{GroupResource, StatusCause};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::forbidden_object;
 use crate::{Attributes, ClusterState, Operation, Plugin, Record};
 
 /// kube-apiserver registers the plugin with these (`kube-node-lease` is not among them).
@@ -209,35 +210,6 @@ fn internal(status: Status) -> Status {
         return status;
     }
     Status::internal_error(&status.message)
-}
-
-/// `admission.NewForbidden`: 403 naming the object as kube's `extractResourceName` does: the
-/// request's name, else the object's `name`, else its `generateName` (names are generated
-/// after admission), else `Unknown`. `super::forbidden` uses the request's name only; the
-/// plugins of this crate that see objects use this instead.
-pub(crate) fn forbidden_object(
-    attrs: &Attributes,
-    object: Option<&Value>,
-    message: &str,
-) -> Status {
-    let gr = GroupResource::new(attrs.resource.group, attrs.resource.plural);
-    Status::forbidden_with_message(&gr, &admission_name(attrs, object), message)
-}
-
-fn admission_name(attrs: &Attributes, object: Option<&Value>) -> String {
-    if !attrs.name.is_empty() {
-        return attrs.name.clone();
-    }
-    let meta = |key: &str| {
-        object
-            .and_then(|o| o.pointer(&format!("/metadata/{key}")))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    meta("name")
-        .or_else(|| meta("generateName"))
-        .unwrap_or_else(|| "Unknown".to_string())
 }
 
 /// What the plugins' tests share: an in-memory [`ClusterState`] and request attributes.

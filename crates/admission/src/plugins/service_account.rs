@@ -35,7 +35,7 @@ use kubesim_api::resources::Resource;
 use kubesim_api::status::GroupResource;
 use serde_json::{Map, Value, json};
 
-use super::namespace_lifecycle::forbidden_object;
+use super::forbidden_object;
 use crate::{Attributes, ClusterState, Operation, Plugin, Record};
 
 /// `DefaultServiceAccountName`.

@@ -185,7 +185,7 @@ impl WebhookDispatcher {
                     return Ok(None);
                 }
                 record.step(step(format!("refused: {message}")));
-                return Err(crate::plugins::forbidden(attrs, &message));
+                return Err(crate::plugins::forbidden_object(attrs, object, &message));
             }
         }
         if attrs.dry_run && !webhook.side_effects.allows_dry_run() {
