@@ -508,8 +508,6 @@ async fn pod_security_enforce_refuses_a_root_pod() -> anyhow::Result<()> {
 /// warning, whole: kube cuts warnings to 256 characters only once a response's warnings pass
 /// 4 KiB (`k8s.io/apiserver/pkg/endpoints/filters/warning.go`).
 #[tokio::test]
-#[ignore = "bug: kubesim cuts every Warning to 256 characters (kubesim_admission::Record::warn, \
-            MAX_WARNING_CHARS); kube sends a lone 520-character warning whole"]
 async fn pod_security_warn_admits_a_root_pod_with_a_warning() -> anyhow::Result<()> {
     bounded(async {
         let test = "pod_security_warn_admits_a_root_pod_with_a_warning";

@@ -126,9 +126,9 @@ impl Attributes {
 
 /// The most warnings one request collects.
 pub const MAX_WARNINGS: usize = 32;
-/// Each warning is cut to this many characters (kube's `truncateItemRunes`, which its warning
-/// filter applies once a request's warnings pass 4 KiB; kubesim applies it always).
-pub const MAX_WARNING_CHARS: usize = 256;
+/// Longer warnings are cut when recorded, a bound on memory only: the API server's response
+/// applies kube's own truncation (256 characters each once they pass 4 KiB in total).
+pub const MAX_WARNING_CHARS: usize = 16 * 1024;
 /// Bound on the audit annotations one request collects.
 pub const MAX_AUDIT_ANNOTATIONS: usize = 64;
 /// Bound on the steps recorded for one request.

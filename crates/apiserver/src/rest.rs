@@ -720,12 +720,78 @@ fn status_code(code: u16) -> hyper::StatusCode {
     hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::OK)
 }
 
-/// `Warning: 299 - "<text>"` headers, as kube-apiserver sends them.
+/// kube's warning filter (`endpoints/filters/warning.go`): once a response's warnings pass
+/// this many characters, each is cut to [`TRUNCATE_ITEM_CHARS`], and no more are added after
+/// the total reaches it again.
+const TRUNCATE_AT_TOTAL_CHARS: usize = 4 * 1024;
+const TRUNCATE_ITEM_CHARS: usize = 256;
+
+/// `Warning: 299 - "<text>"` headers, as kube-apiserver sends them (duplicates once).
 pub fn add_warnings(response: &mut Response<Body>, warnings: &[String]) {
-    for warning in warnings {
+    for warning in truncate_warnings(warnings) {
         let escaped = warning.replace('\\', "\\\\").replace('"', "\\\"");
         if let Ok(value) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
             response.headers_mut().append("warning", value);
         }
+    }
+}
+
+/// kube's recorder: whole warnings while they fit in [`TRUNCATE_AT_TOTAL_CHARS`]; from the
+/// first that does not, every warning so far cut to [`TRUNCATE_ITEM_CHARS`], and later ones
+/// (cut too) only while the total is under the limit.
+fn truncate_warnings(warnings: &[String]) -> Vec<String> {
+    let mut unique: Vec<&String> = Vec::new();
+    for warning in warnings {
+        if !warning.is_empty() && !unique.contains(&warning) {
+            unique.push(warning);
+        }
+    }
+    let whole: usize = unique.iter().map(|w| w.chars().count()).sum();
+    if whole <= TRUNCATE_AT_TOTAL_CHARS {
+        return unique.into_iter().cloned().collect();
+    }
+    let mut out = Vec::new();
+    let mut written = 0;
+    let mut seen = 0;
+    let mut truncating = false;
+    for warning in unique {
+        let length = warning.chars().count();
+        if !truncating && seen + length > TRUNCATE_AT_TOTAL_CHARS {
+            truncating = true;
+        } else if truncating && written >= TRUNCATE_AT_TOTAL_CHARS {
+            break;
+        }
+        seen += length;
+        let cut: String = warning.chars().take(TRUNCATE_ITEM_CHARS).collect();
+        written += cut.chars().count();
+        out.push(cut);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate_warnings;
+
+    #[test]
+    fn warnings_stay_whole_while_they_fit_in_4_kib() {
+        let long = "w".repeat(505);
+        let warnings = vec![long.clone(), "short".to_string(), long.clone()];
+        assert_eq!(
+            truncate_warnings(&warnings),
+            vec![long, "short".to_string()]
+        );
+    }
+
+    #[test]
+    fn past_4_kib_every_warning_is_cut_to_256_and_the_total_bounded() {
+        let warnings: Vec<String> = (0..30)
+            .map(|i| format!("{i:02}{}", "x".repeat(998)))
+            .collect();
+        let out = truncate_warnings(&warnings);
+        assert!(out.iter().all(|w| w.chars().count() == 256));
+        // 16 cut warnings reach 4096 characters; kube adds none after that.
+        assert_eq!(out.len(), 16);
+        assert!(out[15].starts_with("15"));
     }
 }

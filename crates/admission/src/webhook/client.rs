@@ -175,7 +175,13 @@ impl WebhookClient {
             .client_config(&webhook.ca_bundle, webhook.transport)?;
         let described = describe(webhook.transport, &target, timeout);
         let exchange = self.exchange(webhook, &target, tls, request, timeout, &described);
-        let review = match tokio::time::timeout(timeout, exchange).await {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let review = match tokio::time::timeout_at(deadline, exchange).await {
+            // tonic's channel enforces the `grpc-timeout` it sends, and may fire in the same
+            // tick as the bound here (`Cancelled: Timeout expired`): it is the same timeout.
+            Ok(Err(_)) if tokio::time::Instant::now() >= deadline => {
+                return Err(timed_out(webhook.transport, &described));
+            }
             Ok(review) => review?,
             Err(_) => return Err(timed_out(webhook.transport, &described)),
         };
