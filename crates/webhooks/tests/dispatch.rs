@@ -7,9 +7,6 @@
 //! (`k8s.io/apiserver/pkg/admission/plugin/webhook/{mutating,validating}/dispatcher.go`).
 //!
 //! Not covered: warnings and webhook audit annotations (no sample sends either).
-//!
-//! Tests marked `#[ignore = "bug: ..."]` assert kube's behaviour where kubesim's dispatcher
-//! departs from it; run them with `--ignored`.
 
 #[path = "dispatch/support.rs"]
 mod support;
@@ -136,9 +133,6 @@ async fn mutating_webhooks_run_by_configuration_name_then_list_order() {
 /// kube's annotator is keyed by the webhook's position in the whole sorted list
 /// (`for i, hook := range hooks` in the mutating dispatcher), not within its configuration.
 #[tokio::test]
-#[ignore = "bug: dispatch.rs keys mutation annotations by Webhook::index (position in its \
-            configuration), so a second configuration's round_0_index_0 is dropped; kube uses \
-            the position in the whole sorted list"]
 async fn mutation_annotations_are_indexed_across_configurations() {
     let h = Harness::new();
     let labels = h
@@ -185,9 +179,6 @@ async fn mutation_annotations_are_indexed_across_configurations() {
 /// kube records `{"mutated": false}` for a call that changed nothing (the annotator's
 /// `defer addMutationAnnotation(changed)` in `callAttrMutatingHook`).
 #[tokio::test]
-#[ignore = "bug: dispatch.rs adds the mutation.webhook.admission.k8s.io annotation only when \
-            a webhook returned a patch; kube adds it for every call, mutated:false when \
-            nothing changed"]
 async fn every_mutating_call_is_annotated() {
     let h = Harness::new();
     let labels = h
@@ -318,9 +309,6 @@ async fn webhooks_that_change_nothing_cause_no_second_pass() {
 /// kube adds a webhook to the previously invoked ones *after* requiring the reinvocation its
 /// own change causes, so an IfNeeded webhook is reinvoked only for changes made after it.
 #[tokio::test]
-#[ignore = "bug: Dispatcher::mutate inserts an IfNeeded webhook into previously_invoked \
-            before apply_patch calls require_reinvoking_previously_invoked, so the webhook is \
-            reinvoked for its own change; kube's dispatcher adds it after"]
 async fn an_if_needed_webhook_is_not_called_again_for_its_own_change() {
     let h = Harness::new();
     let labels = h
@@ -351,9 +339,6 @@ async fn an_if_needed_webhook_is_not_called_again_for_its_own_change() {
 /// kube adds an IfNeeded webhook to the previously invoked ones whether its call succeeded
 /// or failed open, so a later change reinvokes it.
 #[tokio::test]
-#[ignore = "bug: Dispatcher::mutate skips previously_invoked.insert when a call failed under \
-            failurePolicy Ignore (call returns Ok(None)); kube's dispatcher records the webhook \
-            before looking at the error, so it is reinvoked (round_1) after a later change"]
 async fn an_if_needed_webhook_that_failed_open_is_called_again() {
     let h = Harness::new();
     let closed = closed_port().await;
@@ -767,7 +752,7 @@ async fn failed_calls_follow_the_failure_policy() {
         .collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
@@ -777,10 +762,6 @@ async fn failed_calls_follow_the_failure_policy() {
 /// `failed-open.validating.webhook.admission.k8s.io/round_0_index_<i>`, `i` the webhook's
 /// position among those that matched the request.
 #[tokio::test]
-#[ignore = "bug: dispatch.rs spells the validating fail-open key \
-            failed-open.validation.webhook.admission.k8s.io/ (kube: failed-open.validating.…, \
-            ValidatingAuditAnnotationFailedOpenKeyPrefix) and indexes it by Webhook::index \
-            (kube: position among the matching webhooks), so two configurations collide"]
 async fn validating_fail_opens_are_annotated_as_kube_does() {
     let h = Harness::new();
     let closed = closed_port().await;
@@ -828,9 +809,6 @@ async fn validating_fail_opens_are_annotated_as_kube_does() {
 
 /// kube's mutating annotator takes the position in the whole sorted list.
 #[tokio::test]
-#[ignore = "bug: dispatch.rs keys failed-open.mutation annotations by Webhook::index (position \
-            in its configuration): the second configuration's fail-open is dropped as a \
-            duplicate round_0_index_0; kube uses the position in the whole sorted list"]
 async fn mutating_fail_opens_are_indexed_across_configurations() {
     let h = Harness::new();
     let closed = closed_port().await;
@@ -924,9 +902,6 @@ async fn the_request_deadline_bounds_every_call() {
 /// kube's mutating dispatcher, after a call failed open, stops when the request's own
 /// context is done: 504 `Timeout: request did not complete within requested timeout`.
 #[tokio::test]
-#[ignore = "bug: after a fail-open under Ignore, Dispatcher::mutate goes on when the \
-            request's deadline has passed and the request is admitted; kube's mutating \
-            dispatcher returns NewTimeoutError (504) when ctx is done"]
 async fn a_fail_open_past_the_deadline_times_the_request_out() {
     let h = Harness::new();
     let server = h
@@ -963,10 +938,6 @@ async fn a_fail_open_past_the_deadline_times_the_request_out() {
 /// kube's validating dispatcher checks the request's context before it calls anything: a
 /// request whose time is already up is 504, whatever the failure policy.
 #[tokio::test]
-#[ignore = "bug: Dispatcher::validate calls each matching webhook with no time left, so the \
-            failure policy decides (Fail: 500 \"the request's deadline has passed\", Ignore: \
-            admitted); kube's validating dispatcher returns NewTimeoutError (504) before \
-            calling when ctx is done"]
 async fn validating_past_the_deadline_times_the_request_out() {
     for policy in ["Fail", "Ignore"] {
         let h = Harness::new();

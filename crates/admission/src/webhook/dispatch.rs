@@ -99,7 +99,7 @@ impl WebhookDispatcher {
     }
 
     /// The mutating webhooks, in order, on `object` (`None` on DELETE: the webhooks are called
-    /// and may refuse, but there is nothing to patch).
+    /// and may refuse, but may not patch). kube's `mutatingDispatcher.Dispatch`.
     pub async fn mutate(
         &self,
         attrs: &Attributes,
@@ -108,39 +108,120 @@ impl WebhookDispatcher {
         reinvocation: &mut Reinvocation,
     ) -> Result<(), Status> {
         let webhooks = self.set.current(self.state.as_ref())?;
-        if let (Some(last), Some(current)) = (&reinvocation.last_output, object.as_deref())
+        if reinvocation.is_reinvoke
+            && let (Some(last), Some(current)) = (&reinvocation.last_output, object.as_deref())
             && last != current
         {
-            // A built-in plugin changed the object after the last webhook saw it.
-            reinvocation.should_reinvoke = true;
+            // The built-in plugins, run again, changed the object after the last webhook saw
+            // it: every IfNeeded webhook called so far sees it once more.
             reinvocation.require_reinvoking_previously_invoked();
         }
+        let result = self
+            .mutate_each(
+                &webhooks,
+                attrs,
+                object.as_deref_mut(),
+                record,
+                reinvocation,
+            )
+            .await;
+        // kube records the last output whatever the outcome (a deferred call).
+        reinvocation.last_output = object.as_deref().cloned();
+        result
+    }
+
+    async fn mutate_each(
+        &self,
+        webhooks: &[Arc<Webhook>],
+        attrs: &Attributes,
+        mut object: Option<&mut Value>,
+        record: &Record,
+        reinvocation: &mut Reinvocation,
+    ) -> Result<(), Status> {
         let round = usize::from(reinvocation.is_reinvoke);
-        for webhook in webhooks.iter() {
+        // kube's annotation index is the webhook's place among all of this kind, sorted.
+        for (index, webhook) in webhooks.iter().enumerate() {
+            if !self
+                .matches(webhook, attrs, object.as_deref(), record)
+                .await?
+            {
+                continue;
+            }
             let key = webhook_key(webhook);
+            // A webhook is never called for the first time in the second pass.
             if reinvocation.is_reinvoke && !reinvocation.to_reinvoke.contains(&key) {
                 continue;
             }
-            let current = object.as_deref();
-            let Some(response) = self.call(webhook, attrs, current, record, round).await? else {
-                continue;
-            };
+            let place = Place { round, index };
+            let (changed, result) = self
+                .call_mutating(webhook, place, attrs, object.as_deref_mut(), record)
+                .await;
+            if changed {
+                reinvocation.require_reinvoking_previously_invoked();
+                reinvocation.should_reinvoke = true;
+            }
             if webhook.reinvocation_policy == ReinvocationPolicy::IfNeeded {
                 reinvocation.previously_invoked.insert(key);
             }
-            let Some(target) = object.as_deref_mut() else {
-                continue;
-            };
-            if apply_patch(webhook, &response, target, record, round)? {
-                reinvocation.should_reinvoke = true;
-                reinvocation.require_reinvoking_previously_invoked();
-            }
+            result?;
         }
-        reinvocation.last_output = object.as_deref().cloned();
         Ok(())
     }
 
-    /// The validating webhooks, all at once; the first refusal in webhook order wins.
+    /// One mutating webhook (kube's `callAttrMutatingHook` and what `Dispatch` does with its
+    /// error). Returns whether it changed the object, and the request's fate.
+    async fn call_mutating(
+        &self,
+        webhook: &Webhook,
+        place: Place,
+        attrs: &Attributes,
+        object: Option<&mut Value>,
+        record: &Record,
+    ) -> (bool, Result<(), Status>) {
+        let started = Instant::now();
+        let response = self
+            .invoke(webhook, attrs, object.as_deref(), record, started)
+            .await;
+        let (changed, result) = match response {
+            Ok(Some(response)) => match apply_patch(webhook, &response, object) {
+                Ok(changed) => {
+                    let outcome = if changed { "patched" } else { "admitted" };
+                    record.step(self.step(webhook, outcome.into(), started));
+                    (changed, Ok(()))
+                }
+                Err(status) => {
+                    record.step(self.step(
+                        webhook,
+                        format!("refused: {}", status.message),
+                        started,
+                    ));
+                    (false, Err(status))
+                }
+            },
+            Ok(None) => (false, Ok(())),
+            Err(Failure::Refused(status)) => (false, Err(*status)),
+            Err(Failure::Call(message)) => (
+                false,
+                self.call_failed(webhook, place, attrs, message, record, started),
+            ),
+        };
+        record.annotate(
+            &format!(
+                "mutation.webhook.admission.k8s.io/round_{}_index_{}",
+                place.round, place.index
+            ),
+            &json!({
+                "configuration": webhook.configuration,
+                "webhook": webhook.name,
+                "mutated": changed,
+            })
+            .to_string(),
+        );
+        (changed, result)
+    }
+
+    /// The validating webhooks, all at once; the first refusal in webhook order wins (kube:
+    /// the first to arrive). kube's `validatingDispatcher.Dispatch`.
     pub async fn validate(
         &self,
         attrs: &Attributes,
@@ -148,67 +229,108 @@ impl WebhookDispatcher {
         record: &Record,
     ) -> Result<(), Status> {
         let webhooks = self.set.current(self.state.as_ref())?;
-        let calls = webhooks
-            .iter()
-            .map(|webhook| self.call(webhook, attrs, object, record, 0));
+        let mut relevant = Vec::new();
+        for webhook in webhooks.iter() {
+            if self.matches(webhook, attrs, object, record).await? {
+                relevant.push(webhook);
+            }
+        }
+        if relevant.is_empty() {
+            return Ok(());
+        }
+        if deadline_passed(attrs) {
+            // kube checks before it spawns the calls: no point in starting them.
+            return Err(request_timed_out());
+        }
+        // kube's annotation index is the webhook's place among those that matched.
+        let calls = relevant.iter().enumerate().map(|(index, webhook)| {
+            self.call_validating(webhook, Place { round: 0, index }, attrs, object, record)
+        });
         for result in join_all(calls).await {
             result?;
         }
         Ok(())
     }
 
-    /// One webhook: match, dry-run check, call, failure policy, denial. `Ok(None)` when the
-    /// webhook was not called or its failure was ignored; `Ok(Some)` an allowing answer.
-    async fn call(
+    async fn call_validating(
+        &self,
+        webhook: &Webhook,
+        place: Place,
+        attrs: &Attributes,
+        object: Option<&Value>,
+        record: &Record,
+    ) -> Result<(), Status> {
+        let started = Instant::now();
+        match self.invoke(webhook, attrs, object, record, started).await {
+            Ok(Some(_)) => {
+                record.step(self.step(webhook, "admitted".into(), started));
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(Failure::Refused(status)) => Err(*status),
+            Err(Failure::Call(message)) => {
+                self.call_failed(webhook, place, attrs, message, record, started)
+            }
+        }
+    }
+
+    /// Whether `webhook` is to be called: rules, selectors, matchConditions. A condition that
+    /// errors skips the webhook under Ignore and refuses the request (403) under Fail, as
+    /// kube's matcher does.
+    async fn matches(
         &self,
         webhook: &Webhook,
         attrs: &Attributes,
         object: Option<&Value>,
         record: &Record,
-        round: usize,
-    ) -> Result<Option<AdmissionResponse>, Status> {
+    ) -> Result<bool, Status> {
         let started = Instant::now();
-        let step = |outcome: String| Step {
-            name: webhook.name.clone(),
-            phase: self.kind.as_str(),
-            outcome,
-            duration: started.elapsed(),
-        };
         match should_call(webhook, attrs, object, self.state.as_ref()).await {
-            MatchOutcome::NoMatch => return Ok(None),
-            MatchOutcome::Match => {}
+            MatchOutcome::NoMatch => Ok(false),
+            MatchOutcome::Match => Ok(true),
             MatchOutcome::Error(message) => {
-                // kube's matcher: under Ignore the webhook is skipped; under Fail the request
-                // is refused as forbidden (not a 500: nothing was called).
                 if webhook.failure_policy == FailurePolicy::Ignore {
-                    record.step(step(format!("skipped (Ignore): {message}")));
-                    return Ok(None);
+                    record.step(self.step(
+                        webhook,
+                        format!("skipped (Ignore): {message}"),
+                        started,
+                    ));
+                    return Ok(false);
                 }
-                record.step(step(format!("refused: {message}")));
-                return Err(crate::plugins::forbidden_object(attrs, object, &message));
+                record.step(self.step(webhook, format!("refused: {message}"), started));
+                Err(crate::plugins::forbidden_object(attrs, object, &message))
             }
         }
+    }
+
+    /// Calls a webhook that matched: the dry-run check, the call within the time left, the
+    /// warnings and audit annotations it sends, and its denial. `Ok(Some)` is an allowing
+    /// answer; the caller records that step.
+    async fn invoke(
+        &self,
+        webhook: &Webhook,
+        attrs: &Attributes,
+        object: Option<&Value>,
+        record: &Record,
+        started: Instant,
+    ) -> Result<Option<AdmissionResponse>, Failure> {
         if attrs.dry_run && !webhook.side_effects.allows_dry_run() {
-            record.step(step("refused: no dry run".into()));
-            return Err(Status::bad_request(&format!(
+            record.step(self.step(webhook, "refused: no dry run".into(), started));
+            return Err(Failure::Refused(Box::new(Status::bad_request(&format!(
                 "admission webhook {:?} does not support dry run",
                 webhook.name
-            )));
+            )))));
         }
         let request = admission_request(attrs, object);
         let timeout = attrs.time_left(webhook.timeout);
-        let answer = if timeout.is_zero() {
-            Err(DEADLINE_PASSED.to_string())
-        } else {
-            self.client
-                .call(webhook, &request, timeout)
-                .await
-                .map_err(|e: CallError| e.message)
-        };
-        let response = match answer {
-            Ok(response) => response,
-            Err(error) => return self.failed(webhook, error, record, round, step),
-        };
+        if timeout.is_zero() {
+            return Err(Failure::Call(DEADLINE_PASSED.to_string()));
+        }
+        let response = self
+            .client
+            .call(webhook, &request, timeout)
+            .await
+            .map_err(|e: CallError| Failure::Call(e.message))?;
         for warning in &response.warnings {
             record.warn(warning);
         }
@@ -217,57 +339,98 @@ impl WebhookDispatcher {
         }
         if !response.allowed {
             let status = denial(&webhook.name, &response);
-            record.step(step(format!("denied: {}", status.message)));
-            return Err(status);
+            record.step(self.step(webhook, format!("denied: {}", status.message), started));
+            return Err(Failure::Refused(Box::new(status)));
         }
-        let patched = response.patch.as_ref().is_some_and(|p| !p.is_empty());
-        record.step(step(if patched { "patched" } else { "admitted" }.into()));
         Ok(Some(response))
     }
 
-    /// A call that failed: refused under `Fail`, skipped under `Ignore`.
-    fn failed(
+    /// A call that failed: refused (500) under `Fail`; under `Ignore` skipped with kube's
+    /// fail-open annotation, unless the request's own time is up (504, as kube answers).
+    fn call_failed(
         &self,
         webhook: &Webhook,
+        place: Place,
+        attrs: &Attributes,
         error: String,
         record: &Record,
-        round: usize,
-        step: impl Fn(String) -> Step,
-    ) -> Result<Option<AdmissionResponse>, Status> {
+        started: Instant,
+    ) -> Result<(), Status> {
         let message = format!("failed calling webhook {:?}: {error}", webhook.name);
         match webhook.failure_policy {
             FailurePolicy::Fail => {
-                record.step(step(format!("failed (Fail): {error}")));
+                record.step(self.step(webhook, format!("failed (Fail): {error}"), started));
                 Err(Status::internal_error(&message))
             }
             FailurePolicy::Ignore => {
                 tracing::warn!(webhook = %webhook.name, "{message}; failurePolicy Ignore: skipped");
-                record.step(step(format!("failed (Ignore): {error}")));
-                let key = format!(
-                    "failed-open.{}.webhook.admission.k8s.io/round_{round}_index_{}",
-                    match self.kind {
-                        WebhookKind::Mutating => "mutation",
-                        WebhookKind::Validating => "validation",
-                    },
-                    webhook.index
-                );
+                record.step(self.step(webhook, format!("failed (Ignore): {error}"), started));
+                let prefix = match self.kind {
+                    WebhookKind::Mutating => "failed-open.mutation.webhook.admission.k8s.io",
+                    WebhookKind::Validating => "failed-open.validating.webhook.admission.k8s.io",
+                };
+                let key = format!("{prefix}/round_{}_index_{}", place.round, place.index);
                 record.annotate(&key, &webhook.name);
-                Ok(None)
+                if self.kind == WebhookKind::Mutating && deadline_passed(attrs) {
+                    return Err(request_timed_out());
+                }
+                Ok(())
             }
+        }
+    }
+
+    fn step(&self, webhook: &Webhook, outcome: String, started: Instant) -> Step {
+        Step {
+            name: webhook.name.clone(),
+            phase: self.kind.as_str(),
+            outcome,
+            duration: started.elapsed(),
         }
     }
 }
 
-/// Applies a mutating webhook's patch to `object`; `Ok(true)` when it changed the object.
+/// Where a call stands in the request, for kube's audit annotation keys.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    round: usize,
+    index: usize,
+}
+
+/// Why a matched webhook did not allow the request.
+enum Failure {
+    /// The call failed: its failure policy decides.
+    Call(String),
+    /// The request is refused whatever the policy (a denial, a dry run it cannot take).
+    Refused(Box<Status>),
+}
+
+fn deadline_passed(attrs: &Attributes) -> bool {
+    attrs
+        .deadline
+        .is_some_and(|deadline| Instant::now() >= deadline)
+}
+
+/// kube's `NewTimeoutError("request did not complete within requested timeout", 0)`.
+fn request_timed_out() -> Status {
+    Status::timeout("request did not complete within requested timeout", 0)
+}
+
+/// Applies a mutating webhook's patch to `object`; `Ok(true)` when it changed the object. A
+/// patch with no object to apply it to (DELETE) is refused, as kube refuses it.
 fn apply_patch(
     webhook: &Webhook,
     response: &AdmissionResponse,
-    object: &mut Value,
-    record: &Record,
-    round: usize,
+    object: Option<&mut Value>,
 ) -> Result<bool, Status> {
     let Some(patch) = response.patch.as_deref().filter(|p| !p.is_empty()) else {
         return Ok(false);
+    };
+    let Some(object) = object else {
+        return Err(Status::internal_error(&format!(
+            "admission webhook {:?} attempted to modify the object, which is not supported for \
+             this operation",
+            webhook.name
+        )));
     };
     let patched = kubesim_api::patch::apply_json_patch(object, patch).map_err(|e| {
         Status::internal_error(&format!(
@@ -278,18 +441,6 @@ fn apply_patch(
     check_type_unchanged(webhook, object, &patched)?;
     let changed = patched != *object;
     *object = patched;
-    let annotation = json!({
-        "configuration": webhook.configuration,
-        "webhook": webhook.name,
-        "mutated": changed,
-    });
-    record.annotate(
-        &format!(
-            "mutation.webhook.admission.k8s.io/round_{round}_index_{}",
-            webhook.index
-        ),
-        &annotation.to_string(),
-    );
     Ok(changed)
 }
 
@@ -320,9 +471,10 @@ fn check_type_unchanged(webhook: &Webhook, before: &Value, after: &Value) -> Res
 /// kube's `webhookerrors.ToStatusErr`.
 fn denial(webhook: &str, response: &AdmissionResponse) -> Status {
     let status = response.status.clone().unwrap_or_default();
+    // kube raises a code under 400 to 400 and keeps the rest (HTTP stops at 999).
     let code = u16::try_from(status.code)
         .ok()
-        .filter(|code| (400..600).contains(code))
+        .filter(|code| (400..=999).contains(code))
         .unwrap_or(400);
     let denied_by = format!("admission webhook {webhook:?} denied the request");
     let message = if !status.message.is_empty() {
