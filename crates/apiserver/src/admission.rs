@@ -81,7 +81,7 @@ impl ClusterState for RegistryState {
             if let Ok(cache) = registry.cache(resource)
                 && let (Some(object), _) = cache.get(&key)
             {
-                return Ok(Some(Arc::new(object.value().clone())));
+                return Ok(Some(object.shared_value()));
             }
             Ok(self
                 .read(resource, namespace, name)
@@ -103,10 +103,7 @@ impl ClusterState for RegistryState {
             registry.collection_key(resource, namespace)
         };
         let (objects, revision) = cache.list(&prefix, &|_| true);
-        let values = objects
-            .iter()
-            .map(|object| Arc::new(object.value().clone()))
-            .collect();
+        let values = objects.iter().map(|object| object.shared_value()).collect();
         Ok((values, revision))
     }
 

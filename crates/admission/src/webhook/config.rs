@@ -345,8 +345,44 @@ pub type Webhooks = Arc<Vec<Arc<Webhook>>>;
 /// the list changes. Shared by all requests.
 pub struct WebhookSet {
     kind: WebhookKind,
-    /// The list revision the webhooks were compiled at, and the webhooks in call order.
-    compiled: Mutex<Option<(i64, Webhooks)>>,
+    /// What the webhooks were compiled from, and the webhooks in call order.
+    compiled: Mutex<Option<(Compiled, Webhooks)>>,
+}
+
+/// What a compilation was made from: the list's revision, and a fingerprint of its contents
+/// (how many configurations, and the newest resourceVersion among them). The cache's revision
+/// also moves with progress notifications and with every write to the resource; the
+/// fingerprint moves only when a configuration is created, changed or deleted (a create or an
+/// update brings a newer resourceVersion, a delete one configuration fewer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Compiled {
+    revision: i64,
+    count: usize,
+    newest: i64,
+}
+
+impl Compiled {
+    fn of(configurations: &[Arc<Value>], revision: i64) -> Compiled {
+        let newest = configurations
+            .iter()
+            .filter_map(|c| c.pointer("/metadata/resourceVersion"))
+            .filter_map(Value::as_str)
+            .filter_map(|rv| rv.parse::<i64>().ok())
+            .max()
+            .unwrap_or(0);
+        Compiled {
+            revision,
+            count: configurations.len(),
+            newest,
+        }
+    }
+
+    /// Whether webhooks compiled from `self` serve a caller that listed `listed`: the same
+    /// contents, or a list older than what was compiled (the newer set is the better answer).
+    fn serves(&self, listed: &Compiled) -> bool {
+        (self.count, self.newest) == (listed.count, listed.newest)
+            || listed.revision < self.revision
+    }
 }
 
 impl WebhookSet {
@@ -358,20 +394,21 @@ impl WebhookSet {
     }
 
     /// The webhooks in force, sorted by configuration name then list order (the order kube
-    /// calls mutating webhooks in). Recompiled only when the list's revision has moved on;
+    /// calls mutating webhooks in). Recompiled only when the configurations changed;
     /// a configuration that does not compile is skipped, with a warning once per revision.
     pub fn current(&self, state: &dyn ClusterState) -> Result<Webhooks, Status> {
         let resource = self.resource()?;
         let (configurations, revision) = state.list(resource, "")?;
+        let listed = Compiled::of(&configurations, revision);
         // A panic elsewhere while holding the lock leaves a complete value behind: keep going.
         let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
-        match &*compiled {
-            // A caller that listed before the last recompilation gets the newer set.
-            Some((at, webhooks)) if *at >= revision => return Ok(Arc::clone(webhooks)),
-            _ => {}
+        if let Some((at, webhooks)) = &*compiled
+            && at.serves(&listed)
+        {
+            return Ok(Arc::clone(webhooks));
         }
         let webhooks = Arc::new(self.compile_all(&configurations, revision));
-        *compiled = Some((revision, Arc::clone(&webhooks)));
+        *compiled = Some((listed, Arc::clone(&webhooks)));
         Ok(webhooks)
     }
 

@@ -21,7 +21,8 @@ pub type Filter = Arc<dyn Fn(&Value) -> bool + Send + Sync>;
 /// once.
 #[derive(Debug)]
 pub struct SharedObject {
-    value: Value,
+    /// Shared again by readers that keep the object past the cache's lock (admission).
+    value: Arc<Value>,
     /// The whole object as JSON (watch events, GET).
     json: OnceLock<Vec<u8>>,
     /// Without `apiVersion` and `kind`, as kube-apiserver writes a list's items.
@@ -31,7 +32,7 @@ pub struct SharedObject {
 impl SharedObject {
     pub fn new(value: Value) -> SharedObject {
         SharedObject {
-            value,
+            value: Arc::new(value),
             json: OnceLock::new(),
             item_json: OnceLock::new(),
         }
@@ -41,16 +42,21 @@ impl SharedObject {
         &self.value
     }
 
+    /// The decoded object, shared rather than copied.
+    pub fn shared_value(&self) -> Arc<Value> {
+        Arc::clone(&self.value)
+    }
+
     /// The object as JSON.
     pub fn json(&self) -> &[u8] {
         self.json
-            .get_or_init(|| serde_json::to_vec(&self.value).unwrap_or_default())
+            .get_or_init(|| serde_json::to_vec(self.value.as_ref()).unwrap_or_default())
     }
 
     /// The object as JSON without its `apiVersion` and `kind` (a list item).
     pub fn item_json(&self) -> &[u8] {
         self.item_json.get_or_init(|| {
-            let Value::Object(fields) = &self.value else {
+            let Value::Object(fields) = self.value.as_ref() else {
                 return self.json().to_vec();
             };
             let item: Map<String, Value> = fields
@@ -79,7 +85,7 @@ impl PartialEq for SharedObject {
 
 impl PartialEq<Value> for SharedObject {
     fn eq(&self, other: &Value) -> bool {
-        self.value == *other
+        *self.value == *other
     }
 }
 
