@@ -53,53 +53,12 @@ log() { echo "[bench-api] $*" >&2; }
 die() { log "error: $*"; exit 1; }
 # shellcheck source=scripts/lib/processes.sh
 source "$ROOT/scripts/lib/processes.sh"
+# shellcheck source=scripts/lib/up-cluster.sh
+source "$ROOT/scripts/lib/up-cluster.sh"
 
-mkdir -p "$BENCH_DIR"
-WORK=$(mktemp -d "$BENCH_DIR/bench-api.XXXXXX")
+make_work bench-api
+UP_LOG=$WORK/logs/up.log
 DATA=$WORK/data
-RESULTS=$WORK/results
-mkdir -p "$WORK/logs" "$RESULTS"
-
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    stop_started
-    if ((status != 0)) && [[ -f $WORK/logs/up.log ]]; then
-        log "last lines of $WORK/logs/up.log:"
-        tail -n 10 "$WORK/logs/up.log" >&2
-    fi
-    if [[ ${KEEP:-0} == 1 ]]; then
-        log "kept data, logs and results in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ports_free() {
-    local port
-    for port in "$BASE_PORT" $((BASE_PORT + 1)) $((BASE_PORT + 20000)) $((BASE_PORT + 20001)) \
-        $((BASE_PORT + 30000)) $((BASE_PORT + 30001)) "$SECURE_PORT"; do
-        port_in_use "$port" && return 1
-    done
-    return 0
-}
-
-# Moves BASE_PORT and SECURE_PORT up (by 2 and 1) until all seven ports are free: the
-# machine may be running other clusters.
-pick_free_ports() {
-    local tries=0
-    until ports_free; do
-        ((tries < PORT_TRIES)) || die "no free ports near BASE_PORT / SECURE_PORT; set others"
-        BASE_PORT=$((BASE_PORT + 2))
-        SECURE_PORT=$((SECURE_PORT + 1))
-        tries=$((tries + 1))
-    done
-    log "ports: store $(endpoints), API server 127.0.0.1:$SECURE_PORT"
-}
 
 start_cluster() {
     pick_free_ports
@@ -120,10 +79,6 @@ wait_ready() {
         ((SECONDS < deadline)) || die "API server not ready after ${READY_TIMEOUT_S}s"
         sleep 0.5
     done
-}
-
-endpoints() {
-    echo "127.0.0.1:$BASE_PORT,127.0.0.1:$((BASE_PORT + 20000)),127.0.0.1:$((BASE_PORT + 30000))"
 }
 
 # The member the API server (and the raw puts, over one connection) writes to is the first
@@ -172,8 +127,6 @@ field() {
         cut -d: -f2 || true)
     echo "${value:--}"
 }
-
-fmt() { if [[ $1 == - ]]; then echo -; else printf "%.${2}f" "$1"; fi; }
 
 us_to_ms() { if [[ $1 == - ]]; then echo -; else awk -v us="$1" 'BEGIN { print us / 1000 }'; fi; }
 

@@ -55,52 +55,12 @@ log() { echo "[bench-authz] $*" >&2; }
 die() { log "error: $*"; exit 1; }
 # shellcheck source=scripts/lib/processes.sh
 source "$ROOT/scripts/lib/processes.sh"
+# shellcheck source=scripts/lib/up-cluster.sh
+source "$ROOT/scripts/lib/up-cluster.sh"
 
-mkdir -p "$BENCH_DIR"
-WORK=$(mktemp -d "$BENCH_DIR/bench-authz.XXXXXX")
-RESULTS=$WORK/results
-mkdir -p "$WORK/logs" "$RESULTS"
-
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    stop_started
-    if ((status != 0)) && [[ -f ${UP_LOG:-} ]]; then
-        log "last lines of $UP_LOG:"
-        tail -n 10 "$UP_LOG" >&2
-    fi
-    if [[ ${KEEP:-0} == 1 ]]; then
-        log "kept data, logs and results in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ports_free() {
-    local port
-    for port in "$BASE_PORT" $((BASE_PORT + 1)) $((BASE_PORT + 10000)) \
-        $((BASE_PORT + 20000)) $((BASE_PORT + 20001)) \
-        $((BASE_PORT + 30000)) $((BASE_PORT + 30001)) "$SECURE_PORT"; do
-        port_in_use "$port" && return 1
-    done
-    return 0
-}
-
-# Moves BASE_PORT and SECURE_PORT up (by 2 and 1) until all eight ports are free: the
-# machine may be running other clusters.
-pick_free_ports() {
-    local tries=0
-    until ports_free; do
-        ((tries < PORT_TRIES)) || die "no free ports near BASE_PORT / SECURE_PORT; set others"
-        BASE_PORT=$((BASE_PORT + 2))
-        SECURE_PORT=$((SECURE_PORT + 1))
-        tries=$((tries + 1))
-    done
-}
+# The authz service listens on BASE_PORT+10000.
+EXTRA_PORT_OFFSETS=10000
+make_work bench-authz
 
 # The `kubesim up` flags of each authorizer set-up.
 config_flags() {
@@ -227,8 +187,6 @@ field() {
     [[ -s $1 ]] && value=$(grep -o "\"$2\":[0-9.]*" "$1" | head -n 1 | cut -d: -f2 || true)
     echo "${value:--}"
 }
-
-fmt() { if [[ $1 == - ]]; then echo -; else printf "%.${2}f" "$1"; fi; }
 
 # ratio A B: A / B to two decimals, "-" when either is unknown or B is 0.
 ratio() {
