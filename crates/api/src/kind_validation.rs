@@ -29,6 +29,7 @@
 //!   configurations. `base64`: Secret and ConfigMap bytes.
 
 mod admission;
+pub use admission::{ADMISSION_TRANSPORT_ANNOTATION, ADMISSION_TRANSPORTS};
 mod apps;
 pub(crate) mod base64;
 mod containers;

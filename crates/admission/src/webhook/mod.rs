@@ -30,7 +30,7 @@ use kubesim_api::selectors::LabelSelector;
 /// The annotation on a webhook configuration that makes its webhooks kubesim's gRPC
 /// transport instead of AdmissionReview over HTTPS (docs/admission.md). Its value is `grpc`
 /// or `https` (the default).
-pub const TRANSPORT_ANNOTATION: &str = "admission.kubesim.io/transport";
+pub const TRANSPORT_ANNOTATION: &str = kubesim_api::kind_validation::ADMISSION_TRANSPORT_ANNOTATION;
 
 /// Mutating or validating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

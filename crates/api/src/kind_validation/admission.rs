@@ -38,6 +38,11 @@ const SCOPES: [&str; 3] = ["*", "Cluster", "Namespaced"];
 /// The AdmissionReview versions kube accepts in a webhook configuration.
 const REVIEW_VERSIONS: [&str; 2] = ["v1", "v1beta1"];
 const MAX_MATCH_CONDITIONS: usize = 64;
+/// kubesim's annotation on a webhook configuration naming its webhooks' transport
+/// (`crates/admission`, docs/admission.md), and the values it takes: a misspelt one is refused
+/// here rather than leaving the configuration unused.
+pub const ADMISSION_TRANSPORT_ANNOTATION: &str = "admission.kubesim.io/transport";
+pub const ADMISSION_TRANSPORTS: [&str; 2] = ["grpc", "https"];
 const URL_FORMAT: &str = "; desired format: https://host[/path]";
 
 /// Which of the newer rules apply (all of them on create).
@@ -76,6 +81,26 @@ pub(crate) fn validate_update(config: &Obj, old: &Obj, mutating: bool, errs: &mu
     validate(config, options, errs);
 }
 
+fn transport_annotation(config: &Obj, errs: &mut Errs) {
+    let value = config
+        .raw("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get(ADMISSION_TRANSPORT_ANNOTATION));
+    let Some(value) = value else {
+        return;
+    };
+    if !value
+        .as_str()
+        .is_some_and(|v| ADMISSION_TRANSPORTS.contains(&v))
+    {
+        let path = config
+            .at_key("metadata")
+            .child("annotations")
+            .key(ADMISSION_TRANSPORT_ANNOTATION);
+        errs.push(not_supported(&path, value.clone(), &ADMISSION_TRANSPORTS));
+    }
+}
+
 fn has_recognized_version(hook: &Value) -> bool {
     let versions = hook
         .get("admissionReviewVersions")
@@ -97,6 +122,7 @@ fn unique_names(hooks: &[Value]) -> bool {
 
 fn validate(config: &Obj, options: Options, errs: &mut Errs) {
     meta::validate_create(config, &RULES, errs);
+    transport_annotation(config, errs);
     let mut names = BTreeSet::new();
     for hook in config.objects("webhooks", errs) {
         webhook(&hook, options, errs);

@@ -717,6 +717,30 @@ fn a_valid_webhook_configuration() {
     );
 }
 
+/// kubesim's transport annotation takes `grpc` or `https`; anything else is refused, not
+/// left as a configuration no webhook call uses.
+#[test]
+fn the_admission_transport_annotation() {
+    for (value, want) in [
+        (json!("grpc"), none()),
+        (json!("https"), none()),
+        (
+            json!("grcp"),
+            vec![
+                r#"metadata.annotations[admission.kubesim.io/transport]: Unsupported value: "grcp": supported values: "grpc", "https""#.to_string(),
+            ],
+        ),
+    ] {
+        let mut config = webhook_config(json!([good_hook()]));
+        config["metadata"]["annotations"] = json!({"admission.kubesim.io/transport": value});
+        assert_eq!(
+            create(ADMISSION_GROUP, "MutatingWebhookConfiguration", config),
+            want,
+            "{value}"
+        );
+    }
+}
+
 #[test]
 fn webhook_rules() {
     let hooks = json!([
