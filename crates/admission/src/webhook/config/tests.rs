@@ -291,6 +291,31 @@ fn recompiled_only_when_the_revision_moves() {
     );
 }
 
+/// The cache's revision moves with every progress notification and every write to the
+/// resource; only a changed configuration (a newer resourceVersion, or one more or fewer)
+/// recompiles the set.
+#[test]
+fn recompiled_when_a_configuration_changes_not_when_the_revision_moves() {
+    let state = TestState::default();
+    let mut one = configuration("one", vec![hook("a.kubesim.io")]);
+    one["metadata"]["resourceVersion"] = json!("10");
+    state.put(VALIDATING, "", one.clone());
+    let set = WebhookSet::new(WebhookKind::Validating);
+    let first = set.current(&state).unwrap();
+    *state.revision.lock().unwrap() += 5;
+    assert!(
+        Arc::ptr_eq(&first, &set.current(&state).unwrap()),
+        "a revision moved by a progress notification keeps the compiled set"
+    );
+
+    one["metadata"]["resourceVersion"] = json!("17");
+    one["webhooks"] = json!([hook("renamed.kubesim.io")]);
+    state.put(VALIDATING, "", one);
+    let after = set.current(&state).unwrap();
+    assert!(!Arc::ptr_eq(&first, &after));
+    assert_eq!(names(&after), vec!["one/renamed.kubesim.io#0"]);
+}
+
 #[test]
 fn an_older_list_gets_the_newer_set() {
     let state = TestState::default();
