@@ -13,7 +13,12 @@
 //! - namespaces: the `kubernetes` finalizer the namespace strategy adds on create;
 //! - nodes: `status.allocatable` copied from `status.capacity` when absent;
 //! - limit ranges: a `Container` item's `default` from `max`, and its `defaultRequest` from
-//!   `default`, then `min` (`SetDefaults_LimitRangeItem`).
+//!   `default`, then `min` (`SetDefaults_LimitRangeItem`);
+//! - flow schemas and priority levels (`flowcontrol/v1`): a FlowSchema's
+//!   `matchingPrecedence` (1000); a `limited` level's `nominalConcurrencyShares` (30, only when
+//!   unset: an explicit 0 stays, the v1 meaning) and `lendablePercent` (0), its `queuing`
+//!   numbers (64 queues, hand size 8, 50 per queue) when `queuing` is there; an `exempt`
+//!   level's two numbers (0).
 //!
 //! Only absent fields are filled (a Go zero value counts as absent where kube's defaulter
 //! tests for it), so applying the defaults twice changes nothing. Not done: the
@@ -30,6 +35,7 @@ use crate::resources::Resource;
 
 const RBAC: &str = "rbac.authorization.k8s.io";
 const ADMISSION: &str = "admissionregistration.k8s.io";
+const FLOWCONTROL: &str = "flowcontrol.apiserver.k8s.io";
 /// `SecretVolumeSourceDefaultMode` and its siblings: 0644.
 const DEFAULT_FILE_MODE: i64 = 0o644;
 /// `DefaultClientIPServiceAffinitySeconds`: three hours.
@@ -53,6 +59,8 @@ pub fn apply_defaults(resource: &Resource, object: &mut Value) {
         (RBAC, "RoleBinding" | "ClusterRoleBinding") => role_binding(obj),
         (ADMISSION, "MutatingWebhookConfiguration") => webhooks(obj, true),
         (ADMISSION, "ValidatingWebhookConfiguration") => webhooks(obj, false),
+        (FLOWCONTROL, "FlowSchema") => flow_schema(obj),
+        (FLOWCONTROL, "PriorityLevelConfiguration") => priority_level(obj),
         _ => {}
     }
 }
@@ -611,6 +619,50 @@ fn webhooks(config: &mut Map<String, Value>, mutating: bool) {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// API Priority and Fairness (`pkg/apis/flowcontrol/v1/defaults.go`)
+
+/// `SetDefaults_FlowSchemaSpec`: kube defaults the spec struct itself, so a schema without
+/// a spec gets one with the default precedence (which validation then finds incomplete).
+fn flow_schema(schema: &mut Map<String, Value>) {
+    if let Some(spec) = ensure_object(schema, "spec") {
+        // `FlowSchemaDefaultMatchingPrecedence`; Go tests `== 0`.
+        default_int(spec, "matchingPrecedence", 1000);
+    }
+}
+
+/// `SetObjectDefaults_PriorityLevelConfiguration`: each part is defaulted only when the
+/// client sent it (they are pointers in Go); a `Limited` level without `limited` or a
+/// `Queue` response without `queuing` is left for validation to refuse.
+fn priority_level(level: &mut Map<String, Value>) {
+    let Some(spec) = object_mut(level, "spec") else {
+        return;
+    };
+    if let Some(limited) = object_mut(spec, "limited") {
+        limited_level(limited);
+    }
+    if let Some(exempt) = object_mut(spec, "exempt") {
+        // `SetDefaults_ExemptPriorityLevelConfiguration`: both pointers, both 0.
+        default_value(exempt, "nominalConcurrencyShares", json!(0));
+        default_value(exempt, "lendablePercent", json!(0));
+    }
+}
+
+/// `SetDefaults_LimitedPriorityLevelConfiguration` and `SetDefaults_QueuingConfiguration`.
+fn limited_level(limited: &mut Map<String, Value>) {
+    // A pointer in v1: only an unset value becomes 30; 0 is a level that never runs
+    // requests of its own (a "jail"), and stays.
+    default_value(limited, "nominalConcurrencyShares", json!(30));
+    default_value(limited, "lendablePercent", json!(0));
+    let queuing = object_mut(limited, "limitResponse").and_then(|r| object_mut(r, "queuing"));
+    if let Some(queuing) = queuing {
+        // Plain int32s: Go tests `== 0`.
+        default_int(queuing, "handSize", 8);
+        default_int(queuing, "queues", 64);
+        default_int(queuing, "queueLengthLimit", 50);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -935,6 +987,104 @@ mod tests {
                    "matchPolicy": "Equivalent", "namespaceSelector": {}, "objectSelector": {},
                    "timeoutSeconds": 10, "reinvocationPolicy": "Never"})
         );
+    }
+
+    fn defaulted_flowcontrol(kind: &str, object: Value) -> Value {
+        let resource = by_kind(FLOWCONTROL, "v1", kind).expect("served kind");
+        let mut object = object;
+        apply_defaults(resource, &mut object);
+        let again = object.clone();
+        apply_defaults(resource, &mut object);
+        assert_eq!(object, again, "defaulting twice changes nothing");
+        object
+    }
+
+    #[test]
+    fn flow_schema_precedence_defaults_to_1000() {
+        let schema = |spec: Value| defaulted_flowcontrol("FlowSchema", json!({"spec": spec}));
+        assert_eq!(
+            schema(json!({"priorityLevelConfiguration": {"name": "global-default"}})),
+            json!({"spec": {"priorityLevelConfiguration": {"name": "global-default"},
+                            "matchingPrecedence": 1000}})
+        );
+        assert_eq!(
+            schema(json!({"matchingPrecedence": 0}))["spec"]["matchingPrecedence"],
+            1000
+        );
+        assert_eq!(
+            schema(json!({"matchingPrecedence": 500}))["spec"]["matchingPrecedence"],
+            500
+        );
+        // Out of range stays for validation to refuse.
+        assert_eq!(
+            schema(json!({"matchingPrecedence": -3}))["spec"]["matchingPrecedence"],
+            -3
+        );
+        let bare = defaulted_flowcontrol("FlowSchema", json!({"metadata": {"name": "a"}}));
+        assert_eq!(bare["spec"], json!({"matchingPrecedence": 1000}));
+    }
+
+    #[test]
+    fn limited_levels_get_kubes_v1_defaults() {
+        let level = |spec: Value| {
+            defaulted_flowcontrol("PriorityLevelConfiguration", json!({"spec": spec}))["spec"]
+                .clone()
+        };
+        assert_eq!(
+            level(json!({"type": "Limited", "limited": {
+                "limitResponse": {"type": "Queue", "queuing": {}}}})),
+            json!({"type": "Limited", "limited": {
+                "nominalConcurrencyShares": 30, "lendablePercent": 0,
+                "limitResponse": {"type": "Queue",
+                    "queuing": {"handSize": 8, "queues": 64, "queueLengthLimit": 50}}}})
+        );
+        // v1 semantics: an explicit 0 is kept (a pointer), unlike the queuing int32s.
+        assert_eq!(
+            level(json!({"type": "Limited", "limited": {
+                "nominalConcurrencyShares": 0, "lendablePercent": 10, "borrowingLimitPercent": 0,
+                "limitResponse": {"type": "Queue",
+                    "queuing": {"queues": 0, "handSize": 2, "queueLengthLimit": 7}}}})),
+            json!({"type": "Limited", "limited": {
+                "nominalConcurrencyShares": 0, "lendablePercent": 10, "borrowingLimitPercent": 0,
+                "limitResponse": {"type": "Queue",
+                    "queuing": {"queues": 64, "handSize": 2, "queueLengthLimit": 7}}}})
+        );
+        assert_eq!(
+            level(
+                json!({"type": "Limited", "limited": {"nominalConcurrencyShares": null,
+                "limitResponse": {"type": "Reject"}}})
+            ),
+            json!({"type": "Limited", "limited": {"nominalConcurrencyShares": 30,
+                "lendablePercent": 0, "limitResponse": {"type": "Reject"}}})
+        );
+        // No queuing block, no queuing defaults: a Queue response without one is invalid.
+        assert_eq!(
+            level(json!({"type": "Limited", "limited": {"limitResponse": {"type": "Queue"}}})),
+            json!({"type": "Limited", "limited": {"nominalConcurrencyShares": 30,
+                "lendablePercent": 0, "limitResponse": {"type": "Queue"}}})
+        );
+    }
+
+    #[test]
+    fn exempt_levels_get_zeros_only_when_exempt_is_sent() {
+        let level = |spec: Value| {
+            defaulted_flowcontrol("PriorityLevelConfiguration", json!({"spec": spec}))["spec"]
+                .clone()
+        };
+        assert_eq!(
+            level(json!({"type": "Exempt", "exempt": {}})),
+            json!({"type": "Exempt", "exempt": {"nominalConcurrencyShares": 0, "lendablePercent": 0}})
+        );
+        assert_eq!(
+            level(json!({"type": "Exempt", "exempt": {"nominalConcurrencyShares": 4}})),
+            json!({"type": "Exempt", "exempt": {"nominalConcurrencyShares": 4, "lendablePercent": 0}})
+        );
+        assert_eq!(level(json!({"type": "Exempt"})), json!({"type": "Exempt"}));
+        let odd = defaulted_flowcontrol(
+            "PriorityLevelConfiguration",
+            json!({"spec": {"limited": 3, "exempt": [1]}}),
+        );
+        assert_eq!(odd["spec"], json!({"limited": 3, "exempt": [1]}));
     }
 
     #[test]

@@ -26,7 +26,8 @@
 //!   checked by their handlers with [`reviews::validate_access_review`] and
 //!   [`reviews::validate_token_request`] rather than on create). `core_kinds`: ConfigMaps, Secrets, Namespaces, ServiceAccounts,
 //!   Events. `quotas`: LimitRanges and ResourceQuotas. `apps`: Deployments. `rbac`: roles and bindings. `admission`: webhook
-//!   configurations. `base64`: Secret and ConfigMap bytes.
+//!   configurations. `flowcontrol`: FlowSchemas and PriorityLevelConfigurations. `base64`:
+//!   Secret and ConfigMap bytes.
 
 mod admission;
 pub use admission::{ADMISSION_TRANSPORT_ANNOTATION, ADMISSION_TRANSPORTS};
@@ -35,6 +36,7 @@ pub(crate) mod base64;
 mod containers;
 mod core_kinds;
 mod fields;
+mod flowcontrol;
 mod meta;
 mod node;
 mod pod;
@@ -58,6 +60,7 @@ use fields::{Errs, Obj, semantic_eq};
 const APPS: &str = "apps";
 const RBAC: &str = "rbac.authorization.k8s.io";
 const ADMISSION: &str = "admissionregistration.k8s.io";
+const FLOWCONTROL: &str = "flowcontrol.apiserver.k8s.io";
 
 /// The errors kube-apiserver would report creating `object` as a `resource`; empty when
 /// the object is valid. Call it after defaulting and after the name has been generated.
@@ -97,6 +100,10 @@ fn kind_create(resource: &Resource, obj: &Obj, errs: &mut Errs) {
         (ADMISSION, "MutatingWebhookConfiguration") => admission::validate_create(obj, true, errs),
         (ADMISSION, "ValidatingWebhookConfiguration") => {
             admission::validate_create(obj, false, errs)
+        }
+        (FLOWCONTROL, "FlowSchema") => flowcontrol::validate_flow_schema(obj, errs),
+        (FLOWCONTROL, "PriorityLevelConfiguration") => {
+            flowcontrol::validate_priority_level(obj, errs)
         }
         _ => {}
     }
@@ -151,14 +158,20 @@ fn kind_update(resource: &Resource, obj: &Obj, old: &Obj, errs: &mut Errs) {
         (ADMISSION, "ValidatingWebhookConfiguration") => {
             admission::validate_update(obj, old, false, errs)
         }
+        // `ValidateFlowSchemaUpdate` and `ValidatePriorityLevelConfigurationUpdate` validate
+        // the new object as on create and compare nothing with the old one.
+        (FLOWCONTROL, "FlowSchema") => flowcontrol::validate_flow_schema(obj, errs),
+        (FLOWCONTROL, "PriorityLevelConfiguration") => {
+            flowcontrol::validate_priority_level(obj, errs)
+        }
         _ => {}
     }
 }
 
 /// Whether replacing `old` with `object` bumps `metadata.generation`, as the kind's update
 /// strategy decides: a pod's spec; a deployment's spec or annotations (annotations are
-/// copied to its ReplicaSets); a webhook configuration's webhooks. Other kinds keep no
-/// generation.
+/// copied to its ReplicaSets); a webhook configuration's webhooks; a FlowSchema's or
+/// PriorityLevelConfiguration's spec. Other kinds keep no generation.
 pub fn generation_changed(resource: &Resource, object: &Value, old: &Value) -> bool {
     let differs = |pointer: &str| !semantic_eq(object.pointer(pointer), old.pointer(pointer));
     match (resource.group, resource.kind) {
@@ -167,6 +180,7 @@ pub fn generation_changed(resource: &Resource, object: &Value, old: &Value) -> b
         (ADMISSION, "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration") => {
             differs("/webhooks")
         }
+        (FLOWCONTROL, "FlowSchema" | "PriorityLevelConfiguration") => differs("/spec"),
         _ => false,
     }
 }

@@ -1129,6 +1129,8 @@ mod tests {
                 "apis/authentication.k8s.io/v1beta1",
                 "apis/authorization.k8s.io",
                 "apis/authorization.k8s.io/v1",
+                "apis/flowcontrol.apiserver.k8s.io",
+                "apis/flowcontrol.apiserver.k8s.io/v1",
                 "apis/rbac.authorization.k8s.io",
                 "apis/rbac.authorization.k8s.io/v1",
                 "version",
@@ -1443,6 +1445,42 @@ mod tests {
             admission["paths"]["/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"]
                 ["post"]["operationId"],
             "createAdmissionregistrationV1ValidatingWebhookConfiguration"
+        );
+    }
+
+    #[test]
+    fn flowcontrol_is_documented_as_kube_documents_it() {
+        let flowcontrol = doc("apis/flowcontrol.apiserver.k8s.io/v1");
+        let paths = flowcontrol["paths"].as_object().unwrap();
+        let base = "/apis/flowcontrol.apiserver.k8s.io/v1";
+        let status = &paths[&format!("{base}/prioritylevelconfigurations/{{name}}/status")];
+        assert_eq!(
+            status["patch"]["operationId"],
+            "patchFlowcontrolApiserverV1PriorityLevelConfigurationStatus"
+        );
+        assert_eq!(
+            paths[&format!("{base}/flowschemas")]["get"]["tags"],
+            json!(["flowcontrolApiserver_v1"])
+        );
+        let gvk = json!({"group": "flowcontrol.apiserver.k8s.io", "version": "v1",
+                         "kind": "FlowSchema"});
+        assert!(supports_query_param(&flowcontrol, &gvk, "fieldValidation"));
+        let queuing = explain(
+            &flowcontrol,
+            base,
+            "prioritylevelconfigurations",
+            &["spec", "limited", "limitResponse", "queuing"],
+        );
+        assert_eq!(queuing["properties"]["handSize"]["format"], "int32");
+        let rule = explain(&flowcontrol, base, "flowschemas", &["spec", "rules"]);
+        assert_eq!(rule["required"], json!(["subjects"]));
+        assert_eq!(
+            rule["properties"]["subjects"]["x-kubernetes-list-type"],
+            "atomic"
+        );
+        assert!(
+            !paths.contains_key(&format!("{base}/namespaces/{{namespace}}/flowschemas")),
+            "cluster-scoped"
         );
     }
 

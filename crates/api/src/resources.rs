@@ -68,6 +68,7 @@ const AUTHENTICATION: &str = "authentication.k8s.io";
 const AUTHORIZATION: &str = "authorization.k8s.io";
 const RBAC: &str = "rbac.authorization.k8s.io";
 const ADMISSION: &str = "admissionregistration.k8s.io";
+const FLOWCONTROL: &str = "flowcontrol.apiserver.k8s.io";
 
 /// Every served resource, in discovery order: core, then the named groups.
 pub const RESOURCES: &[Resource] = &[
@@ -399,6 +400,34 @@ pub const RESOURCES: &[Resource] = &[
         categories: &["api-extensions"],
         key_prefix: "validatingwebhookconfigurations",
     },
+    // API Priority and Fairness: kube-apiserver serves both kinds without short names, each
+    // with a `status` its APF controller writes (a FlowSchema's `Dangling` condition).
+    Resource {
+        group: FLOWCONTROL,
+        version: "v1",
+        kind: "FlowSchema",
+        plural: "flowschemas",
+        singular: "flowschema",
+        short_names: &[],
+        scope: Scope::Cluster,
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        categories: &[],
+        key_prefix: "flowschemas",
+    },
+    Resource {
+        group: FLOWCONTROL,
+        version: "v1",
+        kind: "PriorityLevelConfiguration",
+        plural: "prioritylevelconfigurations",
+        singular: "prioritylevelconfiguration",
+        short_names: &[],
+        scope: Scope::Cluster,
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        categories: &[],
+        key_prefix: "prioritylevelconfigurations",
+    },
 ];
 
 impl Resource {
@@ -637,6 +666,44 @@ mod tests {
     }
 
     #[test]
+    fn flow_schemas_and_priority_levels_are_served_as_kube_serves_them() {
+        for (plural, kind) in [
+            ("flowschemas", "FlowSchema"),
+            ("prioritylevelconfigurations", "PriorityLevelConfiguration"),
+        ] {
+            let r = lookup("flowcontrol.apiserver.k8s.io", "v1", plural).unwrap();
+            assert_eq!(
+                (r.kind, r.short_names, r.verbs, r.subresources),
+                (kind, &[][..], ALL_VERBS, &["status"][..])
+            );
+            assert!(!r.is_namespaced() && r.is_stored());
+            assert_eq!(r.api_version(), "flowcontrol.apiserver.k8s.io/v1");
+            assert_eq!(
+                r.group_resource(),
+                format!("{plural}.flowcontrol.apiserver.k8s.io")
+            );
+            assert_eq!(
+                r.key("/registry", "ignored", "exempt"),
+                format!("/registry/{plural}/exempt")
+            );
+            assert_eq!(
+                r.collection_key("/registry", "ns"),
+                format!("/registry/{plural}/")
+            );
+            let status = subresource(r, "status").unwrap();
+            assert_eq!(
+                (status.api_version(), status.kind, status.verbs),
+                (
+                    "flowcontrol.apiserver.k8s.io/v1".to_string(),
+                    kind,
+                    &["get", "patch", "update"][..]
+                )
+            );
+        }
+        assert!(lookup("flowcontrol.apiserver.k8s.io", "v1beta3", "flowschemas").is_none());
+    }
+
+    #[test]
     fn names_and_versions() {
         let deploy = by_kind("apps", "v1", "Deployment").unwrap();
         assert_eq!(deploy.api_version(), "apps/v1");
@@ -654,7 +721,8 @@ mod tests {
                 ("authentication.k8s.io", "v1alpha1"),
                 ("authorization.k8s.io", "v1"),
                 ("rbac.authorization.k8s.io", "v1"),
-                ("admissionregistration.k8s.io", "v1")
+                ("admissionregistration.k8s.io", "v1"),
+                ("flowcontrol.apiserver.k8s.io", "v1")
             ]
         );
     }

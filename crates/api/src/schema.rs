@@ -14,8 +14,8 @@
 //! - `pod`: the Pod and everything in a PodSpec (containers, volumes, affinity, status).
 //! - `core_v1`: the rest of core/v1 (Namespace, ConfigMap, Secret, ServiceAccount, Service,
 //!   Event); `node`: the Node; `quota_v1`: LimitRange and ResourceQuota. `apps_v1`, `authentication_v1` (with v1beta1 and v1alpha1's
-//!   SelfSubjectReview, and TokenRequest), `authorization_v1`, `rbac_v1`, `admission_v1`: one
-//!   file per named group.
+//!   SelfSubjectReview, and TokenRequest), `authorization_v1`, `rbac_v1`, `admission_v1`,
+//!   `flowcontrol_v1` (FlowSchema, PriorityLevelConfiguration): one file per named group.
 //! - [`kind_type`]: the top-level type of a served kind; [`kind_type_of`]: of any kind a
 //!   request body may hold, subresource kinds included (TokenRequest).
 //! - [`Proto`]: where each field sits in Kubernetes' protobuf encoding, for
@@ -36,6 +36,7 @@ mod apps_v1;
 mod authentication_v1;
 mod authorization_v1;
 mod core_v1;
+mod flowcontrol_v1;
 pub mod meta;
 mod node;
 mod pod;
@@ -386,6 +387,7 @@ pub fn kind_type(resource: &Resource) -> Option<&'static TypeDef> {
 pub fn kind_type_of(group: &str, version: &str, kind: &str) -> Option<&'static TypeDef> {
     const AUTHN: &str = "authentication.k8s.io";
     const AUTHZ: &str = "authorization.k8s.io";
+    const FLOWCONTROL: &str = "flowcontrol.apiserver.k8s.io";
     let def: &'static TypeDef = match (group, version, kind) {
         ("", "v1", "Namespace") => &core_v1::NAMESPACE,
         ("", "v1", "Node") => &node::NODE,
@@ -418,6 +420,10 @@ pub fn kind_type_of(group: &str, version: &str, kind: &str) -> Option<&'static T
         }
         ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration") => {
             &admission_v1::VALIDATING_WEBHOOK_CONFIGURATION
+        }
+        (FLOWCONTROL, "v1", "FlowSchema") => &flowcontrol_v1::FLOW_SCHEMA,
+        (FLOWCONTROL, "v1", "PriorityLevelConfiguration") => {
+            &flowcontrol_v1::PRIORITY_LEVEL_CONFIGURATION
         }
         _ => return None,
     };

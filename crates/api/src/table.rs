@@ -16,6 +16,9 @@
 //! - [`human_duration`]: `k8s.io/apimachinery/pkg/util/duration.HumanDuration`, the AGE
 //!   column's `5s`, `3m2s`, `2d3h`.
 //!
+//! Rows follow the objects' order, except FlowSchemas: kube's `printFlowSchemaList` sorts
+//! them as they are matched, by `matchingPrecedence` and then name.
+//!
 //! kube-apiserver always prints with `Wide: true`: every row carries the `-o wide` cells
 //! (columns with priority 1) and kubectl drops them unless asked. Cells are strings except
 //! where kube's printer puts a Go integer, which is a JSON number.
@@ -237,6 +240,7 @@ pub fn table(
     no_headers: bool,
 ) -> Value {
     let printer = printer_for(resource);
+    let objects = print_order(resource, objects);
     let columns = match (no_headers, printer) {
         (true, _) => Value::Null,
         (false, Some(printer)) => column_definitions(printer.columns),
@@ -260,6 +264,19 @@ pub fn table(
         "columnDefinitions": columns,
         "rows": rows,
     })
+}
+
+/// The order kube prints a list's rows in: FlowSchemas by precedence, then name (the order
+/// they are matched in, `FlowSchemaSequence`); every other kind as listed.
+fn print_order<'a>(resource: &Resource, objects: &[&'a Value]) -> Vec<&'a Value> {
+    let mut rows = objects.to_vec();
+    if (resource.group, resource.kind) == (FLOWCONTROL, "FlowSchema") {
+        rows.sort_by(|a, b| {
+            let key = |o: &'a Value| (int(o, &["spec", "matchingPrecedence"]), name_of(o));
+            key(a).cmp(&key(b))
+        });
+    }
+    rows
 }
 
 /// `metav1.ListMeta` as Go writes it: `resourceVersion` and `continue` when not empty,
@@ -389,6 +406,8 @@ const DEFAULT_COLUMNS: &[Column] = &[
     Column::new("Created At", "date", doc::CREATION_TIMESTAMP),
 ];
 
+const FLOWCONTROL: &str = "flowcontrol.apiserver.k8s.io";
+
 /// What Go's `time.Time{}.UTC().Format(time.RFC3339)` writes for a missing timestamp.
 const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -416,6 +435,8 @@ fn printer_for(resource: &Resource) -> Option<&'static Printer> {
             "admissionregistration.k8s.io",
             "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration",
         ) => Some(&WEBHOOK_CONFIGURATION_PRINTER),
+        (FLOWCONTROL, "FlowSchema") => Some(&FLOW_SCHEMA_PRINTER),
+        (FLOWCONTROL, "PriorityLevelConfiguration") => Some(&PRIORITY_LEVEL_PRINTER),
         _ => None,
     }
 }
@@ -429,7 +450,11 @@ fn default_cells(object: &Value) -> Vec<Value> {
 }
 
 fn name_cell(object: &Value) -> Value {
-    Value::String(text(object, &["metadata", "name"]).to_owned())
+    Value::String(name_of(object).to_owned())
+}
+
+fn name_of(object: &Value) -> &str {
+    text(object, &["metadata", "name"])
 }
 
 fn age_cell(object: &Value, now_unix_secs: i64) -> Value {
@@ -1120,6 +1145,105 @@ fn quantity_text(value: Option<&Value>) -> String {
     }
 }
 
+// --- FlowSchemas and PriorityLevelConfigurations ------------------------------------------
+
+static FLOW_SCHEMA_PRINTER: Printer = Printer {
+    columns: &[
+        NAME,
+        Column::new(
+            "PriorityLevel",
+            "string",
+            doc::PRIORITY_LEVEL_REFERENCE_NAME,
+        ),
+        Column::new("MatchingPrecedence", "string", doc::MATCHING_PRECEDENCE),
+        Column::new("DistinguisherMethod", "string", doc::DISTINGUISHER_METHOD),
+        AGE,
+        Column::new(
+            "MissingPL",
+            "string",
+            "references a broken or non-existent PriorityLevelConfiguration",
+        ),
+    ],
+    cells: flow_schema_cells,
+    conditions: no_conditions,
+};
+
+/// `printFlowSchema`: the precedence is a Go integer; MISSINGPL is the status of the first
+/// `Dangling` condition (the APF controller sets it), `?` before there is one.
+fn flow_schema_cells(schema: &Value, now_unix_secs: i64) -> Vec<Value> {
+    let method = if present(schema, &["spec", "distinguisherMethod"]) {
+        text(schema, &["spec", "distinguisherMethod", "type"])
+    } else {
+        "<none>"
+    };
+    let missing = list(schema, &["status", "conditions"])
+        .iter()
+        .find(|condition| text(condition, &["type"]) == "Dangling")
+        .map_or("?", |condition| text(condition, &["status"]));
+    vec![
+        name_cell(schema),
+        string_cell(text(
+            schema,
+            &["spec", "priorityLevelConfiguration", "name"],
+        )),
+        Value::from(int(schema, &["spec", "matchingPrecedence"])),
+        string_cell(method),
+        age_cell(schema, now_unix_secs),
+        string_cell(missing),
+    ]
+}
+
+static PRIORITY_LEVEL_PRINTER: Printer = Printer {
+    columns: &[
+        NAME,
+        Column::new("Type", "string", doc::PRIORITY_LEVEL_TYPE),
+        Column::new(
+            "NominalConcurrencyShares",
+            "string",
+            doc::NOMINAL_CONCURRENCY_SHARES,
+        ),
+        Column::new("Queues", "string", doc::QUEUES),
+        Column::new("HandSize", "string", doc::HAND_SIZE),
+        Column::new("QueueLengthLimit", "string", doc::QUEUE_LENGTH_LIMIT),
+        AGE,
+    ],
+    cells: priority_level_cells,
+    conditions: no_conditions,
+};
+
+/// `printPriorityLevelConfiguration`: the numbers are Go integers, `<none>` where the level
+/// has no `limited` part (Exempt levels) or no queues (a `Reject` response).
+fn priority_level_cells(level: &Value, now_unix_secs: i64) -> Vec<Value> {
+    let none = || string_cell("<none>");
+    let (mut shares, mut queues, mut hand_size, mut queue_length) =
+        (none(), none(), none(), none());
+    if present(level, &["spec", "limited"]) {
+        shares = Value::from(int(level, &["spec", "limited", "nominalConcurrencyShares"]));
+        let queuing = ["spec", "limited", "limitResponse", "queuing"];
+        if present(level, &queuing) {
+            let number = |field: &str| {
+                let mut path = queuing.to_vec();
+                path.push(field);
+                Value::from(int(level, &path))
+            };
+            (queues, hand_size, queue_length) = (
+                number("queues"),
+                number("handSize"),
+                number("queueLengthLimit"),
+            );
+        }
+    }
+    vec![
+        name_cell(level),
+        string_cell(text(level, &["spec", "type"])),
+        shares,
+        queues,
+        hand_size,
+        queue_length,
+        age_cell(level, now_unix_secs),
+    ]
+}
+
 // --- Events ------------------------------------------------------------------------------
 
 static EVENT_PRINTER: Printer = Printer {
@@ -1527,6 +1651,15 @@ mod doc {
     pub const DEPLOYMENT_AVAILABLE_REPLICAS: &str = "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.";
     pub const DEPLOYMENT_SELECTOR: &str = "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.";
     pub const ROLE_BINDING_ROLE_REF: &str = "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.";
+    pub const PRIORITY_LEVEL_REFERENCE_NAME: &str =
+        "`name` is the name of the priority level configuration being referenced Required.";
+    pub const MATCHING_PRECEDENCE: &str = "`matchingPrecedence` is used to choose among the FlowSchemas that match a given request. The chosen FlowSchema is among those with the numerically lowest (which we take to be logically highest) MatchingPrecedence.  Each MatchingPrecedence value must be ranged in [1,10000]. Note that if the precedence is not specified, it will be set to 1000 as default.";
+    pub const DISTINGUISHER_METHOD: &str = "`distinguisherMethod` defines how to compute the flow distinguisher for requests that match this schema. `nil` specifies that the distinguisher is disabled and thus will always be the empty string.";
+    pub const PRIORITY_LEVEL_TYPE: &str = "`type` indicates whether this priority level is subject to limitation on request execution.  A value of `\"Exempt\"` means that requests of this priority level are not subject to a limit (and thus are never queued) and do not detract from the capacity made available to other priority levels.  A value of `\"Limited\"` means that (a) requests of this priority level _are_ subject to limits and (b) some of the server's limited capacity is made available exclusively to this priority level. Required.";
+    pub const NOMINAL_CONCURRENCY_SHARES: &str = "`nominalConcurrencyShares` (NCS) contributes to the computation of the NominalConcurrencyLimit (NominalCL) of this level. This is the number of execution seats available at this priority level. This is used both for requests dispatched from this priority level as well as requests dispatched from other priority levels borrowing seats from this level. The server's concurrency limit (ServerCL) is divided among the Limited priority levels in proportion to their NCS values:\n\nNominalCL(i)  = ceil( ServerCL * NCS(i) / sum_ncs ) sum_ncs = sum[priority level k] NCS(k)\n\nBigger numbers mean a larger nominal concurrency limit, at the expense of every other priority level.\n\nIf not specified, this field defaults to a value of 30.\n\nSetting this field to zero supports the construction of a \"jail\" for this priority level that is used to hold some request(s)";
+    pub const QUEUES: &str = "`queues` is the number of queues for this priority level. The queues exist independently at each apiserver. The value must be positive.  Setting it to 1 effectively precludes shufflesharding and thus makes the distinguisher method of associated flow schemas irrelevant.  This field has a default value of 64.";
+    pub const HAND_SIZE: &str = "`handSize` is a small positive number that configures the shuffle sharding of requests into queues.  When enqueuing a request at this priority level the request's flow identifier (a string pair) is hashed and the hash value is used to shuffle the list of queues and deal a hand of the size specified here.  The request is put into one of the shortest queues in that hand. `handSize` must be no larger than `queues`, and should be significantly smaller (so that a few heavy flows do not saturate most of the queues).  See the user-facing documentation for more extensive guidance on setting this field.  This field has a default value of 8.";
+    pub const QUEUE_LENGTH_LIMIT: &str = "`queueLengthLimit` is the maximum number of requests allowed to be waiting in a given queue of this priority level at a time; excess requests are rejected.  This value must be positive.  If not specified, it will be defaulted to 50.";
     pub const CLUSTER_ROLE_BINDING_ROLE_REF: &str = "RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.";
 }
 
@@ -2667,6 +2800,144 @@ mod tests {
             assert_eq!(cells(plural, configuration), json!(["policy", 2, "24h"]));
         }
     }
+    #[test]
+    fn flow_schemas_print_level_precedence_method_and_missing_level() {
+        assert_eq!(
+            columns("flowschemas"),
+            [
+                ("Name".into(), "string".into(), "name".into(), 0),
+                ("PriorityLevel".into(), "string".into(), "".into(), 0),
+                ("MatchingPrecedence".into(), "string".into(), "".into(), 0),
+                ("DistinguisherMethod".into(), "string".into(), "".into(), 0),
+                ("Age".into(), "string".into(), "".into(), 0),
+                ("MissingPL".into(), "string".into(), "".into(), 0),
+            ]
+        );
+        let missing_pl = &table_of("flowschemas", &[])["columnDefinitions"][5];
+        assert_eq!(
+            missing_pl["description"],
+            "references a broken or non-existent PriorityLevelConfiguration"
+        );
+        let schema = |name: &str, precedence: i64, extra: Value| {
+            let mut object = json!({"metadata": {"name": name, "creationTimestamp": ago(120)},
+                "spec": {"priorityLevelConfiguration": {"name": "workload-low"},
+                         "matchingPrecedence": precedence}});
+            if let (Some(target), Some(extra)) = (object.as_object_mut(), extra.as_object()) {
+                for (key, value) in extra {
+                    target.insert(key.clone(), value.clone());
+                }
+            }
+            object
+        };
+        let by_user = schema(
+            "service-accounts",
+            9000,
+            json!({"status": {"conditions": [{"type": "Other", "status": "True"},
+                {"type": "Dangling", "status": "False"}, {"type": "Dangling", "status": "True"}]}}),
+        );
+        let mut by_user_spec = by_user.clone();
+        by_user_spec["spec"]["distinguisherMethod"] = json!({"type": "ByUser"});
+        assert_eq!(
+            cells("flowschemas", by_user_spec),
+            json!([
+                "service-accounts",
+                "workload-low",
+                9000,
+                "ByUser",
+                "2m",
+                "False"
+            ])
+        );
+        assert_eq!(
+            cells("flowschemas", schema("probes", 2, json!({}))),
+            json!(["probes", "workload-low", 2, "<none>", "2m", "?"])
+        );
+        // Listed in the order they are matched: precedence, then name.
+        let listed = table_of(
+            "flowschemas",
+            &[
+                schema("global-default", 9900, json!({})),
+                schema("b", 800, json!({})),
+                schema("exempt", 1, json!({})),
+                schema("a", 800, json!({})),
+            ],
+        );
+        let names: Vec<&Value> = listed["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| &row["cells"][0])
+            .collect();
+        assert_eq!(
+            names,
+            [
+                &json!("exempt"),
+                &json!("a"),
+                &json!("b"),
+                &json!("global-default")
+            ]
+        );
+    }
+
+    #[test]
+    fn priority_levels_print_shares_and_queues_or_none() {
+        assert_eq!(
+            column_names("prioritylevelconfigurations"),
+            [
+                "Name",
+                "Type",
+                "NominalConcurrencyShares",
+                "Queues",
+                "HandSize",
+                "QueueLengthLimit",
+                "Age"
+            ]
+        );
+        let created = json!({"name": "x", "creationTimestamp": ago(3600)});
+        let level = |name: &str, spec: Value| {
+            let mut metadata = created.clone();
+            metadata["name"] = json!(name);
+            json!({"metadata": metadata, "spec": spec})
+        };
+        let queued = level(
+            "workload-low",
+            json!({"type": "Limited", "limited": {"nominalConcurrencyShares": 100,
+                "lendablePercent": 90, "limitResponse": {"type": "Queue",
+                "queuing": {"queues": 128, "handSize": 6, "queueLengthLimit": 50}}}}),
+        );
+        assert_eq!(
+            cells("prioritylevelconfigurations", queued),
+            json!(["workload-low", "Limited", 100, 128, 6, 50, "60m"])
+        );
+        let rejecting = level(
+            "catch-all",
+            json!({"type": "Limited", "limited": {"nominalConcurrencyShares": 5,
+                "limitResponse": {"type": "Reject"}}}),
+        );
+        assert_eq!(
+            cells("prioritylevelconfigurations", rejecting),
+            json!([
+                "catch-all",
+                "Limited",
+                5,
+                "<none>",
+                "<none>",
+                "<none>",
+                "60m"
+            ])
+        );
+        let exempt = level(
+            "exempt",
+            json!({"type": "Exempt", "exempt": {"nominalConcurrencyShares": 0}}),
+        );
+        assert_eq!(
+            cells("prioritylevelconfigurations", exempt),
+            json!([
+                "exempt", "Exempt", "<none>", "<none>", "<none>", "<none>", "60m"
+            ])
+        );
+    }
+
     #[test]
     fn limit_ranges_print_their_creation_time() {
         assert_eq!(

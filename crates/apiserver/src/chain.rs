@@ -8,15 +8,21 @@
 //! | 3 | size limit | 413 RequestEntityTooLarge | done |
 //! | 4 | in-flight limit | 429 TooManyRequests + `Retry-After` | done (watches and health probes exempt) |
 //! | 5 | authentication (`kubesim_authn`) | 401 | done |
-//! | 6 | audit | — | `Audit-Id` on every response; the decision path in `security::trace`; audit events **PLACEHOLDER** until the audit issue |
+//! | 6 | audit ([`crate::audit`], `--audit-policy-file`) | — | `Audit-Id` on every response; events at each stage |
 //! | 7 | impersonation (`Impersonate-*`, verb `impersonate`) | 400, 403 | done |
-//! | 8 | authorization (`kubesim_authz`, `--authorization-mode`) | 403 | done |
-//! | 9 | request timeout | 504 Timeout | done (long-running requests exempt) |
-//! | 10 | dispatch ([`crate::routes`]) | 404, 405, 503 | discovery, health, version |
+//! | 8 | priority and fairness ([`crate::flowcontrol`]) | 429 TooManyRequests + `Retry-After` | done |
+//! | 9 | authorization (`kubesim_authz`, `--authorization-mode`) | 403 | done |
+//! | 10 | request timeout | 504 Timeout | done (long-running requests exempt) |
+//! | 11 | dispatch ([`crate::routes`]) | 404, 405, 503 | discovery, health, version |
 //!
-//! kube-apiserver runs the in-flight limit after authentication and exempts `system:masters`
-//! from it; kubesim follows BRIEF.md's order (limit before authentication), so the limit
-//! holds for everyone, and a flood of bad credentials is bounded like any other load.
+//! Flow control is two stages. Stage 4 is BRIEF.md's limit before authentication: it holds
+//! for everyone, so a flood of bad credentials is bounded like any other load. With API
+//! Priority and Fairness on (`--enable-priority-and-fairness`, the default) its permit is
+//! held only until the request is classified: stage 8 runs where kube-apiserver runs
+//! `WithPriorityAndFairness`, after impersonation (it needs the user) and before
+//! authorization, and bounds the request from there on, so that a flooding user's queued
+//! requests do not hold the permits an administrator needs. With APF off, stage 4 is kube's
+//! `WithMaxInFlightLimit` and holds its permit until the response.
 //!
 //! Stages 5-8 share one bound, the request timeout: a token lookup or an authz service that
 //! hangs answers 504, never holds the request forever. Each request's decision path (which
@@ -45,7 +51,11 @@ use kubesim_authz::chain::forbidden_status;
 use kubesim_net::Entropy;
 use rustls::pki_types::CertificateDer;
 
+use kubesim_audit::Stage as AuditStage;
+use kubesim_flowcontrol::{Controller, RequestDigest, Seat};
+
 use crate::ApiServerConfig;
+use crate::audit::{Auditor, RequestAudit, RequestMeta};
 use crate::context::{RequestContext, RequestDeadline, Security};
 use crate::held_body::{SharedBody, drain, hold_until_sent};
 use crate::response::{self, Body};
@@ -62,13 +72,14 @@ pub enum Stage {
     Authentication,
     Audit,
     Impersonation,
+    PriorityAndFairness,
     Authorization,
     Timeout,
     Dispatch,
 }
 
 /// Every stage, in order: what a request that nobody refuses passes.
-pub const STAGES: [Stage; 10] = [
+pub const STAGES: [Stage; 11] = [
     Stage::PanicGuard,
     Stage::RequestInfo,
     Stage::SizeLimit,
@@ -76,6 +87,7 @@ pub const STAGES: [Stage; 10] = [
     Stage::Authentication,
     Stage::Audit,
     Stage::Impersonation,
+    Stage::PriorityAndFairness,
     Stage::Authorization,
     Stage::Timeout,
     Stage::Dispatch,
@@ -110,6 +122,22 @@ pub struct Chain {
     security: Arc<Security>,
     /// Audit-Ids, through the seam.
     entropy: Arc<dyn Entropy>,
+    /// API Priority and Fairness; `None` with `--enable-priority-and-fairness=false`.
+    flow_control: Option<Arc<Controller>>,
+    /// The longest a request waits in an APF queue.
+    apf_wait_limit: Duration,
+    /// `None` when nothing is audited.
+    auditor: Option<Arc<Auditor>>,
+}
+
+/// What the stages leave for the end of the request: its audit, its APF seat (released as
+/// soon as the handler is done) and the response headers they add.
+#[derive(Default)]
+struct Progress {
+    audit: Option<Arc<RequestAudit>>,
+    seat: Option<Seat>,
+    headers: Vec<(&'static str, String)>,
+    long_running: bool,
 }
 
 impl std::fmt::Debug for Chain {
@@ -138,7 +166,22 @@ impl Chain {
             routes,
             security,
             entropy,
+            flow_control: None,
+            apf_wait_limit: crate::flowcontrol::wait_limit(config.request_timeout),
+            auditor: None,
         }
+    }
+
+    /// Stage 8 with this controller (without it, stage 4 alone bounds requests).
+    pub fn with_flow_control(mut self, controller: Arc<Controller>) -> Chain {
+        self.flow_control = Some(controller);
+        self
+    }
+
+    /// Stage 6 with this auditor.
+    pub fn with_auditor(mut self, auditor: Option<Arc<Auditor>>) -> Chain {
+        self.auditor = auditor;
+        self
     }
 
     /// Runs a request through every stage. Never fails: a refusal, a timeout or a panic is
@@ -171,24 +214,33 @@ impl Chain {
         let method = request.method().clone();
         let path = request.uri().path().to_string();
         let audit_id = crate::registry::meta::new_uid(|| self.entropy.next_u64());
+        let mut progress = Progress::default();
         // AssertUnwindSafe: after a panic only the response is built; nothing the panicking
         // future touched is used again (the in-flight permit is released by its drop).
-        let outcome = AssertUnwindSafe(self.stages(request, trace, &audit_id))
+        let outcome = AssertUnwindSafe(self.stages(request, trace, &audit_id, &mut progress))
             .catch_unwind()
             .await;
-        let result = match outcome {
-            Ok(result) => result,
+        // The handler is done: its seats go to the next request in its priority level.
+        drop(progress.seat.take());
+        let audit = progress.audit.take();
+        let (result, audit_stage) = match outcome {
+            Ok(result) => (result, AuditStage::ResponseComplete),
             Err(panic) => {
                 let what = panic_message(panic.as_ref());
                 tracing::error!(%method, %path, panic = %what, "handler panicked");
-                Err(Status::internal_error(&format!(
+                let status = Status::internal_error(&format!(
                     "the server panicked while serving {method} {path}"
-                )))
+                ));
+                (Err(status), AuditStage::Panic)
             }
         };
         let response = match result {
             Ok(response) => response,
             Err(status) => {
+                if let Some(audit) = &audit {
+                    audit.set_status(status.code, Some(&status));
+                    audit.complete(audit_stage);
+                }
                 drain(&slot).await;
                 response::status(&status)
             }
@@ -197,7 +249,19 @@ impl Chain {
         if let Ok(value) = hyper::header::HeaderValue::from_str(&audit_id) {
             parts.headers.insert(AUDIT_ID_HEADER, value);
         }
-        Response::from_parts(parts, hold_until_sent(body, Box::new(slot)))
+        for (name, value) in &progress.headers {
+            if let Ok(value) = hyper::header::HeaderValue::from_str(value) {
+                parts.headers.insert(*name, value);
+            }
+        }
+        let Some(audit) = audit else {
+            return Response::from_parts(parts, hold_until_sent(body, Box::new(slot)));
+        };
+        let body = audit_response(&audit, parts.status.as_u16(), body, progress.long_running).await;
+        Response::from_parts(
+            parts,
+            hold_until_sent(body, Box::new((slot, CompleteOnDrop(audit)))),
+        )
     }
 
     async fn stages<B>(
@@ -205,6 +269,7 @@ impl Chain {
         request: Request<B>,
         trace: &mut Vec<Stage>,
         audit_id: &str,
+        progress: &mut Progress,
     ) -> Result<Response<Body>, Status>
     where
         B: HttpBody<Data = bytes::Bytes> + Send + 'static,
@@ -212,15 +277,17 @@ impl Chain {
     {
         trace.push(Stage::RequestInfo);
         let info = request_info(&request)?;
+        progress.long_running = is_long_running(&info);
         trace.push(Stage::SizeLimit);
         let mut request = size_limit(request, self.max_request_body_bytes)?;
         trace.push(Stage::InFlight);
-        // Held until the response is built; dropped on every path out, panics included.
-        let _permit = self.in_flight.admit(&info)?;
+        // Held until the request is classified by APF, or without APF until the response
+        // is built; dropped on every path out, panics included.
+        let permit = self.in_flight.admit(&info)?;
         let mut path = RequestTrace::new(audit_id, &info);
         let user = match tokio::time::timeout(
             self.request_timeout,
-            self.identify(&request, &info, trace, &mut path),
+            self.identify(&request, &info, trace, &mut path, progress),
         )
         .await
         {
@@ -234,10 +301,17 @@ impl Chain {
         log_decision(&path);
         self.security.trace.record(path);
         let user = user?;
+        let _permit = if self.flow_control.is_some() {
+            drop(permit);
+            None
+        } else {
+            permit
+        };
         request.extensions_mut().insert(RequestContext {
             user,
             audit_id: audit_id.to_string(),
             security: self.security.clone(),
+            audit: progress.audit.clone(),
         });
         trace.push(Stage::Timeout);
         let timeout = request_timeout(&request, self.request_timeout)?;
@@ -261,25 +335,89 @@ impl Chain {
         }
     }
 
-    /// Stages 5-8: who is asking, whom they act as, and whether they may. Records the
-    /// decision path in `path`.
+    /// Stages 5-9: who is asking, whom they act as, when they may run, and whether they
+    /// may. Records the decision path in `path`, the audit and the seat in `progress`.
     async fn identify<B>(
         &self,
         request: &Request<B>,
         info: &RequestInfo,
         trace: &mut Vec<Stage>,
         path: &mut RequestTrace,
+        progress: &mut Progress,
     ) -> Result<UserInfo, Status> {
         trace.push(Stage::Authentication);
-        let authenticated = self.authenticate(request, path).await?;
+        let authenticated = match self.authenticate(request, path).await {
+            Ok(authenticated) => authenticated,
+            Err(status) => {
+                if let Some(auditor) = &self.auditor {
+                    auditor.failed_authentication(
+                        RequestMeta::of(request, &path.audit_id),
+                        info,
+                        &status,
+                    );
+                }
+                return Err(status);
+            }
+        };
         trace.push(Stage::Audit);
-        // PLACEHOLDER until the audit issue: no audit events yet; the Audit-Id and the
-        // decision path are recorded.
+        if let Some(auditor) = &self.auditor {
+            let meta = RequestMeta::of(request, &path.audit_id);
+            progress.audit = auditor.begin(meta, &authenticated.user, info);
+        }
         trace.push(Stage::Impersonation);
         let user = self.impersonate(request, &authenticated, path).await?;
+        if let (Some(audit), Some(impersonated)) = (&progress.audit, &path.impersonated) {
+            audit.set_impersonated_user(impersonated);
+        }
+        trace.push(Stage::PriorityAndFairness);
+        self.prioritize(&user, info, request.uri(), path, progress)
+            .await?;
         trace.push(Stage::Authorization);
-        self.authorize(&user, info, request.uri(), path).await?;
+        self.authorize(&user, info, request.uri(), path, progress.audit.as_deref())
+            .await?;
         Ok(user)
+    }
+
+    /// Stage 8: API Priority and Fairness classifies the request and waits for its seats
+    /// (at most a quarter of the request timeout), or rejects it with 429.
+    async fn prioritize(
+        &self,
+        user: &UserInfo,
+        info: &RequestInfo,
+        uri: &hyper::Uri,
+        path: &mut RequestTrace,
+        progress: &mut Progress,
+    ) -> Result<(), Status> {
+        let Some(controller) = &self.flow_control else {
+            return Ok(());
+        };
+        let digest = RequestDigest {
+            info: info.clone(),
+            user: user.clone(),
+        };
+        let work =
+            crate::flowcontrol::work_estimate(info, self.routes.registry.as_ref(), list_limit(uri));
+        let outcome = controller.admit(&digest, work, self.apf_wait_limit).await;
+        let classification = match &outcome {
+            Ok(seat) => &seat.classification,
+            Err(rejection) => &rejection.classification,
+        };
+        progress.headers = crate::flowcontrol::headers(classification);
+        path.flow_schema = classification.flow_schema.clone();
+        path.priority_level = classification.priority_level.clone();
+        match outcome {
+            Ok(seat) => {
+                progress.seat = Some(seat);
+                Ok(())
+            }
+            Err(rejection) => {
+                path.decision = format!(
+                    "Rejected by priority and fairness ({})",
+                    rejection.reason.as_str()
+                );
+                Err(crate::flowcontrol::rejection_status(&rejection))
+            }
+        }
     }
 
     /// Stage 5: the first authenticator that recognises the request decides; a presented
@@ -358,14 +496,74 @@ impl Chain {
         info: &RequestInfo,
         uri: &hyper::Uri,
         path: &mut RequestTrace,
+        audit: Option<&RequestAudit>,
     ) -> Result<(), Status> {
         let attributes = Attributes::from_request_info(user.clone(), info);
         let decision = self.security.authorizer.authorize(&attributes).await;
         path.record_decision(&decision);
+        if let Some(audit) = audit {
+            // kube's authorization filter annotates the audit event with the decision.
+            let verdict = if decision.is_allowed() {
+                "allow"
+            } else {
+                "forbid"
+            };
+            audit.annotate("authorization.k8s.io/decision", verdict);
+            if !decision.reason.is_empty() {
+                audit.annotate("authorization.k8s.io/reason", &decision.reason);
+            }
+        }
         if decision.is_allowed() {
             return Ok(());
         }
         Err(refusal(uri, &attributes, &decision))
+    }
+}
+
+/// The `limit` of a list, for its APF work estimate.
+fn list_limit(uri: &hyper::Uri) -> Option<u64> {
+    let query = uri.query()?;
+    kubesim_api::request_info::query_pairs(query)
+        .into_iter()
+        .find(|(key, _)| key == "limit")
+        .and_then(|(_, value)| value.parse().ok())
+        .filter(|limit| *limit > 0)
+}
+
+/// The audit of a response the handler made: its code, then for a long-running request
+/// the `ResponseStarted` event now (`ResponseComplete` comes when its stream ends, through
+/// [`CompleteOnDrop`]); for any other the response body at level RequestResponse (read
+/// whole: such a body is already complete) and `ResponseComplete`.
+async fn audit_response(audit: &RequestAudit, code: u16, body: Body, long_running: bool) -> Body {
+    audit.set_status(code, None);
+    if long_running {
+        audit.emit(AuditStage::ResponseStarted);
+        return body;
+    }
+    let body = if audit.wants_response() {
+        use http_body_util::BodyExt;
+        match body.collect().await {
+            Ok(collected) => {
+                let bytes = collected.to_bytes();
+                audit.response_body(&bytes);
+                response::full(bytes)
+            }
+            Err(never) => match never {},
+        }
+    } else {
+        body
+    };
+    audit.complete(AuditStage::ResponseComplete);
+    body
+}
+
+/// Sends a request's `ResponseComplete` event when its response body is done (or dropped):
+/// for a watch, when the stream ends. A request already completed sends nothing more.
+struct CompleteOnDrop(Arc<RequestAudit>);
+
+impl Drop for CompleteOnDrop {
+    fn drop(&mut self) {
+        self.0.complete(AuditStage::ResponseComplete);
     }
 }
 

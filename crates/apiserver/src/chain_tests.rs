@@ -23,6 +23,9 @@ fn chain_with(config: &ApiServerConfig) -> Arc<Chain> {
         max_request_body_bytes: config.max_request_body_bytes,
         registry: None,
         policy: None,
+        flow_control: None,
+        auditor: None,
+        clock: Arc::new(kubesim_net::SystemClock),
     };
     let env = kubesim_net::Env::production(std::env::temp_dir());
     let security = crate::security::build(&config.auth, None, &env, None).unwrap();

@@ -64,6 +64,11 @@ pub struct ApiServerConfig {
     /// `--enable-admission-plugins`, `--disable-admission-plugins`,
     /// `--admission-control-config-file`.
     pub admission: AdmissionOptions,
+    /// `--enable-priority-and-fairness` (default true): API Priority and Fairness splits
+    /// `max_requests_inflight + max_mutating_requests_inflight` among its priority levels.
+    pub enable_priority_and_fairness: bool,
+    /// `--audit-policy-file`, `--audit-log-*`, `--audit-webhook-*`.
+    pub audit: crate::audit::AuditOptions,
 }
 
 /// kube-apiserver's `authorization.Webhook` cache defaults.
@@ -192,6 +197,8 @@ impl ApiServerConfig {
             etcd_prefix: crate::registry::DEFAULT_ETCD_PREFIX.to_string(),
             auth: AuthOptions::default(),
             admission: AdmissionOptions::default(),
+            enable_priority_and_fairness: true,
+            audit: crate::audit::AuditOptions::default(),
         }
     }
 

@@ -21,6 +21,9 @@ pub struct RequestContext {
     /// The `Audit-Id` the response carries; keys the request's trace.
     pub audit_id: String,
     pub security: Arc<Security>,
+    /// The request's audit, when it is audited: handlers add the request body and
+    /// admission's annotations to it.
+    pub audit: Option<Arc<crate::audit::RequestAudit>>,
 }
 
 /// When a request that is not long-running must be answered (its request timeout from when

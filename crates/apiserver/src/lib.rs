@@ -1,9 +1,9 @@
 //! kubesim's API server front: HTTPS on one port (HTTP/1.1 and HTTP/2), the handler chain
 //! every request passes, and the endpoints that need no storage: `/version`, health and
 //! discovery, and the resources over the store (`kubesim-storage`) with their watch caches.
-//! Authentication (`kubesim-authn`), impersonation and authorization (`kubesim-authz`) are
-//! stages of the chain; audit events and admission come in later issues, their places
-//! marked PLACEHOLDER (audit in the chain, admission in the registry).
+//! Authentication (`kubesim-authn`), audit (`kubesim-audit`), impersonation, API Priority
+//! and Fairness (`kubesim-flowcontrol`) and authorization (`kubesim-authz`) are stages of the
+//! chain; admission (`kubesim-admission`) runs inside the registry's writes.
 //!
 //! Map of the crate, in the order a request meets it:
 //! - [`server`]: [`ApiServer`], the accept loop (listeners come from `Env.net`, the network
@@ -13,7 +13,10 @@
 //!   certificates.
 //! - [`chain`]: the handler chain, one function per stage, in BRIEF.md's order: panic guard,
 //!   request info, size limit, in-flight limit, authentication, audit, impersonation,
-//!   authorization, request timeout, dispatch.
+//!   priority and fairness, authorization, request timeout, dispatch.
+//! - [`audit`]: the audit stage's events over `kubesim-audit`'s policy and backends;
+//!   [`flowcontrol`]: API Priority and Fairness' controller, its config from the stored
+//!   FlowSchemas and PriorityLevelConfigurations, and kube's bootstrap objects.
 //! - [`security`]: authentication and authorization built from the flags, RBAC over the
 //!   watch caches, the bootstrap policy and aggregated ClusterRoles, escalation prevention,
 //!   and the decision-path trace; [`context`]: what the chain hands the handlers (the user,
@@ -38,10 +41,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admission;
+pub mod audit;
 pub mod chain;
 pub mod config;
 pub mod context;
 pub mod discovery;
+pub mod flowcontrol;
 pub mod health;
 pub mod held_body;
 pub mod registry;

@@ -105,11 +105,16 @@ pub struct Call<'a> {
     /// The request's `Audit-Id` and the trace log its admission steps go to.
     pub audit_id: Option<String>,
     pub security: Option<Arc<crate::context::Security>>,
+    /// The request's audit, when it is audited (`crate::audit`).
+    pub audit: Option<Arc<crate::audit::RequestAudit>>,
 }
 
 impl Call<'_> {
     /// Serves the request; `body` is the whole request body (already size-limited).
     pub async fn serve(self, body: Bytes) -> Result<Response<Body>, Status> {
+        if let Some(audit) = &self.audit {
+            audit.request_body(&body);
+        }
         match self.info.verb.as_str() {
             "get" => self.get().await,
             "list" => self.list().await,
@@ -255,6 +260,9 @@ impl Call<'_> {
     /// Adds the admission steps of this write to the request's trace
     /// (`/debug/kubesim/trace/<Audit-Id>`) and to a debug log line.
     fn trace_admission(&self, record: &Record) {
+        if let Some(audit) = &self.audit {
+            audit.annotate_all(record.audit_annotations());
+        }
         let steps = record.steps();
         if steps.is_empty() {
             return;

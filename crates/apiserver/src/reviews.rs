@@ -740,6 +740,7 @@ mod tests {
             user,
             audit_id: "test".into(),
             security: Arc::new(security),
+            audit: None,
         }
     }
 

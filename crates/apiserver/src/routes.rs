@@ -35,7 +35,7 @@ use crate::{discovery, version};
 pub const NO_STORAGE: &str = "this API server runs without storage (no --etcd-servers)";
 
 /// What the handlers need to know about the server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Routes {
     /// `host:port` clients are told to use (`/api`'s `serverAddressByClientCIDRs`).
     pub server_address: String,
@@ -47,6 +47,20 @@ pub struct Routes {
     pub registry: Option<Arc<Registry>>,
     /// The bootstrap RBAC policy's progress (`/readyz`); `None` without storage.
     pub policy: Option<Arc<crate::security::policy::PolicyState>>,
+    /// API Priority and Fairness, for `/debug/api_priority_and_fairness/*` and `/metrics`.
+    pub flow_control: Option<Arc<kubesim_flowcontrol::Controller>>,
+    /// The audit backends' counters, for `/metrics`.
+    pub auditor: Option<Arc<crate::audit::Auditor>>,
+    /// Wall-clock time for the APF dumps.
+    pub clock: Arc<dyn kubesim_net::Clock>,
+}
+
+impl std::fmt::Debug for Routes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes")
+            .field("server_address", &self.server_address)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Routes {
@@ -95,11 +109,52 @@ impl Routes {
             ["openapi", "v3"] => Some(json(&kubesim_api::openapi::v3_root())),
             ["openapi", "v3", rest @ ..] => openapi_v3(&rest.join("/")),
             ["debug", "kubesim", "trace", audit_id] => trace(&request, audit_id),
+            ["debug", "api_priority_and_fairness", dump] => {
+                self.apf_dump(dump, request.uri().query())
+            }
+            ["metrics"] => Some(self.metrics()),
             _ => None,
         };
         let answer = answer.ok_or_else(not_found)?;
         get_only(request.method())?;
         Ok(answer)
+    }
+
+    /// kube's `/debug/api_priority_and_fairness/dump_{priority_levels,queues,requests}`
+    /// (`dump_requests?includeRequestDetails=1` adds the request columns).
+    fn apf_dump(&self, dump: &str, query: Option<&str>) -> Option<Response<Body>> {
+        use kubesim_flowcontrol::dump;
+        let controller = self.flow_control.as_ref()?;
+        let text = match dump {
+            "dump_priority_levels" => dump::priority_levels(controller),
+            "dump_queues" => dump::queues(controller),
+            "dump_requests" => {
+                let details = kubesim_api::request_info::query_pairs(query.unwrap_or(""))
+                    .into_iter()
+                    .any(|(key, value)| key == "includeRequestDetails" && value == "1");
+                dump::requests(controller, self.clock.now_since_epoch(), details)
+            }
+            _ => return None,
+        };
+        Some(response::text(200, text))
+    }
+
+    /// `/metrics` in Prometheus' text format: what kubesim counts so far, under kube's
+    /// names (API Priority and Fairness, the audit backends).
+    fn metrics(&self) -> Response<Body> {
+        let mut text = String::new();
+        if let Some(controller) = &self.flow_control {
+            text.push_str(&kubesim_flowcontrol::dump::metrics(&controller.stats()));
+        }
+        if let Some(auditor) = &self.auditor {
+            text.push_str(&auditor.metrics());
+        }
+        // Prometheus' text exposition format, version 0.0.4.
+        response::with_body(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            response::full(text),
+        )
     }
 
     /// A resource request: checked against the resource table, then served by
@@ -152,6 +207,7 @@ impl Routes {
             requester: context.map(|context| context.user.clone()),
             audit_id: context.map(|context| context.audit_id.clone()),
             security: context.map(|context| context.security.clone()),
+            audit: context.and_then(|context| context.audit.clone()),
             deadline: parts
                 .extensions
                 .get::<crate::context::RequestDeadline>()

@@ -90,14 +90,27 @@ impl ApiServer {
             registry.set_write_guard(Arc::new(security::escalation::RbacGuard::new(&security)));
             security::policy::start(registry)
         });
+        let flow_control = config.enable_priority_and_fairness.then(|| {
+            let limit = config.max_requests_inflight + config.max_mutating_requests_inflight;
+            let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+            crate::flowcontrol::start(limit, registry.as_ref())
+        });
+        let auditor = crate::audit::Auditor::build(&config.audit, &env)?;
         let routes = Routes {
             server_address: advertised_address(local_addr),
             shutting_down: shutting_down.clone(),
             max_request_body_bytes: config.max_request_body_bytes,
             registry,
             policy,
+            flow_control: flow_control.clone(),
+            auditor: auditor.clone(),
+            clock: env.clock.clone(),
         };
-        let chain = Arc::new(Chain::new(&config, routes, security, env.entropy.clone()));
+        let mut chain = Chain::new(&config, routes, security, env.entropy.clone());
+        if let Some(controller) = flow_control {
+            chain = chain.with_flow_control(controller);
+        }
+        let chain = Arc::new(chain.with_auditor(auditor.clone()));
         let (stop, stopped) = watch::channel(false);
         let accept_loop = tokio::spawn(accept_loop(listener, acceptor, chain, config, stopped));
         tracing::info!(address = %local_addr, "API server listening (HTTPS, HTTP/1.1 and HTTP/2)");

@@ -5,7 +5,8 @@
 //! |---|---|
 //! | `content-type: application/grpc*` | the gRPC service (`crate::grpc`), any method and path |
 //! | `GET /healthz` | `200 ok` |
-//! | `GET /records` (audit-sink only) | the recorded pod creates, JSON |
+//! | `GET /records` (audit-sink only) | the recorded pod creates and audit events, JSON |
+//! | `POST /audit` (audit-sink only) | an audit.k8s.io/v1 EventList to record |
 //! | `POST` of `application/json`, any path | an AdmissionReview (`crate::https`) |
 //! | another `POST` | 415 |
 //! | anything else | 404 |
@@ -14,6 +15,7 @@
 
 use std::sync::Arc;
 
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
@@ -24,7 +26,7 @@ use tonic::body::Body;
 
 use crate::faults::{FailureMode, Faults};
 use crate::samples::Sample;
-use crate::samples::audit_sink::RECORDS_PATH;
+use crate::samples::audit_sink::{AUDIT_PATH, MAX_EVENT_LIST_BYTES, RECORDS_PATH};
 use crate::server::Limits;
 use crate::{grpc, https};
 
@@ -77,6 +79,7 @@ enum Route {
     Grpc,
     Healthz,
     Records,
+    AuditEvents,
     Review,
     UnsupportedMediaType,
     NotFound,
@@ -106,6 +109,7 @@ impl Routes {
             Route::Review => self.review_json(request, closer).await,
             Route::Healthz => https::text(StatusCode::OK, "ok".into()),
             Route::Records => self.records(),
+            Route::AuditEvents => self.audit_events(request).await,
             Route::UnsupportedMediaType => https::text(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "an AdmissionReview is application/json".into(),
@@ -127,8 +131,8 @@ impl Routes {
         match *request.method() {
             Method::GET if path == "/healthz" => Route::Healthz,
             Method::GET if path == RECORDS_PATH && self.audit_sink() => Route::Records,
-            // A later issue: audit.k8s.io/v1 EventLists POSTed to the audit-sink get their own
-            // route here, before the catch-all review (see samples/audit_sink.rs).
+            // Before the catch-all review: an EventList is JSON too.
+            Method::POST if path == AUDIT_PATH && self.audit_sink() => Route::AuditEvents,
             Method::POST if https::is_json(request) => Route::Review,
             Method::POST => Route::UnsupportedMediaType,
             _ => Route::NotFound,
@@ -145,6 +149,40 @@ impl Routes {
         };
         let body = serde_json::to_vec(&sink.records()).unwrap_or_default();
         https::with_body(StatusCode::OK, https::JSON, body.into())
+    }
+
+    /// An audit EventList for the audit-sink: recorded and answered at once (no knobs), or
+    /// 415 / 413 / 400 saying what is wrong with it.
+    async fn audit_events(&self, request: Request<Incoming>) -> Response<Body> {
+        let Sample::AuditSink(sink) = &self.reviewer.sample else {
+            return https::text(StatusCode::NOT_FOUND, "not found".into());
+        };
+        if !https::is_json(&request) {
+            return https::text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "an EventList is application/json".into(),
+            );
+        }
+        let limited = Limited::new(request.into_body(), MAX_EVENT_LIST_BYTES);
+        let body = match limited.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+                let message =
+                    format!("the request body is larger than {MAX_EVENT_LIST_BYTES} bytes");
+                return https::text(StatusCode::PAYLOAD_TOO_LARGE, message);
+            }
+            Err(error) => {
+                let message = format!("reading the request body: {error}");
+                return https::text(StatusCode::BAD_REQUEST, message);
+            }
+        };
+        match sink.receive_event_list(&body) {
+            Ok(received) => {
+                let body = serde_json::json!({ "received": received }).to_string();
+                https::with_body(StatusCode::OK, https::JSON, body.into())
+            }
+            Err(message) => https::text(StatusCode::BAD_REQUEST, message),
+        }
     }
 
     /// An AdmissionReview over HTTPS, with its fate.

@@ -82,6 +82,9 @@ pub fn fields_for(resource: &Resource) -> Option<Fields> {
             "admissionregistration.k8s.io",
             "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration",
         ) => WEBHOOK_CONFIGURATION,
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema" | "PriorityLevelConfiguration") => {
+            FLOWCONTROL
+        }
         _ => return None,
     };
     Some(fields)
@@ -310,6 +313,16 @@ const WEBHOOK_CONFIGURATION: Fields = &[
     merge_by("webhooks", "name", WEBHOOK),
 ];
 
+/// `flowcontrol/v1.FlowSchema` and `PriorityLevelConfiguration`: the spec's lists (`rules`,
+/// `subjects`, the rule lists, `verbs`, ...) are untagged (`+listType=atomic` or `set`, no
+/// patch strategy), so a patch replaces them whole; only the status conditions merge.
+const FLOWCONTROL: Fields = &[
+    METADATA,
+    // Status.Conditions []FlowSchemaCondition `patchStrategy:"merge" patchMergeKey:"type"`
+    // (and []PriorityLevelConfigurationCondition, likewise)
+    object("status", &[merge_by("conditions", "type", &[])]),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,6 +442,24 @@ mod tests {
                 "MutatingWebhookConfiguration",
                 &["webhooks", "matchConditions"],
                 by("name"),
+            ),
+            (
+                "flowcontrol.apiserver.k8s.io",
+                "FlowSchema",
+                &["status", "conditions"],
+                by("type"),
+            ),
+            (
+                "flowcontrol.apiserver.k8s.io",
+                "PriorityLevelConfiguration",
+                &["status", "conditions"],
+                by("type"),
+            ),
+            (
+                "flowcontrol.apiserver.k8s.io",
+                "FlowSchema",
+                &["spec", "rules"],
+                Strategy::Atomic,
             ),
         ];
         for (group, kind, path, strategy) in cases {

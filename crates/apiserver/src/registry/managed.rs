@@ -17,7 +17,7 @@ use kubesim_api::Status;
 use kubesim_api::patch;
 use kubesim_api::resources::Resource;
 use kubesim_api::status::{StatusCause, StatusDetails, reason};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::fieldset::{self, FieldSet};
 use super::meta;
@@ -64,8 +64,9 @@ impl Entry {
             "apiVersion": self.api_version,
             "time": self.time,
             "fieldsType": "FieldsV1",
-            "fieldsV1": fieldset::to_fields_v1(&self.fields),
         });
+        // Moved in, not through `json!`, which would copy it through a serializer.
+        entry["fieldsV1"] = fieldset::to_fields_v1(&self.fields);
         if !self.subresource.is_empty() {
             entry["subresource"] = Value::String(self.subresource.clone());
         }
@@ -133,17 +134,15 @@ pub fn record_update(
     operation: Operation,
 ) {
     let status_only = writer.subresource == "status";
-    let present = fieldset::fields_of(resource, object, status_only);
-    let changed: FieldSet = match old {
-        // A create sets every field it has: no need to look each one up in an empty old
-        // object (a third of a create's managedFields work in the benchmark's profile).
-        None => present,
-        Some(old_object) => present
-            .into_iter()
-            .filter(|path| changed_at(object, old_object, path))
-            .collect(),
+    let Some(old) = old else {
+        return record_create(resource, object, writer, operation, status_only);
     };
-    let mut list = old.map(entries).unwrap_or_default();
+    let present = fieldset::fields_of(resource, object, status_only);
+    let changed: FieldSet = present
+        .into_iter()
+        .filter(|path| changed_at(object, old, path))
+        .collect();
+    let mut list = entries(old);
     for entry in &mut list {
         entry
             .fields
@@ -170,6 +169,36 @@ pub fn record_update(
         }
     }
     store_entries(object, list);
+}
+
+/// A create's managedFields: every field is the writer's, one entry, its fieldsV1 built
+/// straight from the object ([`fieldset::fields_v1_of`]).
+fn record_create(
+    resource: &Resource,
+    object: &mut Value,
+    writer: Writer<'_>,
+    operation: Operation,
+    status_only: bool,
+) {
+    let fields_v1 = fieldset::fields_v1_of(resource, object, status_only);
+    let metadata = meta::metadata_mut(object);
+    if fields_v1.as_object().is_none_or(Map::is_empty) {
+        metadata.shift_remove("managedFields");
+        return;
+    }
+    // Built field by field: `json!` would copy `fields_v1` through a serializer.
+    let mut entry = Map::new();
+    let text = |s: &str| Value::String(s.to_string());
+    entry.insert("manager".into(), text(writer.manager));
+    entry.insert("operation".into(), text(operation.as_str()));
+    entry.insert("apiVersion".into(), text(writer.api_version));
+    entry.insert("time".into(), text(writer.now));
+    entry.insert("fieldsType".into(), text("FieldsV1"));
+    entry.insert("fieldsV1".into(), fields_v1);
+    if !writer.subresource.is_empty() {
+        entry.insert("subresource".into(), text(writer.subresource));
+    }
+    metadata.insert("managedFields".into(), Value::Array(vec![Value::Object(entry)]));
 }
 
 /// Whether a write changed the field at `path`. A `.` path (a map, a list item) is the

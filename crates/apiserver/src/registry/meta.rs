@@ -82,7 +82,12 @@ pub fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
 pub fn has_generation(resource: &Resource) -> bool {
     matches!(
         resource.kind,
-        "Pod" | "Deployment" | "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration"
+        "Pod"
+            | "Deployment"
+            | "MutatingWebhookConfiguration"
+            | "ValidatingWebhookConfiguration"
+            | "FlowSchema"
+            | "PriorityLevelConfiguration"
     )
 }
 
@@ -101,11 +106,15 @@ pub fn prepare_for_create(resource: &Resource, object: &mut Value, uid: String, 
     } else {
         meta.shift_remove("generation");
     }
-    // kube's ResourceQuota strategy: a new quota has no status until the quota controller
-    // fills it (a client must not create one with a made-up `status.used`).
-    if resource.group.is_empty()
-        && resource.kind == "ResourceQuota"
-        && let Some(fields) = object.as_object_mut()
+    // kube's ResourceQuota, FlowSchema and PriorityLevelConfiguration strategies: a new
+    // object has no status until its controller fills it (a client must not create a quota
+    // with a made-up `status.used`, or a FlowSchema with a made-up condition).
+    let controller_status = matches!(
+        (resource.group, resource.kind),
+        ("", "ResourceQuota")
+            | ("flowcontrol.apiserver.k8s.io", "FlowSchema" | "PriorityLevelConfiguration")
+    );
+    if controller_status && let Some(fields) = object.as_object_mut()
     {
         fields.insert("status".into(), json!({}));
     }

@@ -42,6 +42,11 @@ pub struct RequestTrace {
     /// An authorizer's failure (the authz service down or slow), which makes a refusal a 500.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub error: String,
+    /// The FlowSchema and priority level API Priority and Fairness put the request in.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub flow_schema: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub priority_level: String,
     /// Each admission plugin and webhook the write met, in order, with what it did and how
     /// long it took.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -86,6 +91,8 @@ impl RequestTrace {
             decided_by: String::new(),
             reason: String::new(),
             error: String::new(),
+            flow_schema: String::new(),
+            priority_level: String::new(),
             admission: Vec::new(),
         }
     }
@@ -168,6 +175,8 @@ mod tests {
             decided_by: String::new(),
             reason: String::new(),
             error: String::new(),
+            flow_schema: String::new(),
+            priority_level: String::new(),
             admission: Vec::new(),
         }
     }

@@ -159,6 +159,16 @@ impl Cacher {
         self.shared.with_state(|s| s.revision())
     }
 
+    /// How many objects of the resource the cache holds (API Priority and Fairness
+    /// estimates a list's seats from it, as kube does from its object count).
+    pub fn len(&self) -> usize {
+        self.shared.with_state(|s| s.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Watchers currently registered (closed ones leave at the next event or bookmark).
     pub fn watcher_count(&self) -> usize {
         self.shared.with_state(|s| s.watcher_count())

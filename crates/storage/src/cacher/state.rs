@@ -118,6 +118,11 @@ impl CacheState {
         self.ready
     }
 
+    /// How many objects the cache holds.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
     pub fn revision(&self) -> i64 {
         self.revision
     }

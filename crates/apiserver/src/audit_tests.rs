@@ -1,0 +1,1 @@
+//! Tests of the audit stage (filled in by a helper).
