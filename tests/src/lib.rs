@@ -23,6 +23,7 @@
 
 pub mod admission;
 pub mod apiserver;
+pub mod audit;
 pub mod auth;
 pub mod cluster;
 pub mod etcdctl;

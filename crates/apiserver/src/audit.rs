@@ -137,16 +137,21 @@ impl Auditor {
     }
 
     /// kube's failed-authentication audit: one `ResponseStarted` event with the 401, for
-    /// the policy's level of an unknown user.
+    /// the policy's level of an unknown user; its status names the credentials the request
+    /// carried (`attempted`, kube's `Authentication failed, attempted: bearer`).
     pub fn failed_authentication(
         self: &Arc<Self>,
         request: RequestMeta,
         info: &RequestInfo,
-        status: &Status,
+        attempted: &str,
     ) {
         let user = UserInfo::default();
         if let Some(audit) = self.prepare(request, &user, info) {
-            audit.set_status(status.code, Some(status));
+            audit.event().response_status = Some(json!({
+                "metadata": {},
+                "message": format!("Authentication failed, attempted: {attempted}"),
+                "code": 401,
+            }));
             audit.emit(Stage::ResponseStarted);
             audit.completed.store(true, Ordering::Relaxed);
         }
@@ -387,7 +392,12 @@ impl RequestAudit {
         let event = {
             let mut event = self.event();
             event.stage = stage;
-            event.stage_timestamp = self.auditor.now();
+            // kube's RequestReceived event is stamped when the request was received.
+            event.stage_timestamp = if stage == Stage::RequestReceived {
+                event.request_received_timestamp.clone()
+            } else {
+                self.auditor.now()
+            };
             let mut copy = event.clone();
             if stage == Stage::RequestReceived {
                 // kube's RequestReceived event has neither bodies nor a response.

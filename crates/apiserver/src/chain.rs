@@ -135,6 +135,9 @@ pub struct Chain {
 #[derive(Default)]
 struct Progress {
     audit: Option<Arc<RequestAudit>>,
+    /// Stage 4's permit: with APF on, given back as the request is classified (before it
+    /// waits in a queue); without, held until the response.
+    in_flight: Option<OwnedSemaphorePermit>,
     seat: Option<Seat>,
     headers: Vec<(&'static str, String)>,
     long_running: bool,
@@ -222,6 +225,7 @@ impl Chain {
             .await;
         // The handler is done: its seats go to the next request in its priority level.
         drop(progress.seat.take());
+        drop(progress.in_flight.take());
         let audit = progress.audit.take();
         let (result, audit_stage) = match outcome {
             Ok(result) => (result, AuditStage::ResponseComplete),
@@ -283,7 +287,7 @@ impl Chain {
         trace.push(Stage::InFlight);
         // Held until the request is classified by APF, or without APF until the response
         // is built; dropped on every path out, panics included.
-        let permit = self.in_flight.admit(&info)?;
+        progress.in_flight = self.in_flight.admit(&info)?;
         let mut path = RequestTrace::new(audit_id, &info);
         let user = match tokio::time::timeout(
             self.request_timeout,
@@ -301,12 +305,6 @@ impl Chain {
         log_decision(&path);
         self.security.trace.record(path);
         let user = user?;
-        let _permit = if self.flow_control.is_some() {
-            drop(permit);
-            None
-        } else {
-            permit
-        };
         request.extensions_mut().insert(RequestContext {
             user,
             audit_id: audit_id.to_string(),
@@ -350,10 +348,11 @@ impl Chain {
             Ok(authenticated) => authenticated,
             Err(status) => {
                 if let Some(auditor) = &self.auditor {
+                    let attempted = auth_methods(request);
                     auditor.failed_authentication(
                         RequestMeta::of(request, &path.audit_id),
                         info,
-                        &status,
+                        &attempted,
                     );
                 }
                 return Err(status);
@@ -391,6 +390,9 @@ impl Chain {
         let Some(controller) = &self.flow_control else {
             return Ok(());
         };
+        // From here APF bounds the request: a request waiting in a queue must not hold a
+        // permit an exempt administrator needs.
+        drop(progress.in_flight.take());
         let digest = RequestDigest {
             info: info.clone(),
             user: user.clone(),
@@ -502,21 +504,63 @@ impl Chain {
         let decision = self.security.authorizer.authorize(&attributes).await;
         path.record_decision(&decision);
         if let Some(audit) = audit {
-            // kube's authorization filter annotates the audit event with the decision.
-            let verdict = if decision.is_allowed() {
-                "allow"
-            } else {
-                "forbid"
-            };
-            audit.annotate("authorization.k8s.io/decision", verdict);
-            if !decision.reason.is_empty() {
-                audit.annotate("authorization.k8s.io/reason", &decision.reason);
-            }
+            annotate_decision(audit, &decision);
         }
         if decision.is_allowed() {
             return Ok(());
         }
         Err(refusal(uri, &attributes, &decision))
+    }
+}
+
+/// kube's `getAuthMethods`: the credentials a request carried, for the audit of a 401.
+fn auth_methods<B>(request: &Request<B>) -> String {
+    let mut methods = Vec::new();
+    let authorization = request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim();
+    let mut words = authorization.split(' ');
+    let scheme = words.next().unwrap_or("").to_ascii_lowercase();
+    if scheme == "basic" {
+        methods.push("basic");
+    }
+    if scheme == "bearer" && words.next().is_some() {
+        methods.push("bearer");
+    }
+    let access_token = request.uri().query().is_some_and(|query| {
+        kubesim_api::request_info::query_pairs(query)
+            .iter()
+            .any(|(key, value)| key == "access_token" && !value.trim().is_empty())
+    });
+    if access_token {
+        methods.push("access_token");
+    }
+    let certificates = request.extensions().get::<PeerCertificates>();
+    if certificates.is_some_and(|peer| !peer.0.is_empty()) {
+        methods.push("x509");
+    }
+    if methods.is_empty() {
+        return "no credentials provided".to_string();
+    }
+    methods.join(",")
+}
+
+/// kube's authorization filter's audit annotations: the decision and its reason; an
+/// authorizer's failure is only the reason `internal error`.
+fn annotate_decision(audit: &RequestAudit, decision: &kubesim_authz::Decision) {
+    const DECISION: &str = "authorization.k8s.io/decision";
+    const REASON: &str = "authorization.k8s.io/reason";
+    if decision.is_allowed() {
+        audit.annotate(DECISION, "allow");
+        audit.annotate(REASON, &decision.reason);
+    } else if !decision.error.is_empty() {
+        audit.annotate(REASON, "internal error");
+    } else {
+        audit.annotate(DECISION, "forbid");
+        audit.annotate(REASON, &decision.reason);
     }
 }
 

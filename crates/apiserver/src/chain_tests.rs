@@ -1,14 +1,19 @@
 //! The chain driven with in-memory requests: stage order, which stage refuses first, and the
-//! Status each refusal answers with.
+//! Status each refusal answers with; with API Priority and Fairness on, how stage 8 and the
+//! in-flight limit of stage 4 share the load.
 
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{CONTENT_TYPE, RETRY_AFTER};
-use serde_json::Value;
+use kubesim_flowcontrol::config::{CATCH_ALL, Config, EXEMPT};
+use kubesim_flowcontrol::queueset::LevelStats;
+use serde_json::{Value, json};
 
 use super::*;
+use crate::flowcontrol::{FLOW_SCHEMA_UID_HEADER, PRIORITY_LEVEL_UID_HEADER};
 use crate::routes::NO_STORAGE;
 use crate::routes::test_hooks::{PANIC as TEST_PANIC_PATH, SLOW as TEST_SLOW_PATH};
 
@@ -17,6 +22,11 @@ fn config() -> ApiServerConfig {
 }
 
 fn chain_with(config: &ApiServerConfig) -> Arc<Chain> {
+    Arc::new(bare_chain(config))
+}
+
+/// The chain of `config`, before `Arc`: for `with_flow_control`.
+fn bare_chain(config: &ApiServerConfig) -> Chain {
     let routes = Routes {
         server_address: "127.0.0.1:6443".to_string(),
         shutting_down: Arc::new(AtomicBool::new(false)),
@@ -29,12 +39,7 @@ fn chain_with(config: &ApiServerConfig) -> Arc<Chain> {
     };
     let env = kubesim_net::Env::production(std::env::temp_dir());
     let security = crate::security::build(&config.auth, None, &env, None).unwrap();
-    Arc::new(Chain::new(
-        config,
-        routes,
-        Arc::new(security),
-        env.entropy.clone(),
-    ))
+    Chain::new(config, routes, Arc::new(security), env.entropy.clone())
 }
 
 fn request(method: &str, path: &str) -> hyper::http::request::Builder {
@@ -367,4 +372,246 @@ async fn health_endpoints_answer_plain_text() {
     );
     let (response, _) = send(&chain, request("GET", "/livez/ping")).await;
     assert_eq!(text_body(response).await, "ok");
+}
+
+// ---- API Priority and Fairness (stage 8) ----
+
+/// The token of user `flooder` (groups: `system:authenticated`).
+const FLOODER_TOKEN: &str = "flooder-token";
+/// The token of user `admin`, in `system:masters`: kube's `exempt` FlowSchema takes it.
+const ADMIN_TOKEN: &str = "admin-token";
+/// The hand-written level and schema that take the flooder's requests.
+const FLOODING: &str = "flooding";
+const FLOODING_SCHEMA_UID: &str = "flooding-schema-uid";
+const FLOODING_LEVEL_UID: &str = "flooding-level-uid";
+/// The longest a test waits for a request to reach a state it can only be polled for.
+const STATE_WAIT: Duration = Duration::from_secs(5);
+
+/// Writes `--token-auth-file` for the flooder and the admin into `config`; the directory
+/// must live until the chain is built (the file is read then).
+fn with_tokens(config: &mut ApiServerConfig) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path: PathBuf = dir.path().join("tokens.csv");
+    let csv = format!(
+        "{FLOODER_TOKEN},flooder,flooder-uid\n{ADMIN_TOKEN},admin,admin-uid,\"system:masters\"\n"
+    );
+    std::fs::write(&path, csv).unwrap();
+    config.auth.token_auth_file = Some(path);
+    dir
+}
+
+fn as_user(builder: hyper::http::request::Builder, token: &str) -> hyper::http::request::Builder {
+    builder.header("Authorization", format!("Bearer {token}"))
+}
+
+/// The `flooding` level, limited, with `limit_response` (kube's `spec.limited.limitResponse`).
+/// Its 5 shares equal catch-all's, so each gets half of the server's seats.
+fn flooding_level(limit_response: Value) -> Value {
+    json!({
+        "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+        "kind": "PriorityLevelConfiguration",
+        "metadata": {"name": FLOODING, "uid": FLOODING_LEVEL_UID},
+        "spec": {"type": "Limited", "limited": {
+            "nominalConcurrencyShares": 5,
+            "limitResponse": limit_response,
+        }},
+    })
+}
+
+/// The `flooding` schema: every request of user `flooder`, resource or not.
+fn flooding_schema() -> Value {
+    json!({
+        "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+        "kind": "FlowSchema",
+        "metadata": {"name": FLOODING, "uid": FLOODING_SCHEMA_UID},
+        "spec": {
+            "priorityLevelConfiguration": {"name": FLOODING},
+            "matchingPrecedence": 500,
+            "distinguisherMethod": {"type": "ByUser"},
+            "rules": [{
+                "subjects": [{"kind": "User", "user": {"name": "flooder"}}],
+                "resourceRules": [{
+                    "verbs": ["*"], "apiGroups": ["*"], "resources": ["*"],
+                    "clusterScope": true, "namespaces": ["*"],
+                }],
+                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+            }],
+        },
+    })
+}
+
+/// A controller with `server_limit` seats and the flooding level and schema beside kube's
+/// mandatory `exempt` and `catch-all` (which `Config::from_objects` supplies).
+fn flooding_controller(server_limit: u32, limit_response: Value) -> Arc<Controller> {
+    let (config, problems) =
+        Config::from_objects(&[flooding_schema()], &[flooding_level(limit_response)]);
+    assert_eq!(problems, Vec::<String>::new());
+    let controller = Arc::new(Controller::new(server_limit));
+    controller.apply(config);
+    controller
+}
+
+fn level<'a>(stats: &'a [LevelStats], name: &str) -> &'a LevelStats {
+    stats
+        .iter()
+        .find(|level| level.priority_level == name)
+        .unwrap_or_else(|| panic!("no priority level {name}"))
+}
+
+/// Waits (at most [`STATE_WAIT`]) until `name` has `executing` requests running and
+/// `waiting` queued: the requests spawned before have reached stage 8.
+async fn wait_for_level(controller: &Controller, name: &str, executing: u64, waiting: u64) {
+    let deadline = tokio::time::Instant::now() + STATE_WAIT;
+    loop {
+        let stats = controller.stats();
+        let now = level(&stats, name);
+        if (now.executing_requests, now.waiting_requests) == (executing, waiting) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}: {} executing and {} waiting, not {executing} and {waiting}",
+            now.executing_requests,
+            now.waiting_requests
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Sends a request from a task of its own: it stays in the chain until aborted.
+fn spawn_request(
+    chain: &Arc<Chain>,
+    builder: hyper::http::request::Builder,
+) -> tokio::task::JoinHandle<(Response<Body>, Vec<Stage>)> {
+    let chain = chain.clone();
+    tokio::spawn(async move { send(&chain, builder).await })
+}
+
+#[tokio::test]
+async fn apf_names_the_schema_and_level_of_a_request_in_its_headers() {
+    let mut config = config();
+    let _tokens = with_tokens(&mut config);
+    let controller = flooding_controller(2, json!({"type": "Reject"}));
+    let chain = bare_chain(&config).with_flow_control(controller);
+    let (response, trace) = send(&chain, as_user(request("GET", "/version"), FLOODER_TOKEN)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()[FLOW_SCHEMA_UID_HEADER],
+        FLOODING_SCHEMA_UID
+    );
+    assert_eq!(
+        response.headers()[PRIORITY_LEVEL_UID_HEADER],
+        FLOODING_LEVEL_UID
+    );
+    assert_eq!(trace, STAGES);
+}
+
+#[test]
+fn priority_and_fairness_runs_after_impersonation_and_before_authorization() {
+    let at = |stage| STAGES.iter().position(|s| *s == stage);
+    assert_eq!(
+        at(Stage::PriorityAndFairness),
+        at(Stage::Impersonation).map(|i| i + 1)
+    );
+    assert_eq!(
+        at(Stage::Authorization),
+        at(Stage::PriorityAndFairness).map(|i| i + 1)
+    );
+}
+
+#[tokio::test]
+async fn a_flooder_past_its_levels_seats_is_a_429_while_system_masters_still_runs() {
+    let mut config = config();
+    let _tokens = with_tokens(&mut config);
+    // 2 seats: 1 for flooding, 1 for catch-all (5 shares each; exempt has none).
+    let controller = flooding_controller(2, json!({"type": "Reject"}));
+    let chain = Arc::new(bare_chain(&config).with_flow_control(controller.clone()));
+    let busy = spawn_request(
+        &chain,
+        as_user(request("GET", TEST_SLOW_PATH), FLOODER_TOKEN),
+    );
+    wait_for_level(&controller, FLOODING, 1, 0).await;
+    let (response, trace) = send(&chain, as_user(request("GET", "/version"), FLOODER_TOKEN)).await;
+    assert_eq!(trace.last(), Some(&Stage::PriorityAndFairness));
+    assert_eq!(response.headers()[RETRY_AFTER], "1");
+    // kube names the schema and level of a rejected request too.
+    assert_eq!(
+        response.headers()[FLOW_SCHEMA_UID_HEADER],
+        FLOODING_SCHEMA_UID
+    );
+    assert_eq!(
+        response.headers()[PRIORITY_LEVEL_UID_HEADER],
+        FLOODING_LEVEL_UID
+    );
+    let body = json_body(response).await;
+    assert_eq!(body["code"], 429);
+    assert_eq!(body["reason"], "TooManyRequests");
+    assert_eq!(
+        body["message"],
+        "Too many requests, please try again later."
+    );
+    assert_eq!(body["details"]["retryAfterSeconds"], 1);
+    let stats = controller.stats();
+    assert_eq!(level(&stats, FLOODING).rejected.concurrency_limit, 1);
+    // system:masters is exempt; anonymous is in catch-all, a level of its own.
+    let (response, trace) = send(&chain, as_user(request("GET", "/version"), ADMIN_TOKEN)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(trace, STAGES);
+    let (response, _) = send(&chain, request("GET", "/version")).await;
+    assert_eq!(response.status(), 200);
+    let stats = controller.stats();
+    assert_eq!(level(&stats, EXEMPT).dispatched, 1);
+    assert_eq!(level(&stats, CATCH_ALL).dispatched, 1);
+    busy.abort();
+}
+
+#[tokio::test]
+async fn with_apf_on_a_running_request_holds_no_in_flight_permit() {
+    let mut config = config();
+    config.max_requests_inflight = 1;
+    // Catch-all gets all 4 seats: both slow requests run side by side.
+    let controller = Arc::new(Controller::new(4));
+    let chain = Arc::new(bare_chain(&config).with_flow_control(controller.clone()));
+    let first = spawn_request(&chain, request("GET", TEST_SLOW_PATH));
+    wait_for_level(&controller, CATCH_ALL, 1, 0).await;
+    // Without APF stage 4 refuses this one (`over_the_in_flight_limit_is_a_429_with_retry_after`);
+    // with it, it runs until its own timeout.
+    let second = request("GET", &format!("{TEST_SLOW_PATH}?timeout=100ms"));
+    let (response, trace) = send(&chain, second).await;
+    assert_eq!(trace, STAGES, "refused before dispatch");
+    assert_eq!(response.status(), 504);
+    assert!(!first.is_finished(), "the first slow request ended early");
+    first.abort();
+}
+
+#[tokio::test]
+async fn a_request_queued_in_apf_holds_no_in_flight_permit() {
+    let mut config = config();
+    config.max_requests_inflight = 1;
+    let _tokens = with_tokens(&mut config);
+    let queuing = json!({"type": "Queue", "queuing": {
+        "queues": 1, "handSize": 1, "queueLengthLimit": 10,
+    }});
+    let controller = flooding_controller(2, queuing);
+    let chain = Arc::new(bare_chain(&config).with_flow_control(controller.clone()));
+    let slow = || as_user(request("GET", TEST_SLOW_PATH), FLOODER_TOKEN);
+    let running = spawn_request(&chain, slow());
+    wait_for_level(&controller, FLOODING, 1, 0).await;
+    // The flooder's second request waits in the queue (at most a quarter of the 60 s
+    // request timeout) for the level's one seat.
+    let queued = spawn_request(&chain, slow());
+    wait_for_level(&controller, FLOODING, 1, 1).await;
+    // The module doc of chain.rs: queued requests do not hold the permits an administrator
+    // needs.
+    let (response, trace) = send(&chain, as_user(request("GET", "/version"), ADMIN_TOKEN)).await;
+    assert_eq!(
+        trace,
+        STAGES,
+        "refused at {:?} with {}",
+        trace.last(),
+        response.status()
+    );
+    assert_eq!(response.status(), 200);
+    running.abort();
+    queued.abort();
 }

@@ -17,7 +17,7 @@ use kubesim_flowcontrol::config::Config;
 use kubesim_flowcontrol::{Classification, Controller, Rejection, WorkEstimate, bootstrap};
 use serde_json::Value;
 
-use crate::registry::{Registry, WriteOptions};
+use crate::registry::Registry;
 
 /// kube's response headers naming the schema and level a request was classified into.
 pub const FLOW_SCHEMA_UID_HEADER: &str = "x-kubernetes-pf-flowschema-uid";
@@ -30,10 +30,8 @@ const GROUP: &str = "flowcontrol.apiserver.k8s.io";
 
 /// The controller, and the task that keeps its config current (stops with the registry).
 pub fn start(server_concurrency_limit: u32, registry: Option<&Arc<Registry>>) -> Arc<Controller> {
+    // Kube's mandatory levels until the stored configuration is read.
     let controller = Arc::new(Controller::new(server_concurrency_limit));
-    let (config, problems) = Config::from_objects(&[], &[]);
-    log_problems(&problems);
-    controller.apply(config);
     if let Some(registry) = registry {
         tokio::spawn(keep_config(Arc::downgrade(registry), controller.clone()));
     }
@@ -96,15 +94,8 @@ pub fn headers(classification: &Classification) -> Vec<(&'static str, String)> {
 }
 
 async fn keep_config(registry: Weak<Registry>, controller: Arc<Controller>) {
-    loop {
-        let Some(registry) = registry.upgrade() else {
-            return;
-        };
-        if registry.caches_ready() {
-            break;
-        }
-        drop(registry);
-        tokio::time::sleep(POLL).await;
+    if !crate::registry::wait_caches_ready(&registry, POLL).await {
+        return;
     }
     let mut bootstrapped = false;
     let mut seen = (-1, -1);
@@ -181,33 +172,9 @@ async fn ensure_bootstrap(registry: &Registry) -> bool {
     let mut complete = true;
     // Levels first, so no schema is ever dangling.
     for (resource, object) in levels.chain(schemas) {
-        complete &= create_if_absent(registry, resource, object).await;
+        complete &= registry.create_if_absent(resource, object, MANAGER).await;
     }
     complete
-}
-
-async fn create_if_absent(registry: &Registry, resource: &'static Resource, object: Value) -> bool {
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let opts = WriteOptions {
-        field_manager: MANAGER.to_string(),
-        ..WriteOptions::default()
-    };
-    match registry.create(resource, "", object, &opts).await {
-        Ok(_) => {
-            tracing::debug!(kind = resource.kind, %name, "created APF bootstrap object");
-            true
-        }
-        Err(status) if status.code == 409 => true,
-        Err(status) => {
-            tracing::warn!(kind = resource.kind, %name, error = %status.message,
-                "could not create APF bootstrap object; retrying");
-            false
-        }
-    }
 }
 
 fn log_problems(problems: &[String]) {

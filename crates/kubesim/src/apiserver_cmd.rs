@@ -1,8 +1,10 @@
 //! `kubesim apiserver`: the API server's front, with kube-apiserver's flag names and defaults,
 //! so a command line written for kube-apiserver reads the same here. The authentication and
-//! authorization flags are in [`auth_flags`].
+//! authorization flags are in [`auth_flags`], API Priority and Fairness and audit in
+//! [`flow_audit_flags`].
 
 pub mod auth_flags;
+pub mod flow_audit_flags;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -51,6 +53,8 @@ pub struct ApiServerArgs {
     pub etcd_prefix: String,
     #[command(flatten)]
     pub auth: auth_flags::AuthArgs,
+    #[command(flatten)]
+    pub flow_audit: flow_audit_flags::FlowAuditArgs,
     /// Admission plugins to enable on top of the defaults (NamespaceLifecycle, LimitRanger,
     /// ServiceAccount, PodSecurity, MutatingAdmissionWebhook, ValidatingAdmissionWebhook,
     /// ResourceQuota), comma separated; they run in kube-apiserver's order whatever the order
@@ -111,6 +115,7 @@ impl ApiServerArgs {
         }
         config.etcd_prefix = self.etcd_prefix.clone();
         config.auth = self.auth.to_options()?;
+        self.flow_audit.to_options()?.apply_to(&mut config);
         config.admission = AdmissionOptions {
             enable: non_empty(&self.enable_admission_plugins),
             disable: non_empty(&self.disable_admission_plugins),
@@ -162,6 +167,8 @@ pub async fn run(config: ApiServerConfig) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use clap::Parser;
 
     use super::*;
@@ -286,6 +293,46 @@ mod tests {
             let error = config(args).unwrap_err();
             assert_eq!(error.flag, flag, "{args:?}: {error}");
         }
+    }
+
+    #[test]
+    fn priority_and_fairness_and_audit_flags_reach_the_config() {
+        let defaults = config(&CERTS).unwrap();
+        assert!(defaults.enable_priority_and_fairness);
+        assert_eq!(
+            defaults.audit,
+            kubesim_apiserver::audit::AuditOptions::default()
+        );
+        let mut args = CERTS.to_vec();
+        args.extend([
+            "--enable-priority-and-fairness=false",
+            "--audit-policy-file=audit-policy.yaml",
+            "--audit-log-path=audit.log",
+            "--audit-log-maxsize=10",
+            "--audit-webhook-config-file=audit-webhook.kubeconfig",
+            "--audit-webhook-batch-max-wait=5s",
+        ]);
+        let config = config(&args).unwrap();
+        assert!(!config.enable_priority_and_fairness);
+        let audit = &config.audit;
+        assert_eq!(audit.policy_file, Some(PathBuf::from("audit-policy.yaml")));
+        let log = audit.log.as_ref().unwrap();
+        assert_eq!(
+            (log.path.as_path(), log.max_size_mb),
+            (Path::new("audit.log"), 10)
+        );
+        assert_eq!(
+            audit.webhook_config_file,
+            Some(PathBuf::from("audit-webhook.kubeconfig"))
+        );
+        assert_eq!(audit.webhook_batch.max_wait, Some(Duration::from_secs(5)));
+        let mut bad = CERTS.to_vec();
+        bad.push("--audit-webhook-initial-backoff=10");
+        assert_eq!(config_error(&bad), "audit-webhook-initial-backoff");
+    }
+
+    fn config_error(args: &[&str]) -> &'static str {
+        config(args).unwrap_err().flag
     }
 
     #[test]

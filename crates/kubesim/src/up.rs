@@ -24,6 +24,7 @@ use kubesim_store::{InitialMember, StoreConfig, StoreNode};
 use crate::apiserver_cmd::auth_flags::{
     check_authorization_modes, failure_policy, parse_duration_or_zero,
 };
+use crate::apiserver_cmd::flow_audit_flags::FlowAuditArgs;
 use crate::authz_cmd::{AuthzConfig, AuthzServer};
 use crate::bench::api::client::{ApiClient, tls_connector};
 use crate::bench::api::plan::{CertFiles, Op, Plan, Server};
@@ -69,6 +70,9 @@ pub struct UpArgs {
     /// How long the Webhook authorizer reuses a denied answer; 0 asks every time.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub authorization_webhook_cache_unauthorized_ttl: String,
+    /// kube-apiserver's --enable-priority-and-fairness and --audit-* flags, for the API server.
+    #[command(flatten)]
+    pub flow_audit: FlowAuditArgs,
 }
 
 /// Where `up` keeps the certificates, under `--data-dir`.
@@ -109,6 +113,7 @@ pub fn plan(args: &UpArgs) -> Result<Vec<PlannedMember>, FlagError> {
         ));
     }
     authorization(args)?;
+    args.flow_audit.to_options()?;
     Ok(members)
 }
 
@@ -449,6 +454,10 @@ fn api_server_config(
         auth.authorization_webhook_config_file =
             Some(identities::write_webhook_kubeconfig(pki, authz_endpoint)?);
     }
+    args.flow_audit
+        .to_options()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .apply_to(&mut config);
     config
         .validate()
         .map_err(|e| anyhow::anyhow!("API server: {e}"))?;
@@ -537,6 +546,7 @@ mod tests {
             authz_failure_policy: "NoOpinion".into(),
             authorization_webhook_cache_authorized_ttl: "5m".into(),
             authorization_webhook_cache_unauthorized_ttl: "30s".into(),
+            flow_audit: FlowAuditArgs::default(),
         }
     }
 
@@ -806,5 +816,25 @@ mod tests {
         let config = api_server_config(&up, &pki, Vec::new(), "127.0.0.1:12379").unwrap();
         assert!(!config.auth.anonymous_auth);
         assert_eq!(config.auth.authorization_webhook_config_file, None);
+        assert!(config.enable_priority_and_fairness);
+        assert_eq!(config.audit.policy_file, None);
+        assert_eq!(config.audit.log, None);
+    }
+
+    #[test]
+    fn audit_and_priority_flags_reach_the_api_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut up = args(2379);
+        up.flow_audit.enable_priority_and_fairness = Some("false".into());
+        up.flow_audit.audit_policy_file = Some("policy.yaml".into());
+        up.flow_audit.audit_log_path = Some("audit.log".into());
+        let config = api_server_config(&up, dir.path(), Vec::new(), "127.0.0.1:12379").unwrap();
+        assert!(!config.enable_priority_and_fairness);
+        assert_eq!(config.audit.policy_file, Some(PathBuf::from("policy.yaml")));
+        let log = config.audit.log.as_ref().unwrap();
+        assert_eq!(log.path, PathBuf::from("audit.log"));
+        // `plan` checks them before anything starts.
+        up.flow_audit.audit_log_maxage = Some("-1".into());
+        assert_eq!(plan(&up).unwrap_err().flag, "audit-log-maxage");
     }
 }

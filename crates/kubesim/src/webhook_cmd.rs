@@ -29,7 +29,8 @@ Samples:
   no-privileged     (validating) denies pods with a privileged container
   image-policy      (validating) denies images outside --allowed-registries
   env-guard         (validating) denies pods labelled --label in namespace --namespace
-  audit-sink        allows everything; records each pod CREATE, served at GET /records
+  audit-sink        allows everything; records each pod CREATE, and the audit EventLists
+                    POSTed to /audit (an audit webhook), served at GET /records
 
 Every sample answers AdmissionReview JSON POSTed to any path, gRPC (content-type
 application/grpc*) and GET /healthz on the one TLS port.

@@ -1,6 +1,7 @@
 //! The knobs that make a sample slow or broken on purpose ([`Knobs`]), and the seeded draw
 //! of each call's fate from them ([`Faults::draw`]): how long to wait, and whether and how to
-//! fail. Only review calls draw (both transports); `/healthz` and `/records` never fail.
+//! fail. Only review calls draw (both transports); `/healthz`, `/records` and the audit-sink's
+//! `POST /audit` never fail.
 //!
 //! Failure modes (`--timeout-behaviour`), what a failing call does after its delay:
 //!

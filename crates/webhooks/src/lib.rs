@@ -30,7 +30,7 @@
 //! | `no-privileged` | validating | denies pods with a privileged container: `container "web" is privileged; privileged containers are not allowed` (offenders in spec order, `init container "x" is privileged` and `ephemeral container "y" is privileged` for the other lists, joined by `, `) |
 //! | `image-policy` | validating | denies pods with an image outside `--allowed-registries` (default `registry.k8s.io,docker.io`): `images from registries that are not allowed: "quay.io/a:1", "ghcr.io/b" (allowed registries: registry.k8s.io, docker.io)` |
 //! | `env-guard` | validating | denies pods labelled `--label` (default `env=development`) in namespace `--namespace` (default `production`): `pods labelled env=development are not allowed in namespace "production"` |
-//! | `audit-sink` | either | allows everything; records each pod CREATE (namespace, name, uid, request uid, user, time) in a ring of the latest 1024, logs a line for each, and answers them at `GET /records` |
+//! | `audit-sink` | either | allows everything; records each pod CREATE (namespace, name, uid, request uid, user, time) in a ring of the latest 1024, logs a line for each, and answers them at `GET /records`; also an audit webhook: records the events of each `audit.k8s.io/v1` EventList POSTed to `POST /audit` in the same ring |
 //!
 //! An image's registry is read as Docker reads a reference: the part before the first `/` is
 //! the registry when it contains `.` or `:`, is `localhost`, or has an upper-case letter;
@@ -52,8 +52,8 @@
 //! - `--seed N`: seeds every delay, failure and wrong uid; the same seed and sequence of calls
 //!   give the same fates. `kubesim webhook` takes one from the clock when not given.
 //!
-//! The knobs apply to review calls only: `GET /healthz` answers `ok` and `GET /records`
-//! answers at once, always.
+//! The knobs apply to review calls only: `GET /healthz` answers `ok`, and `GET /records` and
+//! `POST /audit` answer at once, always.
 //!
 //! # Bounds
 //!

@@ -198,7 +198,10 @@ fn record_create(
     if !writer.subresource.is_empty() {
         entry.insert("subresource".into(), text(writer.subresource));
     }
-    metadata.insert("managedFields".into(), Value::Array(vec![Value::Object(entry)]));
+    metadata.insert(
+        "managedFields".into(),
+        Value::Array(vec![Value::Object(entry)]),
+    );
 }
 
 /// Whether a write changed the field at `path`. A `.` path (a map, a list item) is the

@@ -112,10 +112,12 @@ pub fn prepare_for_create(resource: &Resource, object: &mut Value, uid: String, 
     let controller_status = matches!(
         (resource.group, resource.kind),
         ("", "ResourceQuota")
-            | ("flowcontrol.apiserver.k8s.io", "FlowSchema" | "PriorityLevelConfiguration")
+            | (
+                "flowcontrol.apiserver.k8s.io",
+                "FlowSchema" | "PriorityLevelConfiguration"
+            )
     );
-    if controller_status && let Some(fields) = object.as_object_mut()
-    {
+    if controller_status && let Some(fields) = object.as_object_mut() {
         fields.insert("status".into(), json!({}));
     }
 }

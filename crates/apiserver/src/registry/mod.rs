@@ -113,6 +113,21 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// Waits until every watch cache of the registry has done its first list; false when the
+/// registry is gone first (the server stopped). Polls every `poll`.
+pub async fn wait_caches_ready(registry: &Weak<Registry>, poll: Duration) -> bool {
+    loop {
+        let Some(registry) = registry.upgrade() else {
+            return false;
+        };
+        if registry.caches_ready() {
+            return true;
+        }
+        drop(registry);
+        tokio::time::sleep(poll).await;
+    }
+}
+
 impl Registry {
     /// Starts a watch cache for every stored resource and resumes the termination of
     /// namespaces that were Terminating when the server last stopped.
@@ -233,6 +248,34 @@ impl Registry {
     /// Whether every watch cache has done its first list (`/readyz`'s informer-sync check).
     pub fn caches_ready(&self) -> bool {
         self.caches.values().all(|cache| cache.ready())
+    }
+
+    /// Creates a cluster-scoped object the server itself keeps (bootstrap RBAC policy, APF
+    /// configuration) when it is absent, as `manager`; one that exists is left as it is.
+    /// Whether it is there now (a failure is logged and worth a retry).
+    pub async fn create_if_absent(
+        &self,
+        resource: &'static Resource,
+        object: Value,
+        manager: &str,
+    ) -> bool {
+        let name = meta::meta_str(&object, "name").to_string();
+        let opts = WriteOptions {
+            field_manager: manager.to_string(),
+            ..WriteOptions::default()
+        };
+        match self.create(resource, "", object, &opts).await {
+            Ok(_) => {
+                tracing::debug!(kind = resource.kind, %name, "created bootstrap object");
+                true
+            }
+            Err(status) if status.code == 409 => true,
+            Err(status) => {
+                tracing::warn!(kind = resource.kind, %name, error = %status.message,
+                    "could not create bootstrap object; retrying");
+                false
+            }
+        }
     }
 
     /// The store client, for `/readyz`'s etcd check.

@@ -36,15 +36,8 @@ pub fn start(registry: &Arc<Registry>) -> Arc<PolicyState> {
 }
 
 async fn run(registry: std::sync::Weak<Registry>, state: Arc<PolicyState>) {
-    loop {
-        let Some(registry) = registry.upgrade() else {
-            return;
-        };
-        if registry.caches_ready() {
-            break;
-        }
-        drop(registry);
-        tokio::time::sleep(POLL).await;
+    if !crate::registry::wait_caches_ready(&registry, POLL).await {
+        return;
     }
     let mut seen_revision = -1;
     loop {
@@ -81,29 +74,9 @@ async fn ensure_bootstrap(registry: &Registry) -> bool {
                 .map(|o| (bindings, o)),
         );
     for (resource, object) in objects {
-        complete &= create_if_absent(registry, resource, object).await;
+        complete &= registry.create_if_absent(resource, object, MANAGER).await;
     }
     complete
-}
-
-async fn create_if_absent(registry: &Registry, resource: &'static Resource, object: Value) -> bool {
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    match registry.create(resource, "", object, &own_write()).await {
-        Ok(_) => {
-            tracing::info!(kind = resource.kind, %name, "created bootstrap RBAC policy");
-            true
-        }
-        Err(status) if status.code == 409 => true,
-        Err(status) => {
-            tracing::warn!(kind = resource.kind, %name, error = %status.message,
-                "could not create bootstrap RBAC policy; retrying");
-            false
-        }
-    }
 }
 
 /// One pass of the aggregation controller over the cached ClusterRoles; whether every

@@ -121,9 +121,32 @@ impl WebhookOptions {
                 "invalid audit batch {PLUGIN_NAME} {name} {value}, must be a positive number"
             ));
         }
+        // kubesim's own bound: a buffer or batch this large would be a typo, and would ask
+        // for that much memory up front.
+        let sizes = [
+            ("buffer size", self.buffer_size),
+            ("max batch size", self.max_batch_size),
+            ("max in flight", self.max_in_flight),
+        ];
+        if let Some((name, value)) = sizes.iter().find(|(_, value)| *value > MAX_SIZE) {
+            return Err(format!(
+                "invalid audit batch {PLUGIN_NAME} {name} {value}, must be at most {MAX_SIZE}"
+            ));
+        }
         if self.timeout.is_zero() {
             return Err(format!(
                 "invalid audit {PLUGIN_NAME} timeout 0s, must be above 0"
+            ));
+        }
+        // Waits are added to instants: bounded so that the sum cannot overflow.
+        let waits = [
+            ("max batch wait", self.max_batch_wait),
+            ("initial backoff", self.initial_backoff),
+            ("timeout", self.timeout),
+        ];
+        if let Some((name, value)) = waits.iter().find(|(_, value)| *value > MAX_WAIT) {
+            return Err(format!(
+                "invalid audit {PLUGIN_NAME} {name} {value:?}, must be at most {MAX_WAIT:?}"
             ));
         }
         if self.retries > MAX_RETRIES {
@@ -135,6 +158,12 @@ impl WebhookOptions {
         Ok(())
     }
 }
+
+/// The longest batch wait, backoff or timeout accepted (a day).
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// The largest buffer, batch or in-flight count accepted (the log backend's bound too).
+pub const MAX_SIZE: usize = 1_000_000;
 
 /// The waits before each retry: `initial`, then 1.5 times the previous one.
 pub fn backoffs(initial: Duration, retries: u32) -> impl Iterator<Item = Duration> {
