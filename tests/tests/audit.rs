@@ -53,7 +53,8 @@ rules:
 "#;
 const NS: &str = "audit";
 const WEBHOOK: &str = "no-privileged.kubesim.io";
-const WATCH_URI: &str = "/api/v1/namespaces/audit/configmaps?watch=1&timeoutSeconds=2";
+/// The watch `kubectl get --raw` makes, its query in the order kubectl sends it (sorted).
+const WATCH_URI: &str = "/api/v1/namespaces/audit/configmaps?timeoutSeconds=2&watch=1";
 const PAUSE: &str = "registry.k8s.io/pause:3.10";
 /// How long the events may take to reach the log (its writer thread) and the sink (a batch
 /// waits at most `--audit-webhook-batch-max-wait=1s`).
@@ -304,6 +305,21 @@ fn at<'a>(events: &'a [Value], stage: &str) -> anyhow::Result<&'a Value> {
         .with_context(|| format!("no {stage} event in {events:#?}"))
 }
 
+/// Fails naming every one of `checks` (what kube writes, and whether the event has it) that
+/// does not hold, with the whole event.
+fn expect(what: &str, event: &Value, checks: &[(&str, bool)]) -> anyhow::Result<()> {
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|(_, holds)| !holds)
+        .map(|(check, _)| *check)
+        .collect();
+    ensure!(
+        failed.is_empty(),
+        "{what}: expected {failed:?} (as kube-apiserver writes it) in {event:#}"
+    );
+    Ok(())
+}
+
 /// What every event of a request shares: kube's kind and apiVersion, the level, the user.
 fn check_common(events: &[Value], level: &str, user: &str) -> anyhow::Result<()> {
     for event in events {
@@ -353,15 +369,54 @@ fn check_create(events: &[Value]) -> anyhow::Result<()> {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    ensure!(
-        str_at(complete, "/requestURI").starts_with("/api/v1/namespaces/audit/configmaps")
-            && groups.contains(&json!("system:masters"))
-            && complete["objectRef"]["apiVersion"] == "v1"
-            && complete["responseObject"]["metadata"]["name"] == "audited"
-            && !str_at(complete, "/responseObject/metadata/uid").is_empty()
-            && complete["responseStatus"]["code"] == 201,
-        "the create's ResponseComplete: {complete:#}"
-    );
+    let request_uri = str_at(complete, "/requestURI");
+    let checks = [
+        (
+            "requestURI /api/v1/namespaces/audit/configmaps?...",
+            request_uri.starts_with("/api/v1/namespaces/audit/configmaps"),
+        ),
+        (
+            "user.groups with system:masters",
+            groups.contains(&json!("system:masters")),
+        ),
+        // kube's LogRequestObject completes objectRef from the decoded request object.
+        (
+            "objectRef.name audited",
+            complete["objectRef"]["name"] == "audited",
+        ),
+        (
+            "objectRef.apiVersion v1",
+            complete["objectRef"]["apiVersion"] == "v1",
+        ),
+        // A create's request object has no uid or resourceVersion yet, and kube does not
+        // take them from the response.
+        (
+            "objectRef without uid",
+            complete["objectRef"].get("uid").is_none(),
+        ),
+        // kubectl sends the configmap as protobuf; kube records the decoded object as JSON.
+        (
+            "requestObject.kind ConfigMap",
+            complete["requestObject"]["kind"] == "ConfigMap",
+        ),
+        (
+            "requestObject.data {color: blue}",
+            complete["requestObject"]["data"] == json!({"color": "blue"}),
+        ),
+        (
+            "responseObject.metadata.name audited",
+            complete["responseObject"]["metadata"]["name"] == "audited",
+        ),
+        (
+            "responseObject.metadata.uid",
+            !str_at(complete, "/responseObject/metadata/uid").is_empty(),
+        ),
+        (
+            "responseStatus.code 201",
+            complete["responseStatus"]["code"] == 201,
+        ),
+    ];
+    expect("the create's ResponseComplete", complete, &checks)?;
     check_authorization(complete, "allow")
 }
 
@@ -374,14 +429,26 @@ fn check_forbidden(events: &[Value], message: &str) -> anyhow::Result<()> {
     check_common(events, "RequestResponse", "eve")?;
     let complete = at(events, "ResponseComplete")?;
     let status = &complete["responseStatus"];
-    ensure!(
-        status["code"] == 403
-            && status["status"] == "Failure"
-            && status["reason"] == "Forbidden"
-            && status["message"] == message
-            && complete["objectRef"]["name"] == "audited",
-        "the 403's ResponseComplete: {complete:#}"
-    );
+    let checks = [
+        ("responseStatus.code 403", status["code"] == 403),
+        (
+            "responseStatus.status Failure",
+            status["status"] == "Failure",
+        ),
+        (
+            "responseStatus.reason Forbidden",
+            status["reason"] == "Forbidden",
+        ),
+        (
+            "responseStatus.message kube's",
+            status["message"] == message,
+        ),
+        (
+            "objectRef.name audited",
+            complete["objectRef"]["name"] == "audited",
+        ),
+    ];
+    expect("the 403's ResponseComplete", complete, &checks)?;
     check_authorization(complete, "forbid")
 }
 
@@ -395,15 +462,32 @@ fn check_denied(events: &[Value], denied: &str) -> anyhow::Result<()> {
     check_common(events, "Metadata", "kubesim-admin")?;
     let complete = at(events, "ResponseComplete")?;
     let status = &complete["responseStatus"];
-    ensure!(
-        status["code"] == 403
-            && status["status"] == "Failure"
-            && str_at(status, "/message").starts_with(denied)
-            && complete.get("requestObject").is_none()
-            && complete["annotations"]["pod-security.kubernetes.io/enforce-policy"]
+    let checks = [
+        ("responseStatus.code 403", status["code"] == 403),
+        (
+            "responseStatus.status Failure",
+            status["status"] == "Failure",
+        ),
+        (
+            "responseStatus.message the webhook's denial",
+            str_at(status, "/message").starts_with(denied),
+        ),
+        // kube's LogRequestObject completes objectRef at level Metadata too.
+        (
+            "objectRef.name privileged",
+            complete["objectRef"]["name"] == "privileged",
+        ),
+        (
+            "no requestObject at level Metadata",
+            complete.get("requestObject").is_none(),
+        ),
+        (
+            "annotation pod-security.kubernetes.io/enforce-policy privileged:latest",
+            complete["annotations"]["pod-security.kubernetes.io/enforce-policy"]
                 == "privileged:latest",
-        "the denied create's ResponseComplete: {complete:#}"
-    );
+        ),
+    ];
+    expect("the denied create's ResponseComplete", complete, &checks)?;
     check_authorization(complete, "allow")
 }
 

@@ -333,8 +333,9 @@ impl RequestAudit {
         self.event().annotations.extend(annotations);
     }
 
-    /// The request body, at level Request and up: JSON, or YAML (apply) made JSON; a body
-    /// that is neither is not recorded.
+    /// A patch or DeleteOptions as sent, at level Request and up (kube's
+    /// `LogRequestPatch`): JSON, or YAML (apply) made JSON; a body that is neither is not
+    /// recorded.
     pub fn request_body(&self, body: &[u8]) {
         if self.config.level < Level::Request || body.is_empty() {
             return;
@@ -342,12 +343,26 @@ impl RequestAudit {
         let parsed = serde_json::from_slice::<Value>(body)
             .ok()
             .or_else(|| yaml_serde::from_slice::<Value>(body).ok());
-        if let Some(mut object) = parsed {
-            if self.config.omit_managed_fields {
-                drop_managed_fields(&mut object);
-            }
-            self.event().request_object = Some(object);
+        if let Some(object) = parsed {
+            self.set_request_object(object);
         }
+    }
+
+    /// The decoded object of a create or update (kube's `LogRequestObject`): it fills in
+    /// what objectRef lacks (the name of a create, its namespace, uid and resourceVersion),
+    /// and is the requestObject at level Request and up.
+    pub fn request_object(&self, object: &Value) {
+        self.complete_object_ref(object);
+        if self.config.level >= Level::Request {
+            self.set_request_object(object.clone());
+        }
+    }
+
+    fn set_request_object(&self, mut object: Value) {
+        if self.config.omit_managed_fields {
+            drop_managed_fields(&mut object);
+        }
+        self.event().request_object = Some(object);
     }
 
     /// Whether the response body is wanted ([`RequestAudit::response_body`]).
@@ -364,7 +379,6 @@ impl RequestAudit {
             if self.config.omit_managed_fields {
                 drop_managed_fields(&mut object);
             }
-            self.fill_object_ref(&object);
             self.event().response_object = Some(object);
         }
     }
@@ -419,22 +433,30 @@ impl RequestAudit {
         self.emit(stage);
     }
 
-    /// The object's uid and resourceVersion into `objectRef`, from a response object.
-    fn fill_object_ref(&self, object: &Value) {
+    /// objectRef's empty namespace, name, uid and resourceVersion from `object`'s metadata.
+    fn complete_object_ref(&self, object: &Value) {
         let mut event = self.event();
         let Some(reference) = event.object_ref.as_mut() else {
             return;
         };
         let meta = |key: &str| {
             object
-                .pointer(&format!("/metadata/{key}"))
+                .get("metadata")
+                .and_then(|m| m.get(key))
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string()
         };
-        if reference.name.is_empty() || reference.name == meta("name") {
-            reference.uid = meta("uid");
-            reference.resource_version = meta("resourceVersion");
+        let fields = [
+            (&mut reference.namespace, "namespace"),
+            (&mut reference.name, "name"),
+            (&mut reference.uid, "uid"),
+            (&mut reference.resource_version, "resourceVersion"),
+        ];
+        for (field, key) in fields {
+            if field.is_empty() {
+                *field = meta(key);
+            }
         }
     }
 

@@ -112,7 +112,14 @@ pub struct Call<'a> {
 impl Call<'_> {
     /// Serves the request; `body` is the whole request body (already size-limited).
     pub async fn serve(self, body: Bytes) -> Result<Response<Body>, Status> {
-        if let Some(audit) = &self.audit {
+        if let Some(audit) = &self.audit
+            && matches!(
+                self.info.verb.as_str(),
+                "patch" | "delete" | "deletecollection"
+            )
+        {
+            // kube's `LogRequestPatch`: a patch (and DeleteOptions) as sent. Creates and
+            // updates log the decoded object instead (`audit_request_object`).
             audit.request_body(&body);
         }
         match self.info.verb.as_str() {
@@ -150,6 +157,7 @@ impl Call<'_> {
 
     async fn create(&self, body: &[u8]) -> Result<Response<Body>, Status> {
         let (object, mut warnings) = self.decode_body(body)?;
+        self.audit_request_object(&object);
         let opts = self.write_options()?;
         let created = self
             .registry
@@ -163,6 +171,7 @@ impl Call<'_> {
 
     async fn update(&self, body: &[u8]) -> Result<Response<Body>, Status> {
         let (object, mut warnings) = self.decode_body(body)?;
+        self.audit_request_object(&object);
         let opts = self.write_options()?;
         let written = self
             .registry
@@ -400,6 +409,15 @@ impl Call<'_> {
         }
         opts.dry_run |= dry_run(&self.query)?;
         Ok(opts)
+    }
+
+    /// kube's `LogRequestObject`: the decoded body (whatever the wire format, protobuf
+    /// included) completes the audit event's objectRef and, at level Request, is its
+    /// requestObject.
+    fn audit_request_object(&self, object: &Value) {
+        if let Some(audit) = &self.audit {
+            audit.request_object(object);
+        }
     }
 
     fn decode_body(&self, body: &[u8]) -> Result<(Value, Vec<String>), Status> {
