@@ -7,7 +7,6 @@
 //! later request's events have appeared: the writer keeps the order events were sent in.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 use http_body_util::Full;
 use hyper::{Request, Response};
@@ -78,16 +77,7 @@ fn audited(authorization_modes: &str) -> Audited {
 
 /// The chain as `chain_tests.rs` builds it: no storage.
 fn chain_with(config: &ApiServerConfig, env: &Env) -> Chain {
-    let routes = Routes {
-        server_address: "127.0.0.1:6443".to_string(),
-        shutting_down: Arc::new(AtomicBool::new(false)),
-        max_request_body_bytes: config.max_request_body_bytes,
-        registry: None,
-        policy: None,
-        flow_control: None,
-        auditor: None,
-        clock: Arc::new(kubesim_net::SystemClock),
-    };
+    let routes = Routes::without_storage(config.max_request_body_bytes);
     let security = crate::security::build(&config.auth, None, env, None).unwrap();
     Chain::new(config, routes, Arc::new(security), env.entropy.clone())
 }

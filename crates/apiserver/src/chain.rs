@@ -58,6 +58,7 @@ use crate::ApiServerConfig;
 use crate::audit::{Auditor, RequestAudit, RequestMeta};
 use crate::context::{RequestContext, RequestDeadline, Security};
 use crate::held_body::{SharedBody, drain, hold_until_sent};
+use crate::metrics::{GaugeGuard, Metrics, RequestLabels};
 use crate::response::{self, Body};
 use crate::routes::Routes;
 use crate::security::trace::RequestTrace;
@@ -128,6 +129,8 @@ pub struct Chain {
     apf_wait_limit: Duration,
     /// `None` when nothing is audited.
     auditor: Option<Arc<Auditor>>,
+    /// Request counts and latencies, per stage too (`/metrics`).
+    metrics: Arc<Metrics>,
 }
 
 /// What the stages leave for the end of the request: its audit, its APF seat (released as
@@ -141,6 +144,11 @@ struct Progress {
     seat: Option<Seat>,
     headers: Vec<(&'static str, String)>,
     long_running: bool,
+    /// The request's metric labels, once its info is known.
+    labels: Option<RequestLabels>,
+    /// `apiserver_current_inflight_requests`, or for a watch `apiserver_longrunning_requests`,
+    /// counted while this is held (a watch's until its stream ends).
+    gauge: Option<GaugeGuard>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -166,6 +174,7 @@ impl Chain {
             ),
             max_request_body_bytes: config.max_request_body_bytes,
             request_timeout: config.request_timeout,
+            metrics: routes.metrics.clone(),
             routes,
             security,
             entropy,
@@ -209,6 +218,7 @@ impl Chain {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         trace.push(Stage::PanicGuard);
+        let started = tokio::time::Instant::now();
         // The body stays alive until the response is sent, however early a stage refuses
         // (`held_body`: else HTTP/2 may reset the stream before the answer goes out).
         let (parts, body) = request.into_parts();
@@ -250,6 +260,12 @@ impl Chain {
             }
         };
         let (mut parts, body) = response.into_parts();
+        if let Some(labels) = &progress.labels {
+            self.metrics
+                .observe_request(labels, parts.status.as_u16(), started.elapsed());
+        }
+        // A watch's gauge rides on its body; anything else's stops counting here.
+        let gauge = progress.gauge.take().filter(|_| progress.long_running);
         if let Ok(value) = hyper::header::HeaderValue::from_str(&audit_id) {
             parts.headers.insert(AUDIT_ID_HEADER, value);
         }
@@ -259,12 +275,12 @@ impl Chain {
             }
         }
         let Some(audit) = audit else {
-            return Response::from_parts(parts, hold_until_sent(body, Box::new(slot)));
+            return Response::from_parts(parts, hold_until_sent(body, Box::new((slot, gauge))));
         };
         let body = audit_response(&audit, parts.status.as_u16(), body, progress.long_running).await;
         Response::from_parts(
             parts,
-            hold_until_sent(body, Box::new((slot, CompleteOnDrop(audit)))),
+            hold_until_sent(body, Box::new((slot, gauge, CompleteOnDrop(audit)))),
         )
     }
 
@@ -282,6 +298,14 @@ impl Chain {
         trace.push(Stage::RequestInfo);
         let info = request_info(&request)?;
         progress.long_running = is_long_running(&info);
+        let labels = request_labels(&request, &info);
+        progress.gauge = Some(if progress.long_running {
+            self.metrics.longrunning(&labels)
+        } else {
+            self.metrics
+                .inflight(!NON_MUTATING_VERBS.contains(&info.verb.as_str()))
+        });
+        progress.labels = Some(labels);
         trace.push(Stage::SizeLimit);
         let mut request = size_limit(request, self.max_request_body_bytes)?;
         trace.push(Stage::InFlight);
@@ -344,7 +368,10 @@ impl Chain {
         progress: &mut Progress,
     ) -> Result<UserInfo, Status> {
         trace.push(Stage::Authentication);
-        let authenticated = match self.authenticate(request, path).await {
+        let mut timer = StageTimer::start(&self.metrics);
+        let authenticated = self.authenticate(request, path).await;
+        timer.lap("authentication");
+        let authenticated = match authenticated {
             Ok(authenticated) => authenticated,
             Err(status) => {
                 if let Some(auditor) = &self.auditor {
@@ -363,17 +390,26 @@ impl Chain {
             let meta = RequestMeta::of(request, &path.audit_id);
             progress.audit = auditor.begin(meta, &authenticated.user, info);
         }
+        timer.lap("audit");
         trace.push(Stage::Impersonation);
-        let user = self.impersonate(request, &authenticated, path).await?;
+        let user = self.impersonate(request, &authenticated, path).await;
+        timer.lap("impersonation");
+        let user = user?;
         if let (Some(audit), Some(impersonated)) = (&progress.audit, &path.impersonated) {
             audit.set_impersonated_user(impersonated);
         }
         trace.push(Stage::PriorityAndFairness);
-        self.prioritize(&user, info, request.uri(), path, progress)
-            .await?;
+        let admitted = self
+            .prioritize(&user, info, request.uri(), path, progress)
+            .await;
+        timer.lap("priorityandfairness");
+        admitted?;
         trace.push(Stage::Authorization);
-        self.authorize(&user, info, request.uri(), path, progress.audit.as_deref())
-            .await?;
+        let authorized = self
+            .authorize(&user, info, request.uri(), path, progress.audit.as_deref())
+            .await;
+        timer.lap("authorization");
+        authorized?;
         Ok(user)
     }
 
@@ -510,6 +546,39 @@ impl Chain {
             return Ok(());
         }
         Err(refusal(uri, &attributes, &decision))
+    }
+}
+
+/// The metric labels of a request ([`RequestLabels::of`]).
+fn request_labels<B>(request: &Request<B>, info: &RequestInfo) -> RequestLabels {
+    let content_type = request
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let query = request.uri().query().unwrap_or("");
+    RequestLabels::of(request.method().as_str(), info, query, content_type)
+}
+
+/// Times the chain's stages one after another (`apiserver_request_filter_duration_seconds`).
+struct StageTimer<'a> {
+    metrics: &'a Metrics,
+    since: tokio::time::Instant,
+}
+
+impl<'a> StageTimer<'a> {
+    fn start(metrics: &'a Metrics) -> StageTimer<'a> {
+        StageTimer {
+            metrics,
+            since: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Records the stage that just ended, and starts the next.
+    fn lap(&mut self, filter: &str) {
+        let now = tokio::time::Instant::now();
+        self.metrics.observe_filter(filter, now - self.since);
+        self.since = now;
     }
 }
 

@@ -3,7 +3,6 @@
 //! in-flight limit of stage 4 share the load.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -27,16 +26,7 @@ fn chain_with(config: &ApiServerConfig) -> Arc<Chain> {
 
 /// The chain of `config`, before `Arc`: for `with_flow_control`.
 fn bare_chain(config: &ApiServerConfig) -> Chain {
-    let routes = Routes {
-        server_address: "127.0.0.1:6443".to_string(),
-        shutting_down: Arc::new(AtomicBool::new(false)),
-        max_request_body_bytes: config.max_request_body_bytes,
-        registry: None,
-        policy: None,
-        flow_control: None,
-        auditor: None,
-        clock: Arc::new(kubesim_net::SystemClock),
-    };
+    let routes = Routes::without_storage(config.max_request_body_bytes);
     let env = kubesim_net::Env::production(std::env::temp_dir());
     let security = crate::security::build(&config.auth, None, &env, None).unwrap();
     Chain::new(config, routes, Arc::new(security), env.entropy.clone())

@@ -30,6 +30,7 @@
 //! - [`version`], [`health`], [`discovery`]: the documents those endpoints answer, as pure
 //!   functions.
 //! - [`response`]: the one conversion to the wire: a `Status` to a response.
+//! - [`metrics`]: `/metrics`, kube's request, stage, admission and etcd metrics.
 //! - [`config`]: [`ApiServerConfig`], every bound with kube-apiserver's defaults.
 //!
 //! Errors are `kubesim_api::Status` from the first stage that refuses a request to the
@@ -49,6 +50,7 @@ pub mod discovery;
 pub mod flowcontrol;
 pub mod health;
 pub mod held_body;
+pub mod metrics;
 pub mod registry;
 pub mod response;
 pub mod rest;

@@ -107,6 +107,8 @@ pub struct Call<'a> {
     pub security: Option<Arc<crate::context::Security>>,
     /// The request's audit, when it is audited (`crate::audit`).
     pub audit: Option<Arc<crate::audit::RequestAudit>>,
+    /// Where admission's durations go; `None` in tests without a server.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Call<'_> {
@@ -275,6 +277,12 @@ impl Call<'_> {
         let steps = record.steps();
         if steps.is_empty() {
             return;
+        }
+        if let Some(metrics) = &self.metrics {
+            let operation = admission_operation(&self.info.verb);
+            for step in &steps {
+                metrics.observe_admission(step, operation);
+            }
         }
         tracing::debug!(
             audit_id = self.audit_id.as_deref().unwrap_or(""),
@@ -603,6 +611,15 @@ pub fn decode_object(
 }
 
 /// kube's `ReturnDeletedObject`: pods answer DELETE with the pod, most kinds with a Status.
+/// kube's admission `operation` label of a verb.
+fn admission_operation(verb: &str) -> &'static str {
+    match verb {
+        "create" => "CREATE",
+        "delete" | "deletecollection" => "DELETE",
+        _ => "UPDATE",
+    }
+}
+
 fn returns_deleted_object(resource: &Resource) -> bool {
     matches!(resource.kind, "Pod" | "Namespace" | "Service")
 }

@@ -53,6 +53,8 @@ pub struct Routes {
     pub auditor: Option<Arc<crate::audit::Auditor>>,
     /// Wall-clock time for the APF dumps.
     pub clock: Arc<dyn kubesim_net::Clock>,
+    /// The server's metrics (`/metrics`); the chain and the handlers record into them.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Routes {
@@ -64,6 +66,22 @@ impl std::fmt::Debug for Routes {
 }
 
 impl Routes {
+    /// Routes without storage, APF or audit, for the chain's unit tests.
+    #[cfg(test)]
+    pub(crate) fn without_storage(max_request_body_bytes: usize) -> Routes {
+        Routes {
+            server_address: "127.0.0.1:6443".to_string(),
+            shutting_down: Arc::new(AtomicBool::new(false)),
+            max_request_body_bytes,
+            registry: None,
+            policy: None,
+            flow_control: None,
+            auditor: None,
+            clock: Arc::new(kubesim_net::SystemClock),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+        }
+    }
+
     pub async fn dispatch<B>(
         &self,
         request: Request<Limited<B>>,
@@ -139,10 +157,10 @@ impl Routes {
         Some(response::text(200, text))
     }
 
-    /// `/metrics` in Prometheus' text format: what kubesim counts so far, under kube's
-    /// names (API Priority and Fairness, the audit backends).
+    /// `/metrics` in Prometheus' text format, under kube's names: requests, stages,
+    /// admission, etcd ([`crate::metrics`]), API Priority and Fairness, the audit backends.
     fn metrics(&self) -> Response<Body> {
-        let mut text = String::new();
+        let mut text = self.metrics.encode();
         if let Some(controller) = &self.flow_control {
             text.push_str(&kubesim_flowcontrol::dump::metrics(&controller.stats()));
         }
@@ -208,6 +226,7 @@ impl Routes {
             audit_id: context.map(|context| context.audit_id.clone()),
             security: context.map(|context| context.security.clone()),
             audit: context.and_then(|context| context.audit.clone()),
+            metrics: Some(self.metrics.clone()),
             deadline: parts
                 .extensions
                 .get::<crate::context::RequestDeadline>()

@@ -68,11 +68,13 @@ impl ApiServer {
             .local_addr()
             .map_err(|e| format!("failed to read the bound address: {e}"))?;
         let shutting_down = Arc::new(AtomicBool::new(false));
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let registry = match config.etcd_servers.as_slice() {
             [] => None,
             servers => {
                 let storage =
                     EtcdStorage::new(&env, servers).map_err(|e| format!("--etcd-servers: {e}"))?;
+                let storage = storage.with_observer(etcd_observer(&metrics, &config.etcd_prefix));
                 Some(Registry::start(env.clone(), storage, &config.etcd_prefix))
             }
         };
@@ -105,6 +107,7 @@ impl ApiServer {
             flow_control: flow_control.clone(),
             auditor: auditor.clone(),
             clock: env.clock.clone(),
+            metrics,
         };
         let mut chain = Chain::new(&config, routes, security, env.entropy.clone());
         if let Some(controller) = flow_control {
@@ -136,6 +139,21 @@ impl ApiServer {
             tracing::error!(%error, "API server accept loop failed");
         }
     }
+}
+
+/// `etcd_request_duration_seconds`: each store request by operation and resource (the key's
+/// first segment after the prefix: `/registry/pods/a/b` is `pods`).
+fn etcd_observer(
+    metrics: &Arc<crate::metrics::Metrics>,
+    prefix: &str,
+) -> kubesim_storage::storage::Observer {
+    let metrics = metrics.clone();
+    let prefix = format!("{}/", prefix.trim_end_matches('/'));
+    Arc::new(move |operation, key, elapsed| {
+        let rest = key.strip_prefix(prefix.as_str()).unwrap_or(key);
+        let resource = rest.split('/').next().unwrap_or("");
+        metrics.observe_etcd(operation, resource, elapsed);
+    })
 }
 
 /// The address `/api` tells clients to use: the bound one, or loopback when bound to every

@@ -31,7 +31,7 @@ pub mod shuffle;
 use kubesim_api::RequestInfo;
 use kubesim_api::user::UserInfo;
 
-pub use controller::{Controller, Rejection, RejectReason, Seat};
+pub use controller::{Controller, RejectReason, Rejection, Seat};
 
 /// What APF knows of a request when it classifies it: kube's `RequestDigest`, the request
 /// info and the user after impersonation.

@@ -1,6 +1,11 @@
 //! [`EtcdStorage`]: get, create, update, delete and list over etcd's KV service, each one
 //! request (a Txn where there is a precondition), as kube-apiserver's `etcd3/store.go` does.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
 use kubesim_net::Env;
 use kubesim_net::network::{ChannelConfig, channel};
 use kubesim_proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
@@ -54,6 +59,25 @@ pub struct ListResult {
 pub struct EtcdStorage {
     pub(crate) kv: KvClient<Channel>,
     pub(crate) watch: WatchClient<Channel>,
+    observer: ObserverSlot,
+}
+
+/// Told of each request to the store once it is answered: kube's operation name (`get`,
+/// `list`, `create`, `update`, `delete`), the key or prefix, and how long it took (the API
+/// server's `etcd_request_duration_seconds`).
+pub type Observer = Arc<dyn Fn(&'static str, &str, Duration) + Send + Sync>;
+
+#[derive(Clone, Default)]
+struct ObserverSlot(Option<Observer>);
+
+impl std::fmt::Debug for ObserverSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Some(observer)"
+        } else {
+            "None"
+        })
+    }
 }
 
 impl EtcdStorage {
@@ -81,12 +105,28 @@ impl EtcdStorage {
         EtcdStorage {
             kv: KvClient::new(chan.clone()).max_decoding_message_size(MAX_RESPONSE_BYTES),
             watch: WatchClient::new(chan).max_decoding_message_size(MAX_RESPONSE_BYTES),
+            observer: ObserverSlot::default(),
+        }
+    }
+
+    /// This client, telling `observer` of every request it makes (and its clones).
+    pub fn with_observer(mut self, observer: Observer) -> EtcdStorage {
+        self.observer = ObserverSlot(Some(observer));
+        self
+    }
+
+    fn observe(&self, operation: &'static str, key: &str, started: Instant) {
+        if let Some(observer) = &self.observer.0 {
+            observer(operation, key, started.elapsed());
         }
     }
 
     /// The value and mod_revision of `key`, read linearizably; `None` when it is absent.
     pub async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, i64)>, StorageError> {
-        let resp = self.kv.clone().range(range(key)).await?.into_inner();
+        let started = Instant::now();
+        let resp = self.kv.clone().range(range(key)).await;
+        self.observe("get", key, started);
+        let resp = resp?.into_inner();
         Ok(resp
             .kvs
             .into_iter()
@@ -106,7 +146,7 @@ impl EtcdStorage {
             success: vec![op(Op::RequestPut(put(key, value)))],
             failure: vec![],
         };
-        let resp = self.txn(txn).await?;
+        let resp = self.txn(txn, "create", key).await?;
         if !resp.succeeded {
             return Err(StorageError::AlreadyExists);
         }
@@ -129,7 +169,7 @@ impl EtcdStorage {
             // kube-apiserver reads the current state in the failure branch: one round trip.
             failure: vec![op(Op::RequestRange(range(key)))],
         };
-        let resp = self.txn(txn).await?;
+        let resp = self.txn(txn, "update", key).await?;
         if !resp.succeeded {
             return Err(precondition_failed(&resp));
         }
@@ -159,7 +199,7 @@ impl EtcdStorage {
             success: vec![op(Op::RequestDeleteRange(delete))],
             failure: vec![op(Op::RequestRange(range(key)))],
         };
-        let resp = self.txn(txn).await?;
+        let resp = self.txn(txn, "delete", key).await?;
         if !resp.succeeded {
             return Err(precondition_failed(&resp));
         }
@@ -201,7 +241,10 @@ impl EtcdStorage {
             revision,
             ..Default::default()
         };
-        let resp = match self.kv.clone().range(req).await {
+        let started = Instant::now();
+        let resp = self.kv.clone().range(req).await;
+        self.observe("list", &prefix, started);
+        let resp = match resp {
             Ok(resp) => resp.into_inner(),
             Err(status) if StorageError::is_compacted(&status) && opts.continue_key.is_some() => {
                 return Err(StorageError::Expired {
@@ -243,8 +286,16 @@ impl EtcdStorage {
         })
     }
 
-    async fn txn(&self, txn: TxnRequest) -> Result<TxnResponse, StorageError> {
-        Ok(self.kv.clone().txn(txn).await?.into_inner())
+    async fn txn(
+        &self,
+        txn: TxnRequest,
+        operation: &'static str,
+        key: &str,
+    ) -> Result<TxnResponse, StorageError> {
+        let started = Instant::now();
+        let resp = self.kv.clone().txn(txn).await;
+        self.observe(operation, key, started);
+        Ok(resp?.into_inner())
     }
 }
 
