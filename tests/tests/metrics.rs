@@ -62,3 +62,51 @@ async fn metrics_count_each_request_stage_admission_step_and_store_call() -> any
     })
     .await
 }
+
+#[tokio::test]
+async fn a_create_that_asks_gets_each_stage_and_admission_step_in_server_timing()
+-> anyhow::Result<()> {
+    bounded(async {
+        if !kubesim_tests::apiserver::curl_or_skip("server_timing")? {
+            return Ok(());
+        }
+        let server = Server::start().await?;
+        let url = server.url("/api/v1/namespaces");
+        let body = r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"timed"}}"#;
+        let out = server
+            .curl(&[
+                "--dump-header",
+                "-",
+                "--output",
+                "/dev/null",
+                "-H",
+                "Content-Type: application/json",
+                "-H",
+                "X-Kubesim-Trace: 1",
+                "--data",
+                body,
+                &url,
+            ])
+            .await?;
+        ensure!(out.status.success(), "{out:?}\n{}", server.log());
+        let timing = out
+            .stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("server-timing: "))
+            .unwrap_or_default()
+            .to_string();
+        ensure!(out.stdout.contains(" 201"), "{}", out.stdout);
+        for stage in [
+            "authentication;dur=",
+            "priorityandfairness;dur=",
+            "authorization;dur=",
+            "admission.NamespaceLifecycle;dur=",
+            "handler;dur=",
+            "total;dur=",
+        ] {
+            ensure!(timing.contains(stage), "{stage} missing from {timing:?}");
+        }
+        Ok(())
+    })
+    .await
+}

@@ -48,6 +48,15 @@ pub fn format_rfc3339(unix_secs: i64) -> String {
     )
 }
 
+/// Time since the Unix epoch as metav1.MicroTime: `2026-11-29T07:06:58.123456Z` (audit
+/// events, the sample audit sink).
+pub fn format_micro_time(since_epoch: std::time::Duration) -> String {
+    let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
+    let seconds = format_rfc3339(secs);
+    let whole = seconds.trim_end_matches('Z');
+    format!("{whole}.{:06}Z", since_epoch.subsec_micros())
+}
+
 /// Unix seconds of an RFC 3339 timestamp (`Z` or a `±HH:MM` offset, optional fraction, which
 /// is dropped). `None` for anything else.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
@@ -140,6 +149,12 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn micro_time_has_six_fraction_digits() {
+        let since = std::time::Duration::from_micros(1_764_400_018_000_042);
+        assert_eq!(format_micro_time(since), "2025-11-29T07:06:58.000042Z");
+    }
 
     #[test]
     fn formats_known_instants() {

@@ -214,7 +214,7 @@ impl Auditor {
     }
 
     fn now(&self) -> String {
-        micro_time(self.clock.now_since_epoch())
+        kubesim_api::time::format_micro_time(self.clock.now_since_epoch())
     }
 }
 
@@ -480,14 +480,6 @@ fn drop_managed_fields(object: &mut Value) {
             }
         }
     }
-}
-
-/// metav1.MicroTime: `2026-11-29T07:06:58.123456Z`.
-pub fn micro_time(since_epoch: Duration) -> String {
-    let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
-    let seconds = kubesim_api::time::format_rfc3339(secs);
-    let whole = seconds.trim_end_matches('Z');
-    format!("{whole}.{:06}Z", since_epoch.subsec_micros())
 }
 
 #[cfg(test)]

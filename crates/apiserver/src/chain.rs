@@ -56,7 +56,7 @@ use kubesim_flowcontrol::{Controller, RequestDigest, Seat};
 
 use crate::ApiServerConfig;
 use crate::audit::{Auditor, RequestAudit, RequestMeta};
-use crate::context::{RequestContext, RequestDeadline, Security};
+use crate::context::{RequestContext, RequestDeadline, Security, Timings};
 use crate::held_body::{SharedBody, drain, hold_until_sent};
 use crate::metrics::{GaugeGuard, Metrics, RequestLabels};
 use crate::response::{self, Body};
@@ -101,6 +101,11 @@ pub struct PeerCertificates(pub Arc<Vec<CertificateDer<'static>>>);
 
 /// The response header kube-apiserver names each request by.
 pub const AUDIT_ID_HEADER: &str = "audit-id";
+
+/// A request with this header (any value but `0` or `false`) is answered with a
+/// `Server-Timing` header: how long each stage of the chain, each admission plugin and
+/// webhook, and the handler took, in milliseconds (the W3C format curl and browsers show).
+pub const TRACE_HEADER: &str = "x-kubesim-trace";
 
 /// kube-apiserver's `nonMutatingRequestVerbs`: every other verb counts as mutating.
 const NON_MUTATING_VERBS: [&str; 3] = ["get", "list", "watch"];
@@ -149,6 +154,9 @@ struct Progress {
     /// `apiserver_current_inflight_requests`, or for a watch `apiserver_longrunning_requests`,
     /// counted while this is held (a watch's until its stream ends).
     gauge: Option<GaugeGuard>,
+    /// The request asked for its stage breakdown ([`TRACE_HEADER`]): each stage's and each
+    /// admission step's time, answered in a `Server-Timing` header.
+    timings: Option<Timings>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -260,6 +268,12 @@ impl Chain {
             }
         };
         let (mut parts, body) = response.into_parts();
+        if let Some(timings) = &progress.timings {
+            timings.add("total", started.elapsed());
+            if let Ok(value) = hyper::header::HeaderValue::from_str(&timings.server_timing()) {
+                parts.headers.insert("server-timing", value);
+            }
+        }
         if let Some(labels) = &progress.labels {
             self.metrics
                 .observe_request(labels, parts.status.as_u16(), started.elapsed());
@@ -298,6 +312,7 @@ impl Chain {
         trace.push(Stage::RequestInfo);
         let info = request_info(&request)?;
         progress.long_running = is_long_running(&info);
+        progress.timings = wants_timings(&request).then(Timings::default);
         let labels = request_labels(&request, &info);
         progress.gauge = Some(if progress.long_running {
             self.metrics.longrunning(&labels)
@@ -334,15 +349,22 @@ impl Chain {
             audit_id: audit_id.to_string(),
             security: self.security.clone(),
             audit: progress.audit.clone(),
+            timings: progress.timings.clone(),
         });
         trace.push(Stage::Timeout);
         let timeout = request_timeout(&request, self.request_timeout)?;
         request
             .extensions_mut()
             .insert(RequestDeadline(tokio::time::Instant::now() + timeout));
+        let timings = progress.timings.clone();
         let dispatch = async {
             trace.push(Stage::Dispatch);
-            self.routes.dispatch(request, &info).await
+            let started = tokio::time::Instant::now();
+            let result = self.routes.dispatch(request, &info).await;
+            if let Some(timings) = &timings {
+                timings.add("handler", started.elapsed());
+            }
+            result
         };
         if is_long_running(&info) {
             return dispatch.await;
@@ -368,7 +390,7 @@ impl Chain {
         progress: &mut Progress,
     ) -> Result<UserInfo, Status> {
         trace.push(Stage::Authentication);
-        let mut timer = StageTimer::start(&self.metrics);
+        let mut timer = StageTimer::start(&self.metrics, progress.timings.clone());
         let authenticated = self.authenticate(request, path).await;
         timer.lap("authentication");
         let authenticated = match authenticated {
@@ -560,16 +582,19 @@ fn request_labels<B>(request: &Request<B>, info: &RequestInfo) -> RequestLabels 
     RequestLabels::of(request.method().as_str(), info, query, content_type)
 }
 
-/// Times the chain's stages one after another (`apiserver_request_filter_duration_seconds`).
+/// Times the chain's stages one after another (`apiserver_request_filter_duration_seconds`,
+/// and the request's `Server-Timing` when it asked).
 struct StageTimer<'a> {
     metrics: &'a Metrics,
+    timings: Option<Timings>,
     since: tokio::time::Instant,
 }
 
 impl<'a> StageTimer<'a> {
-    fn start(metrics: &'a Metrics) -> StageTimer<'a> {
+    fn start(metrics: &'a Metrics, timings: Option<Timings>) -> StageTimer<'a> {
         StageTimer {
             metrics,
+            timings,
             since: tokio::time::Instant::now(),
         }
     }
@@ -577,9 +602,22 @@ impl<'a> StageTimer<'a> {
     /// Records the stage that just ended, and starts the next.
     fn lap(&mut self, filter: &str) {
         let now = tokio::time::Instant::now();
-        self.metrics.observe_filter(filter, now - self.since);
+        let elapsed = now - self.since;
+        self.metrics.observe_filter(filter, elapsed);
+        if let Some(timings) = &self.timings {
+            timings.add(filter, elapsed);
+        }
         self.since = now;
     }
+}
+
+/// Whether the request asked for its stage breakdown ([`TRACE_HEADER`]).
+fn wants_timings<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(TRACE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false"))
 }
 
 /// kube's `getAuthMethods`: the credentials a request carried, for the audit of a 401.

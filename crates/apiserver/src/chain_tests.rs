@@ -605,3 +605,44 @@ async fn a_request_queued_in_apf_holds_no_in_flight_permit() {
     running.abort();
     queued.abort();
 }
+
+#[tokio::test]
+async fn a_request_that_asks_gets_its_stage_times_in_server_timing() {
+    let chain = chain_with(&config());
+    let (response, _) = send(&chain, request("GET", "/version").header(TRACE_HEADER, "1")).await;
+    assert_eq!(response.status(), 200);
+    let timing = response.headers()["server-timing"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let names: Vec<&str> = timing
+        .split(", ")
+        .map(|entry| entry.split(';').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "authentication",
+            "audit",
+            "impersonation",
+            "priorityandfairness",
+            "authorization",
+            "handler",
+            "total"
+        ],
+        "{timing}"
+    );
+    for entry in timing.split(", ") {
+        let duration = entry.split(";dur=").nth(1).expect("a duration");
+        assert!(duration.parse::<f64>().is_ok_and(|ms| ms >= 0.0), "{entry}");
+    }
+    // Without the header, or with it set to false, there is none.
+    let (plain, _) = send(&chain, request("GET", "/version")).await;
+    assert!(plain.headers().get("server-timing").is_none());
+    let (off, _) = send(
+        &chain,
+        request("GET", "/version").header(TRACE_HEADER, "false"),
+    )
+    .await;
+    assert!(off.headers().get("server-timing").is_none());
+}

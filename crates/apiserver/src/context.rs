@@ -24,6 +24,49 @@ pub struct RequestContext {
     /// The request's audit, when it is audited: handlers add the request body and
     /// admission's annotations to it.
     pub audit: Option<Arc<crate::audit::RequestAudit>>,
+    /// Where the request's stage times go when it asked for them
+    /// (`crate::chain::TRACE_HEADER`): admission adds each plugin's and webhook's.
+    pub timings: Option<Timings>,
+}
+
+/// How long each stage of one request took, in order; answered as `Server-Timing`. Bounded:
+/// a request has a few stages and at most one step per admission plugin and webhook
+/// (capped at [`Timings::MAX`] all the same).
+#[derive(Debug, Clone, Default)]
+pub struct Timings(Arc<std::sync::Mutex<Vec<(String, std::time::Duration)>>>);
+
+impl Timings {
+    pub const MAX: usize = 256;
+
+    pub fn add(&self, name: &str, elapsed: std::time::Duration) {
+        let mut timings = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if timings.len() < Self::MAX {
+            timings.push((name.to_string(), elapsed));
+        }
+    }
+
+    /// `authentication;dur=0.213, audit;dur=0.004, ...`: names as `Server-Timing` tokens
+    /// (anything else becomes `_`), durations in milliseconds.
+    pub fn server_timing(&self) -> String {
+        let timings = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        timings
+            .iter()
+            .map(|(name, elapsed)| {
+                let token: String = name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || "-._".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                format!("{token};dur={:.3}", elapsed.as_secs_f64() * 1000.0)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// When a request that is not long-running must be answered (its request timeout from when

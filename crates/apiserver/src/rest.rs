@@ -109,6 +109,8 @@ pub struct Call<'a> {
     pub audit: Option<Arc<crate::audit::RequestAudit>>,
     /// Where admission's durations go; `None` in tests without a server.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The request's stage times, when it asked for them.
+    pub timings: Option<crate::context::Timings>,
 }
 
 impl Call<'_> {
@@ -282,6 +284,11 @@ impl Call<'_> {
             let operation = admission_operation(&self.info.verb);
             for step in &steps {
                 metrics.observe_admission(step, operation);
+            }
+        }
+        if let Some(timings) = &self.timings {
+            for step in &steps {
+                timings.add(&format!("admission.{}", step.name), step.duration);
             }
         }
         tracing::debug!(

@@ -741,6 +741,7 @@ mod tests {
             audit_id: "test".into(),
             security: Arc::new(security),
             audit: None,
+            timings: None,
         }
     }
 

@@ -227,6 +227,7 @@ impl Routes {
             security: context.map(|context| context.security.clone()),
             audit: context.and_then(|context| context.audit.clone()),
             metrics: Some(self.metrics.clone()),
+            timings: context.and_then(|context| context.timings.clone()),
             deadline: parts
                 .extensions
                 .get::<crate::context::RequestDeadline>()

@@ -195,7 +195,7 @@ impl AuditSink {
     /// why the body is not an `audit.k8s.io/v1` EventList.
     pub fn receive_event_list(&self, body: &[u8]) -> Result<usize, String> {
         let list = decode_event_list(body)?;
-        let time = micro_time(self.clock.now_since_epoch());
+        let time = kubesim_api::time::format_micro_time(self.clock.now_since_epoch());
         let count = list.items.len();
         let mut ring = self.lock();
         ring.event_lists += 1;
@@ -225,7 +225,7 @@ impl AuditSink {
             name => name,
         };
         PodCreate {
-            time: micro_time(self.clock.now_since_epoch()),
+            time: kubesim_api::time::format_micro_time(self.clock.now_since_epoch()),
             namespace: super::namespace_of(request, pod).to_string(),
             name: name.to_string(),
             uid: field("/metadata/uid").to_string(),
@@ -261,14 +261,6 @@ pub fn decode_event_list(body: &[u8]) -> Result<EventList, String> {
         ));
     }
     Ok(list)
-}
-
-/// `2026-11-29T07:06:58.123456Z`.
-fn micro_time(since_epoch: std::time::Duration) -> String {
-    let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
-    let seconds = kubesim_api::time::format_rfc3339(secs);
-    let whole = seconds.trim_end_matches('Z');
-    format!("{whole}.{:06}Z", since_epoch.subsec_micros())
 }
 
 #[cfg(test)]
