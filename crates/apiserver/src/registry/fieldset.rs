@@ -38,23 +38,8 @@ const UNOWNED_META: [&str; 8] = [
 /// subresource).
 pub fn fields_of(resource: &Resource, object: &Value, status_only: bool) -> FieldSet {
     let mut set = FieldSet::new();
-    let Value::Object(top) = object else {
-        return set;
-    };
-    let fields = meta::fields_for(resource).unwrap_or(&[]);
-    let def = schema::kind_type(resource);
-    for (key, value) in top {
-        let skip = match key.as_str() {
-            "apiVersion" | "kind" => true,
-            "status" => !status_only,
-            _ => status_only,
-        };
-        if skip {
-            continue;
-        }
+    for (key, value, field, ty) in owned_top_level(resource, object, status_only) {
         let path = vec![format!("f:{key}")];
-        let field = meta::lookup(fields, key);
-        let ty = def.and_then(|d| d.field(key)).map(|f| f.ty);
         if key == "metadata" {
             walk_metadata(value, field.fields, ty, &path, &mut set);
         } else {
@@ -62,6 +47,31 @@ pub fn fields_of(resource: &Resource, object: &Value, status_only: bool) -> Fiel
         }
     }
     set
+}
+
+/// The top-level fields a manager can own, with their merge strategy and schema type:
+/// apiVersion and kind never; with `status_only`, just `status`; otherwise all but `status`,
+/// which belongs to the status subresource.
+fn owned_top_level<'a>(
+    resource: &Resource,
+    object: &'a Value,
+    status_only: bool,
+) -> impl Iterator<Item = (&'a String, &'a Value, &'static meta::Field, Option<Type>)> {
+    let fields = meta::fields_for(resource).unwrap_or(&[]);
+    let def = schema::kind_type(resource);
+    object
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(move |(key, _)| match key.as_str() {
+            "apiVersion" | "kind" => false,
+            "status" => status_only,
+            _ => !status_only,
+        })
+        .map(move |(key, value)| {
+            let ty = def.and_then(|d| d.field(key)).map(|f| f.ty);
+            (key, value, meta::lookup(fields, key), ty)
+        })
 }
 
 fn walk_metadata(value: &Value, fields: Fields, ty: Option<Type>, path: &Path, set: &mut FieldSet) {
@@ -176,22 +186,7 @@ fn walk(
 /// and comparing path vectors before (docs/benchmarks.md, run 13).
 pub fn fields_v1_of(resource: &Resource, object: &Value, status_only: bool) -> Value {
     let mut root = Map::new();
-    let Value::Object(top) = object else {
-        return Value::Object(root);
-    };
-    let fields = meta::fields_for(resource).unwrap_or(&[]);
-    let def = schema::kind_type(resource);
-    for (key, value) in top {
-        let skip = match key.as_str() {
-            "apiVersion" | "kind" => true,
-            "status" => !status_only,
-            _ => status_only,
-        };
-        if skip {
-            continue;
-        }
-        let field = meta::lookup(fields, key);
-        let ty = def.and_then(|d| d.field(key)).map(|f| f.ty);
+    for (key, value, field, ty) in owned_top_level(resource, object, status_only) {
         let mut node = Map::new();
         let inserted = if key == "metadata" {
             build_metadata(value, field.fields, ty, &mut node)
