@@ -420,14 +420,25 @@ fn check_create(events: &[Value]) -> anyhow::Result<()> {
     check_authorization(complete, "allow")
 }
 
-/// RequestReceived, then ResponseComplete with kube's 403 Status and the decision `forbid`.
-fn check_forbidden(events: &[Value], message: &str) -> anyhow::Result<()> {
+/// The ResponseComplete of a refused request, after checking it has exactly its two stages
+/// and the fields every event of the request shares.
+fn refused<'a>(
+    events: &'a [Value],
+    what: &str,
+    level: &str,
+    user: &str,
+) -> anyhow::Result<&'a Value> {
     ensure!(
         stages(events) == ["RequestReceived", "ResponseComplete"],
-        "the 403's stages: {events:#?}"
+        "{what}'s stages: {events:#?}"
     );
-    check_common(events, "RequestResponse", "eve")?;
-    let complete = at(events, "ResponseComplete")?;
+    check_common(events, level, user)?;
+    at(events, "ResponseComplete")
+}
+
+/// RequestReceived, then ResponseComplete with kube's 403 Status and the decision `forbid`.
+fn check_forbidden(events: &[Value], message: &str) -> anyhow::Result<()> {
+    let complete = refused(events, "the 403", "RequestResponse", "eve")?;
     let status = &complete["responseStatus"];
     let checks = [
         ("responseStatus.code 403", status["code"] == 403),
@@ -455,12 +466,7 @@ fn check_forbidden(events: &[Value], message: &str) -> anyhow::Result<()> {
 /// RequestReceived, then ResponseComplete with the webhook's denial (403, as kubectl showed
 /// it), the admin allowed, and PodSecurity's annotation from before the webhook ran.
 fn check_denied(events: &[Value], denied: &str) -> anyhow::Result<()> {
-    ensure!(
-        stages(events) == ["RequestReceived", "ResponseComplete"],
-        "the denied create's stages: {events:#?}"
-    );
-    check_common(events, "Metadata", "kubesim-admin")?;
-    let complete = at(events, "ResponseComplete")?;
+    let complete = refused(events, "the denied create", "Metadata", "kubesim-admin")?;
     let status = &complete["responseStatus"];
     let checks = [
         ("responseStatus.code 403", status["code"] == 403),
