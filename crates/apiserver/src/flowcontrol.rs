@@ -15,9 +15,9 @@ use kubesim_api::resources::{self, Resource};
 use kubesim_api::{RequestInfo, Status};
 use kubesim_flowcontrol::config::Config;
 use kubesim_flowcontrol::{Classification, Controller, Rejection, WorkEstimate, bootstrap};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::registry::{Registry, WriteOptions};
+use crate::registry::Registry;
 
 /// kube's response headers naming the schema and level a request was classified into.
 pub const FLOW_SCHEMA_UID_HEADER: &str = "x-kubernetes-pf-flowschema-uid";
@@ -113,102 +113,11 @@ async fn keep_config(registry: Weak<Registry>, controller: Arc<Controller>) {
             let (config, problems) = Config::from_objects(&schemas, &levels);
             log_problems(&problems);
             controller.apply(config);
-            // A condition that could not be written is tried again at the next poll.
-            if mark_dangling(&registry, &schemas, &levels).await {
-                seen = revisions;
-            }
+            seen = revisions;
         }
         drop(registry);
         tokio::time::sleep(POLL).await;
     }
-}
-
-/// kube's APF controller keeps each FlowSchema's `Dangling` condition: `True` when the
-/// PriorityLevelConfiguration it names does not exist (the schema is then ignored), `False`
-/// when it does (`kubectl get flowschemas` shows it as MissingPL). Writes only the schemas
-/// whose condition is missing or wrong; whether all are right now.
-async fn mark_dangling(registry: &Registry, schemas: &[Value], levels: &[Value]) -> bool {
-    let Some(resource) = flow_schemas() else {
-        return true;
-    };
-    let level_names: Vec<&str> = levels.iter().map(name_of).collect();
-    let mut complete = true;
-    for schema in schemas {
-        let level = schema
-            .pointer("/spec/priorityLevelConfiguration/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let dangling = !level_names.contains(&level);
-        if dangling_status(schema) == Some(dangling) {
-            continue;
-        }
-        let mut object = schema.clone();
-        let condition = dangling_condition(level, dangling, &registry.now());
-        if let Some(fields) = object.as_object_mut() {
-            fields.insert("status".into(), json!({"conditions": [condition]}));
-        }
-        let opts = WriteOptions {
-            field_manager: MANAGER.to_string(),
-            ..WriteOptions::default()
-        };
-        let name = name_of(schema).to_string();
-        if let Err(status) = registry
-            .update(resource, "", &name, "status", object, &opts)
-            .await
-        {
-            tracing::debug!(%name, error = %status.message, "FlowSchema Dangling condition; retrying");
-            complete = false;
-        }
-    }
-    complete
-}
-
-fn name_of(object: &Value) -> &str {
-    object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
-/// The schema's `Dangling` condition as a bool, if it has one.
-fn dangling_status(schema: &Value) -> Option<bool> {
-    let conditions = schema.pointer("/status/conditions")?.as_array()?;
-    let condition = conditions
-        .iter()
-        .find(|c| c.get("type").and_then(Value::as_str) == Some("Dangling"))?;
-    match condition.get("status").and_then(Value::as_str)? {
-        "True" => Some(true),
-        "False" => Some(false),
-        _ => None,
-    }
-}
-
-/// The condition kube's controller writes, in its words.
-fn dangling_condition(level: &str, dangling: bool, now: &str) -> Value {
-    let (status, reason, message) = if dangling {
-        (
-            "True",
-            "NotFound",
-            format!(
-                "This FlowSchema references the PriorityLevelConfiguration object named {level:?} but there is no such object"
-            ),
-        )
-    } else {
-        (
-            "False",
-            "Found",
-            format!(
-                "This FlowSchema references the PriorityLevelConfiguration object named {level:?} and it exists"
-            ),
-        )
-    };
-    json!({
-        "type": "Dangling",
-        "status": status,
-        "lastTransitionTime": now,
-        "reason": reason,
-        "message": message,
-    })
 }
 
 fn flow_schemas() -> Option<&'static Resource> {
