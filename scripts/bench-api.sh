@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks the API server end to end with `kubesim bench api`: starts `kubesim up` (a
 # 3-member store and the API server in one process) in a temporary data dir on free ports,
-# waits for /readyz, then runs
+# or, with LAYOUT=split, three `kubesim store` processes and one `kubesim apiserver`, each
+# pinned to its own CPUs, waits for /readyz, then runs
 #   create  (API creates beside raw store puts of the same pod bodies),
 #   create --dry-run (everything but the store write), get, update
 #                                      for C in $CLIENTS, each with --total $TOTAL,
@@ -24,6 +25,13 @@
 #   BENCH_DIR=target              where the temporary data dir goes (not /tmp: it may be
 #                                 tmpfs, where fsync costs nothing)
 #   KEEP=1                        keep data, logs and the JSON results afterwards
+#   LAYOUT=up                     up: one `kubesim up` process on every core, sharing them
+#                                 with the benchmark. split: the store members and the API
+#                                 server as separate processes, as kube-apiserver runs beside
+#                                 etcd, pinned with taskset: the members to STORE_CPUS (0),
+#                                 the API server to API_CPUS (1) and the benchmark to
+#                                 BENCH_CPUS (1, beside the API server: the raw puts get no
+#                                 core the creates do not)
 #
 # Everything it starts is stopped on exit, error or Ctrl-C (trap), by pid.
 set -euo pipefail
@@ -60,13 +68,69 @@ make_work bench-api
 UP_LOG=$WORK/logs/up.log
 DATA=$WORK/data
 
+LAYOUT=${LAYOUT:-up}
+STORE_CPUS=${STORE_CPUS:-0}
+API_CPUS=${API_CPUS:-1}
+BENCH_CPUS=${BENCH_CPUS:-1}
+# The processes whose CPU time is the server's (comma list for --server-pid), and the command
+# prefix that pins the benchmark (empty for LAYOUT=up).
+SERVER_PIDS=""
+BENCH_PIN=()
+
 start_cluster() {
+    case $LAYOUT in
+    up) start_up ;;
+    split) start_split ;;
+    *) die "unknown LAYOUT $LAYOUT (up or split)" ;;
+    esac
+}
+
+start_up() {
     pick_free_ports
     # Warnings only: per-request info logs would be measured as server latency.
     RUST_LOG="${RUST_LOG:-warn}" "$KUBESIM" up --data-dir "$DATA" --base-port "$BASE_PORT" \
         --secure-port "$SECURE_PORT" >"$WORK/logs/up.log" 2>&1 &
     UP_PID=$!
     PIDS+=("$UP_PID")
+    SERVER_PIDS=$UP_PID
+}
+
+# Three `kubesim store` members (etcd's flags) on STORE_CPUS and `kubesim apiserver` on
+# API_CPUS, with certificates from `kubesim certs`; the API server gets kube-apiserver's
+# defaults (admission plugins included), as `kubesim up`'s does, but authorizes with RBAC
+# only: the benchmark's admin is in system:masters, which no authorizer is asked about.
+start_split() {
+    pick_free_ports
+    local offsets=(0 20000 30000) cluster="" i pids=()
+    "$KUBESIM" certs --out "$DATA/pki" >"$WORK/logs/certs.log" 2>&1 || die "kubesim certs failed"
+    for i in 0 1 2; do
+        cluster+="${cluster:+,}store-$((i + 1))=http://127.0.0.1:$((BASE_PORT + offsets[i] + 1))"
+    done
+    for i in 0 1 2; do
+        local client="http://127.0.0.1:$((BASE_PORT + offsets[i]))"
+        local peer="http://127.0.0.1:$((BASE_PORT + offsets[i] + 1))"
+        RUST_LOG="${RUST_LOG:-warn}" taskset -c "$STORE_CPUS" "$KUBESIM" store \
+            --name "store-$((i + 1))" --data-dir "$DATA/store-$((i + 1))" \
+            --listen-client-urls "$client" --advertise-client-urls "$client" \
+            --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+            --initial-cluster "$cluster" --initial-cluster-token bench-api \
+            --initial-cluster-state new >"$WORK/logs/store-$((i + 1)).log" 2>&1 &
+        PIDS+=($!)
+        pids+=($!)
+    done
+    local pki=$DATA/pki servers
+    servers=$(endpoints | sed -e 's|^|http://|' -e 's|,|,http://|g')
+    RUST_LOG="${RUST_LOG:-warn}" taskset -c "$API_CPUS" "$KUBESIM" apiserver \
+        --bind-address 127.0.0.1 --secure-port "$SECURE_PORT" \
+        --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+        --client-ca-file "$pki/ca.crt" --etcd-servers "$servers" \
+        --authorization-mode RBAC >"$UP_LOG" 2>&1 &
+    UP_PID=$!
+    PIDS+=("$UP_PID")
+    pids+=("$UP_PID")
+    SERVER_PIDS=$(IFS=,; echo "${pids[*]}")
+    BENCH_PIN=(taskset -c "$BENCH_CPUS")
+    log "split: store members on CPUs $STORE_CPUS, API server on $API_CPUS, benchmark on $BENCH_CPUS"
 }
 
 # Ready when /readyz answers 200 with the admin certificate (it checks the store too).
@@ -96,9 +160,9 @@ bench() {
     local name=$1
     shift
     log "$name (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    if ! run_waited "$KUBESIM" bench api --server "https://127.0.0.1:$SECURE_PORT" \
+    if ! run_waited "${BENCH_PIN[@]}" "$KUBESIM" bench api --server "https://127.0.0.1:$SECURE_PORT" \
         --certs-dir "$DATA/pki" --endpoints "$(endpoints)" --conns "$CONNS" \
-        --server-pid "$UP_PID" --json "$@" >"$RESULTS/$name.json"; then
+        --server-pid "$SERVER_PIDS" --json "$@" >"$RESULTS/$name.json"; then
         log "$name failed"
         FAILED_RUNS=$((FAILED_RUNS + 1))
     fi
@@ -147,7 +211,7 @@ print_tables() {
     echo "$TOTAL requests per run, $CONNS HTTP/2 connection(s); ratio = API creates / raw puts"
     echo "of the request bodies; stored put / stored txn = raw puts of the bytes the API server"
     echo "stored for a pod (plain, and in the create Txn it sends), with the creates' ratio to each;"
-    echo "server CPU = CPU time of the kubesim up process (store and API server) per request;"
+    echo "server CPU = CPU time of the store and the API server (LAYOUT=$LAYOUT) per request;"
     echo "bench CPU = the benchmark's own"
     echo
     echo "| op | clients | req/s | p50 ms | p90 ms | p99 ms | failed | server CPU us | bench CPU us | raw put req/s | raw put p99 ms | raw put server CPU us | ratio | stored put req/s | ratio | stored txn req/s | ratio |"

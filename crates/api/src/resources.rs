@@ -474,11 +474,19 @@ impl Resource {
     /// or in every namespace when `namespace` is empty. Ends with `/`, so `pods/ns` does not
     /// also match `pods/ns-2`.
     pub fn collection_key(&self, prefix: &str, namespace: &str) -> String {
-        let base = format!("{}/{}/", prefix.trim_end_matches('/'), self.key_prefix);
-        match self.scope {
-            Scope::Namespaced if !namespace.is_empty() => format!("{base}{namespace}/"),
-            _ => base,
+        // Concatenated, not `format!`ed: every request makes one.
+        let prefix = prefix.trim_end_matches('/');
+        let mut key =
+            String::with_capacity(prefix.len() + self.key_prefix.len() + namespace.len() + 3);
+        key.push_str(prefix);
+        key.push('/');
+        key.push_str(self.key_prefix);
+        key.push('/');
+        if self.scope == Scope::Namespaced && !namespace.is_empty() {
+            key.push_str(namespace);
+            key.push('/');
         }
+        key
     }
 }
 

@@ -528,7 +528,7 @@ fn admin_plan(pki: &Path, authority: &str) -> Plan {
         dial_timeout: EXAMPLES_DIAL_TIMEOUT,
         request_timeout: EXAMPLES_REQUEST_TIMEOUT,
         json: false,
-        server_pid: None,
+        server_pid: Vec::new(),
         op: Op::Create { dry_run: false },
     }
 }

@@ -108,6 +108,12 @@ impl WebhookDispatcher {
         reinvocation: &mut Reinvocation,
     ) -> Result<(), Status> {
         let webhooks = self.set.current(self.state.as_ref())?;
+        if webhooks.is_empty() {
+            // Nothing to call, so nothing to reinvoke: skip keeping the last output (kube
+            // keeps it always, but only a webhook ever reads it), a copy of the whole object
+            // on every create and update.
+            return Ok(());
+        }
         if reinvocation.is_reinvoke
             && let (Some(last), Some(current)) = (&reinvocation.last_output, object.as_deref())
             && last != current

@@ -38,6 +38,20 @@ const MAX_COMPARE_DEPTH: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Path(String);
 
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[start..]).unwrap_or("0")
+}
+
 impl Path {
     pub(crate) fn new(root: &str) -> Path {
         Path(root.to_string())
@@ -48,18 +62,31 @@ impl Path {
         if self.0.is_empty() {
             Path(name.to_string())
         } else {
-            Path(format!("{}.{name}", self.0))
+            self.joined(&[".", name])
         }
     }
 
     /// `spec.containers` → `spec.containers[0]`.
     pub(crate) fn index(&self, i: usize) -> Path {
-        Path(format!("{}[{i}]", self.0))
+        let mut digits = [0u8; 20];
+        self.joined(&["[", decimal(i, &mut digits), "]"])
     }
 
     /// `data` → `data[app.conf]`: map keys are printed bare, as `field.Path.Key` does.
     pub(crate) fn key(&self, key: &str) -> Path {
-        Path(format!("{}[{key}]", self.0))
+        self.joined(&["[", key, "]"])
+    }
+
+    /// This path with `parts` appended. Paths are made for every field validated, so by
+    /// concatenation rather than `format!` (whose machinery was 2% of a create's CPU).
+    fn joined(&self, parts: &[&str]) -> Path {
+        let len = self.0.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+        let mut path = String::with_capacity(len);
+        path.push_str(&self.0);
+        for part in parts {
+            path.push_str(part);
+        }
+        Path(path)
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -450,6 +477,11 @@ mod tests {
             "spec.containers[0].name"
         );
         assert_eq!(Path::new("").child("data").key("a b").as_str(), "data[a b]");
+        assert_eq!(spec.index(10).index(305).as_str(), "spec[10][305]");
+        assert_eq!(
+            spec.index(usize::MAX).as_str(),
+            format!("spec[{}]", usize::MAX)
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use kubesim_api::patch::meta::{self, Fields, Strategy};
 use kubesim_api::resources::Resource;
 use kubesim_api::schema::{self, Type};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// One step of a path: `f:name`, `k:{...}`, `v:...` or `.`.
 pub type Path = Vec<String>;
@@ -33,13 +33,42 @@ const UNOWNED_META: [&str; 8] = [
     "deletionTimestamp",
 ];
 
+/// `f:<key>`. Steps are made for every field of every write, so by concatenation rather
+/// than `format!` (whose machinery was 3% of a create's CPU).
+fn field_step(key: &str) -> String {
+    let mut step = String::with_capacity(key.len() + 2);
+    step.push_str("f:");
+    step.push_str(key);
+    step
+}
+
+/// `k:{"<key>":<id>}`: the id as compact JSON, as structured-merge-diff writes it.
+fn keyed_step(key: &str, id: &Value) -> String {
+    let mut step = Vec::with_capacity(key.len() + 24);
+    step.extend_from_slice(b"k:{");
+    // Writing a string or a JSON value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut step, key);
+    step.push(b':');
+    let _ = serde_json::to_writer(&mut step, id);
+    step.push(b'}');
+    String::from_utf8(step).unwrap_or_default()
+}
+
+/// `v:<item as JSON>`.
+fn value_step(item: &Value) -> String {
+    let mut step = Vec::with_capacity(24);
+    step.extend_from_slice(b"v:");
+    let _ = serde_json::to_writer(&mut step, item);
+    String::from_utf8(step).unwrap_or_default()
+}
+
 /// Every leaf path of `object` (apiVersion, kind, and the server's metadata excluded; with
 /// `status_only`, just `status`; otherwise without `status`, which belongs to the status
 /// subresource).
 pub fn fields_of(resource: &Resource, object: &Value, status_only: bool) -> FieldSet {
     let mut set = FieldSet::new();
     for (key, value, field, ty) in owned_top_level(resource, object, status_only) {
-        let path = vec![format!("f:{key}")];
+        let path = vec![field_step(key)];
         if key == "metadata" {
             walk_metadata(value, field.fields, ty, &path, &mut set);
         } else {
@@ -81,7 +110,7 @@ fn walk_metadata(value: &Value, fields: Fields, ty: Option<Type>, path: &Path, s
             continue;
         }
         let mut child = path.clone();
-        child.push(format!("f:{key}"));
+        child.push(field_step(key));
         let field = meta::lookup(fields, key);
         let child_ty = child_type(ty, key);
         walk(value, field.strategy, field.fields, child_ty, child, set, 2);
@@ -130,7 +159,7 @@ fn walk(
             }
             for (key, child) in map {
                 let mut child_path = path.clone();
-                child_path.push(format!("f:{key}"));
+                child_path.push(field_step(key));
                 let field = meta::lookup(fields, key);
                 let child_ty = child_type(ty, key);
                 walk(
@@ -152,7 +181,7 @@ fn walk(
                     return;
                 };
                 let mut item_path = path.clone();
-                item_path.push(format!("k:{}", json!({ key: id })));
+                item_path.push(keyed_step(key, id));
                 let mut dot = item_path.clone();
                 dot.push(".".to_string());
                 set.insert(dot);
@@ -170,7 +199,7 @@ fn walk(
         (Value::Array(items), Strategy::MergeScalars) => {
             for item in items {
                 let mut item_path = path.clone();
-                item_path.push(format!("v:{item}"));
+                item_path.push(value_step(item));
                 set.insert(item_path);
             }
         }
@@ -194,7 +223,7 @@ pub fn fields_v1_of(resource: &Resource, object: &Value, status_only: bool) -> V
             build(value, field.strategy, field.fields, ty, &mut node, 1)
         };
         if inserted {
-            merge_child(&mut root, format!("f:{key}"), node);
+            merge_child(&mut root, field_step(key), node);
         }
     }
     sort_tree(&mut root);
@@ -225,7 +254,7 @@ fn build_metadata(
             &mut child,
             2,
         ) {
-            merge_child(node, format!("f:{key}"), child);
+            merge_child(node, field_step(key), child);
             inserted = true;
         }
     }
@@ -263,7 +292,7 @@ fn build(
                     &mut child,
                     depth + 1,
                 ) {
-                    merge_child(node, format!("f:{key}"), child);
+                    merge_child(node, field_step(key), child);
                     inserted = true;
                 }
             }
@@ -286,14 +315,14 @@ fn build(
                     &mut child,
                     depth + 1,
                 );
-                merge_child(node, format!("k:{}", json!({ key: id })), child);
+                merge_child(node, keyed_step(key, id), child);
                 inserted = true;
             }
             inserted
         }
         (Value::Array(items), Strategy::MergeScalars) => {
             for item in items {
-                node.insert(format!("v:{item}"), Value::Object(Map::new()));
+                node.insert(value_step(item), Value::Object(Map::new()));
             }
             !items.is_empty()
         }
@@ -466,6 +495,7 @@ pub fn display(path: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn pods() -> &'static Resource {
         kubesim_api::resources::lookup("", "v1", "pods").unwrap()

@@ -22,15 +22,17 @@ pub fn new_uid(mut next_u64: impl FnMut() -> u64) -> String {
     bytes[8..].copy_from_slice(&low);
     bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
     bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    // By hand, not `format!` per byte: every create makes one (1% of a create's CPU).
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut uid = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            uid.push('-');
+        }
+        uid.push(char::from(HEX[usize::from(b >> 4)]));
+        uid.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    uid
 }
 
 /// `generateName` + five random characters, the prefix cut as kube cuts it.
@@ -204,6 +206,8 @@ mod tests {
         assert_eq!(uid.len(), 36);
         assert_eq!(&uid[14..15], "4");
         assert!(matches!(&uid[19..20], "8" | "9" | "a" | "b"), "{uid}");
+        let fixed = new_uid(|| 0x0123_4567_89ab_cdef);
+        assert_eq!(fixed, "01234567-89ab-4def-8123-456789abcdef");
     }
 
     #[test]

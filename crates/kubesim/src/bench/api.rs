@@ -158,8 +158,8 @@ async fn measured<W: Workload>(
     workload: Arc<W>,
     plan: &Plan,
 ) -> anyhow::Result<Row> {
-    cpu::wait_idle(plan.server_pid, MAX_IDLE_WAIT).await;
-    let meter = cpu::Meter::start(plan.server_pid);
+    cpu::wait_idle(&plan.server_pid, MAX_IDLE_WAIT).await;
+    let meter = cpu::Meter::start(&plan.server_pid);
     let outcome = driver::drive(workload, plan.clients, plan.total).await?;
     let cpu = meter.stop(plan.total);
     Ok(Row::new(name, outcome, cpu))

@@ -265,9 +265,10 @@ pub struct ApiCommonArgs {
     #[arg(long, global = true)]
     pub json: bool,
     /// The server's process id (Linux): its CPU time per request is reported beside the
-    /// benchmark's own.
-    #[arg(long, global = true)]
-    pub server_pid: Option<u32>,
+    /// benchmark's own. A comma list sums several processes (store members and the API
+    /// server run apart).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// Send the measured requests as this user: the client certificate and key
     /// <certs-dir>/<USER>.crt and <USER>.key (as `kubesim up` writes `jane`'s). The namespace
     /// and the prepared pods are still made as the admin. Without it everything goes as the

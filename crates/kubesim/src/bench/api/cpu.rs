@@ -46,6 +46,17 @@ pub fn parse_stat(line: &str) -> Option<Duration> {
     ))
 }
 
+/// The CPU time of every process in `pids` together (the server may be several processes: a
+/// store member each and the API server), if every one can be read; `None` for no pids.
+pub fn servers_cpu_time(pids: &[u32]) -> Option<Duration> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter()
+        .map(|&pid| cpu_time(Process::Pid(pid)))
+        .try_fold(Duration::ZERO, |sum, used| Some(sum + used?))
+}
+
 /// What counts as quiet: under this share of one core over one [`IDLE_WINDOW`].
 const IDLE_SHARE: f64 = 0.10;
 const IDLE_WINDOW: Duration = Duration::from_millis(250);
@@ -57,17 +68,14 @@ pub fn is_idle(used: Duration, window: Duration) -> bool {
 
 /// Waits, at most `max_wait`, until the server uses under [`IDLE_SHARE`] of a core over an
 /// [`IDLE_WINDOW`]. Returns how long it waited. Without a readable server, returns at once.
-pub async fn wait_idle(server: Option<u32>, max_wait: Duration) -> Duration {
+pub async fn wait_idle(servers: &[u32], max_wait: Duration) -> Duration {
     let started = tokio::time::Instant::now();
-    let Some(pid) = server else {
-        return Duration::ZERO;
-    };
-    let Some(mut before) = cpu_time(Process::Pid(pid)) else {
+    let Some(mut before) = servers_cpu_time(servers) else {
         return Duration::ZERO;
     };
     while started.elapsed() < max_wait {
         tokio::time::sleep(IDLE_WINDOW).await;
-        let Some(now) = cpu_time(Process::Pid(pid)) else {
+        let Some(now) = servers_cpu_time(servers) else {
             break;
         };
         if is_idle(now.saturating_sub(before), IDLE_WINDOW) {
@@ -89,9 +97,9 @@ pub fn per_request_us(
 }
 
 /// Reads the server's and this process's CPU around a phase.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Meter {
-    server: Option<u32>,
+    servers: Vec<u32>,
     server_before: Option<Duration>,
     client_before: Option<Duration>,
 }
@@ -104,16 +112,16 @@ pub struct PerRequest {
 }
 
 impl Meter {
-    pub fn start(server: Option<u32>) -> Meter {
+    pub fn start(servers: &[u32]) -> Meter {
         Meter {
-            server,
-            server_before: server.and_then(|pid| cpu_time(Process::Pid(pid))),
+            servers: servers.to_vec(),
+            server_before: servers_cpu_time(servers),
             client_before: cpu_time(Process::This),
         }
     }
 
     pub fn stop(&self, requests: u64) -> PerRequest {
-        let server_after = self.server.and_then(|pid| cpu_time(Process::Pid(pid)));
+        let server_after = servers_cpu_time(&self.servers);
         PerRequest {
             server_us: per_request_us(self.server_before, server_after, requests),
             client_us: per_request_us(self.client_before, cpu_time(Process::This), requests),

@@ -48,8 +48,8 @@ pub struct Plan {
     /// Per request, body included.
     pub request_timeout: Duration,
     pub json: bool,
-    /// `--server-pid`: whose CPU time to read around each phase.
-    pub server_pid: Option<u32>,
+    /// `--server-pid`: whose CPU time to read around each phase (none: no server figures).
+    pub server_pid: Vec<u32>,
     pub op: Op,
 }
 
@@ -159,7 +159,7 @@ pub fn plan(args: &ApiArgs) -> Result<Plan, FlagError> {
         dial_timeout: flags::parse_duration("dial-timeout", &common.dial_timeout)?,
         request_timeout: flags::parse_duration("command-timeout", &common.command_timeout)?,
         json: common.json,
-        server_pid: common.server_pid,
+        server_pid: common.server_pid.clone(),
         op,
     })
 }
@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(plan.namespace, "bench");
         assert_eq!(plan.request_timeout, Duration::from_secs(10));
         assert_eq!(plan.op, Op::Create { dry_run: false });
-        assert_eq!(plan.server_pid, None);
+        assert!(plan.server_pid.is_empty());
         assert_eq!(plan.user, None);
     }
 
@@ -438,7 +438,7 @@ mod tests {
         assert_eq!(plan.server.authority, "localhost:16443");
         assert_eq!(plan.server.url(), "https://localhost:16443");
         assert_eq!((plan.clients, plan.total, plan.json), (16, 50, true));
-        assert_eq!(plan.server_pid, Some(4242));
+        assert_eq!(plan.server_pid, [4242]);
         let list = self::plan(&["list", "--pods=10000"]).unwrap();
         assert_eq!(list.op, Op::List { pods: 10_000 });
         let dry = self::plan(&["create", "--dry-run"]).unwrap();

@@ -201,8 +201,8 @@ pub async fn run(
     tracing::info!("bench api: {} of {watchers} watches open", opened.0);
     let run = super::run_id();
     // Opening a thousand watches is work too; the writes start once it is done.
-    super::cpu::wait_idle(plan.server_pid, super::MAX_IDLE_WAIT).await;
-    let meter = Meter::start(plan.server_pid);
+    super::cpu::wait_idle(&plan.server_pid, super::MAX_IDLE_WAIT).await;
+    let meter = Meter::start(&plan.server_pid);
     let writes_started = Instant::now();
     let (writes, acks) = write_pods(api, plan, &run).await?;
     let expected = opened.0 as u64 * acks.len() as u64;
