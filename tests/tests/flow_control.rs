@@ -516,3 +516,69 @@ fn report(who: &str, samples: &[Sample]) {
         percentile(samples, 99),
     );
 }
+
+/// The `Dangling` condition (kubectl's MISSINGPL) of FlowSchema `name`, once it is `want`.
+async fn wait_dangling(
+    server: &ApiServer,
+    kubectl: &std::path::Path,
+    name: &str,
+    want: &str,
+) -> anyhow::Result<()> {
+    let jsonpath = "-o=jsonpath={.status.conditions[?(@.type==\"Dangling\")].status}";
+    wait_for(
+        &format!("FlowSchema {name} Dangling={want}"),
+        Duration::from_secs(10),
+        Duration::from_millis(200),
+        || async {
+            let out = server
+                .kubectl(kubectl, &["get", "flowschema", name, jsonpath])
+                .await?;
+            Ok((out.status.success() && out.stdout.trim() == want).then_some(()))
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_flowschema_says_whether_its_priority_level_exists() -> anyhow::Result<()> {
+    bounded(async {
+        let kubectls = kubectls("a_flowschema_says_whether_its_priority_level_exists")?;
+        let Some(kubectl) = kubectls.first() else {
+            return Ok(());
+        };
+        let server = ApiServer::start().await?;
+        // Ready means the conditions are written (/readyz's
+        // poststarthook/priority-and-fairness-config-producer): no wait. kube's bootstrap
+        // schemas point at levels that exist.
+        let jsonpath = "-o=jsonpath={.status.conditions[?(@.type==\"Dangling\")].status}";
+        let out = server
+            .kubectl(kubectl, &["get", "flowschema", "global-default", jsonpath])
+            .await?;
+        ensure!(out.stdout.trim() == "False", "at /readyz: {out:?}");
+        let out = server
+            .curl(&[&server.url("/readyz/poststarthook/priority-and-fairness-config-producer")])
+            .await?;
+        ensure!(out.stdout.trim() == "ok", "{out:?}");
+        let orphan = json!({
+            "apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "FlowSchema",
+            "metadata": {"name": "orphan"},
+            "spec": {"priorityLevelConfiguration": {"name": "nowhere"}, "matchingPrecedence": 500,
+                "rules": [{"subjects": [{"kind": "User", "user": {"name": "nobody"}}],
+                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}]}]}});
+        let out = server
+            .kubectl_with_input(kubectl, &["apply", "-f", "-"], Some(&orphan.to_string()))
+            .await?;
+        ensure!(out.status.success(), "{out:?}");
+        wait_dangling(&server, kubectl, "orphan", "True").await?;
+        let level = json!({
+            "apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "PriorityLevelConfiguration",
+            "metadata": {"name": "nowhere"},
+            "spec": {"type": "Limited", "limited": {"limitResponse": {"type": "Reject"}}}});
+        let out = server
+            .kubectl_with_input(kubectl, &["apply", "-f", "-"], Some(&level.to_string()))
+            .await?;
+        ensure!(out.status.success(), "{out:?}");
+        wait_dangling(&server, kubectl, "orphan", "False").await
+    })
+    .await
+}

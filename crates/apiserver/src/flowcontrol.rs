@@ -4,7 +4,8 @@
 //!   (kube's server concurrency limit, split among the priority levels);
 //! - its configuration, read from the stored FlowSchemas and PriorityLevelConfigurations
 //!   whenever their watch caches move (no restart), after kube's bootstrap objects are
-//!   created at start-up where absent (kube's `priority-and-fairness-config-producer`);
+//!   created at start-up where absent, and each FlowSchema's `Dangling` condition kept (kube's
+//!   `priority-and-fairness-config-producer`; `/readyz` waits for both);
 //! - each request's work estimate (a list counts one seat per 100 objects of its resource);
 //! - the rejection (429 with `Retry-After`) and the `X-Kubernetes-PF-*` response headers.
 
@@ -15,17 +16,19 @@ use kubesim_api::resources::{self, Resource};
 use kubesim_api::{RequestInfo, Status};
 use kubesim_flowcontrol::config::Config;
 use kubesim_flowcontrol::{Classification, Controller, Rejection, WorkEstimate, bootstrap};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::registry::Registry;
+use crate::registry::{Registry, WriteOptions};
 
 /// kube's response headers naming the schema and level a request was classified into.
 pub const FLOW_SCHEMA_UID_HEADER: &str = "x-kubernetes-pf-flowschema-uid";
 pub const PRIORITY_LEVEL_UID_HEADER: &str = "x-kubernetes-pf-prioritylevel-uid";
 /// How often the config task looks for the caches to be ready and for changes.
 const POLL: Duration = Duration::from_millis(200);
-/// The field manager of the API server's own APF writes (kube's).
+/// The field managers of the API server's own APF writes (kube's): the bootstrap objects,
+/// and the FlowSchemas' status.
 const MANAGER: &str = "api-priority-and-fairness-config-producer-v1";
+const STATUS_MANAGER: &str = "api-priority-and-fairness-config-consumer-v1";
 const GROUP: &str = "flowcontrol.apiserver.k8s.io";
 
 /// The controller, and the task that keeps its config current (stops with the registry).
@@ -106,18 +109,133 @@ async fn keep_config(registry: Weak<Registry>, controller: Arc<Controller>) {
         if !bootstrapped {
             bootstrapped = ensure_bootstrap(&registry).await;
         }
+        // Also once more after the bootstrap objects are in, for readiness.
+        let unready = bootstrapped && !controller.config_produced();
         if let Some(revisions) = revisions(&registry)
-            && revisions != seen
+            && (revisions != seen || unready)
+            && caught_up(&registry, revisions).await
         {
             let (schemas, levels) = stored(&registry);
             let (config, problems) = Config::from_objects(&schemas, &levels);
             log_problems(&problems);
             controller.apply(config);
-            seen = revisions;
+            // A condition that could not be written is tried again at the next poll.
+            if mark_dangling(&registry, &schemas, &levels).await {
+                seen = revisions;
+                if bootstrapped {
+                    controller.mark_config_produced();
+                }
+            }
         }
         drop(registry);
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Waits (bounded by the caches' freshness timeout) until both caches have seen the newer
+/// of their two revisions, so a schema is never judged against a levels cache that has not
+/// yet seen the level created with it (`kubectl apply -f` of both). Whether they have.
+async fn caught_up(registry: &Registry, (schemas, levels): (i64, i64)) -> bool {
+    let newest = schemas.max(levels);
+    for resource in [flow_schemas(), priority_levels()].into_iter().flatten() {
+        let Ok(cache) = registry.cache(resource) else {
+            return false;
+        };
+        if cache.wait_fresh(newest).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// kube's APF controller keeps each FlowSchema's `Dangling` condition: `True` when the
+/// PriorityLevelConfiguration it names does not exist (the schema is then ignored), `False`
+/// when it does (`kubectl get flowschemas` shows it as MISSINGPL). Writes only the schemas
+/// whose condition is missing or wrong, through the status subresource; whether all are
+/// right now.
+async fn mark_dangling(registry: &Registry, schemas: &[Value], levels: &[Value]) -> bool {
+    let Some(resource) = flow_schemas() else {
+        return true;
+    };
+    let level_names: Vec<&str> = levels.iter().map(name_of).collect();
+    let mut complete = true;
+    for schema in schemas {
+        let level = schema
+            .pointer("/spec/priorityLevelConfiguration/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let dangling = !level_names.contains(&level);
+        if dangling_status(schema) == Some(dangling) {
+            continue;
+        }
+        let mut object = schema.clone();
+        let condition = dangling_condition(level, dangling, &registry.now());
+        if let Some(fields) = object.as_object_mut() {
+            fields.insert("status".into(), json!({"conditions": [condition]}));
+        }
+        let opts = WriteOptions {
+            field_manager: STATUS_MANAGER.to_string(),
+            ..WriteOptions::default()
+        };
+        let name = name_of(schema).to_string();
+        if let Err(status) = registry
+            .update(resource, "", &name, "status", object, &opts)
+            .await
+        {
+            // A 409 (the schema changed meanwhile) or a 404 (deleted): the next poll sees it.
+            tracing::debug!(%name, error = %status.message, "FlowSchema Dangling condition; retrying");
+            complete = false;
+        }
+    }
+    complete
+}
+
+fn name_of(object: &Value) -> &str {
+    object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// The schema's `Dangling` condition as a bool, if it has one.
+fn dangling_status(schema: &Value) -> Option<bool> {
+    let conditions = schema.pointer("/status/conditions")?.as_array()?;
+    let condition = conditions
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("Dangling"))?;
+    match condition.get("status").and_then(Value::as_str)? {
+        "True" => Some(true),
+        "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The condition kube's controller writes, in its words (`apf_controller.go`).
+fn dangling_condition(level: &str, dangling: bool, now: &str) -> Value {
+    let (status, reason, message) = if dangling {
+        (
+            "True",
+            "NotFound",
+            format!(
+                "This FlowSchema references the PriorityLevelConfiguration object named {level:?} but there is no such object"
+            ),
+        )
+    } else {
+        (
+            "False",
+            "Found",
+            format!(
+                "This FlowSchema references the PriorityLevelConfiguration object named {level:?} and it exists"
+            ),
+        )
+    };
+    json!({
+        "type": "Dangling",
+        "status": status,
+        "lastTransitionTime": now,
+        "reason": reason,
+        "message": message,
+    })
 }
 
 fn flow_schemas() -> Option<&'static Resource> {

@@ -19,6 +19,10 @@ pub struct HealthState {
     /// Whether the bootstrap RBAC policy is in place (kube's
     /// `poststarthook/rbac/bootstrap-roles`); `None` without storage.
     pub rbac_bootstrapped: Option<bool>,
+    /// Whether priority and fairness has produced and read its configuration (kube's
+    /// `poststarthook/priority-and-fairness-config-producer`); `None` without storage or
+    /// with `--enable-priority-and-fairness=false`.
+    pub apf_config_produced: Option<bool>,
 }
 
 /// One endpoint and the checks behind it.
@@ -62,6 +66,7 @@ impl Endpoint {
                 Check::EtcdReadiness,
                 Check::InformerSync,
                 Check::BootstrapRoles,
+                Check::ApfConfigProducer,
                 Check::Shutdown,
             ],
         }
@@ -81,6 +86,8 @@ enum Check {
     InformerSync,
     /// kube's bootstrap ClusterRoles and bindings exist (`security::policy`).
     BootstrapRoles,
+    /// The APF bootstrap objects and FlowSchema conditions are written (`crate::flowcontrol`).
+    ApfConfigProducer,
 }
 
 impl Check {
@@ -92,6 +99,7 @@ impl Check {
             Check::EtcdReadiness => "etcd-readiness",
             Check::InformerSync => "informer-sync",
             Check::BootstrapRoles => "poststarthook/rbac/bootstrap-roles",
+            Check::ApfConfigProducer => "poststarthook/priority-and-fairness-config-producer",
         }
     }
 
@@ -110,9 +118,14 @@ impl Check {
             Check::BootstrapRoles if state.rbac_bootstrapped == Some(false) => {
                 Err("not finished".to_string())
             }
-            Check::Etcd | Check::EtcdReadiness | Check::InformerSync | Check::BootstrapRoles => {
-                Ok(())
+            Check::ApfConfigProducer if state.apf_config_produced == Some(false) => {
+                Err("not finished".to_string())
             }
+            Check::Etcd
+            | Check::EtcdReadiness
+            | Check::InformerSync
+            | Check::BootstrapRoles
+            | Check::ApfConfigProducer => Ok(()),
         }
     }
 }
@@ -199,12 +212,14 @@ mod tests {
         etcd_ok: None,
         caches_synced: None,
         rbac_bootstrapped: None,
+        apf_config_produced: None,
     };
     const STOPPING: HealthState = HealthState {
         shutting_down: true,
         etcd_ok: None,
         caches_synced: None,
         rbac_bootstrapped: None,
+        apf_config_produced: None,
     };
 
     #[test]
@@ -214,6 +229,7 @@ mod tests {
             etcd_ok: Some(false),
             caches_synced: Some(true),
             rbac_bootstrapped: Some(false),
+            apf_config_produced: Some(false),
         };
         let (code, text) = answer(Endpoint::Readyz, None, "verbose", down).unwrap();
         assert_eq!(code, 500);
@@ -221,6 +237,7 @@ mod tests {
             text,
             "[+]ping ok\n[-]etcd failed: reason withheld\n[-]etcd-readiness failed: reason withheld\n\
              [+]informer-sync ok\n[-]poststarthook/rbac/bootstrap-roles failed: reason withheld\n\
+             [-]poststarthook/priority-and-fairness-config-producer failed: reason withheld\n\
              [+]shutdown ok\nreadyz check failed\n"
         );
         let (code, _) = answer(

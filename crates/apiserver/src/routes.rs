@@ -261,6 +261,11 @@ impl Routes {
                 .policy
                 .as_ref()
                 .map(|policy| policy.bootstrapped.load(Ordering::Relaxed)),
+            apf_config_produced: self
+                .registry
+                .as_ref()
+                .and(self.flow_control.as_ref())
+                .map(|controller| controller.config_produced()),
         };
         let (code, text) =
             health::answer(endpoint, check, query.unwrap_or(""), state).ok_or_else(not_found)?;

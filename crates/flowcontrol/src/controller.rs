@@ -37,6 +37,10 @@ pub struct Controller {
     /// limited levels divide by their shares.
     server_concurrency_limit: u32,
     levels: Mutex<Levels>,
+    /// Whether the API server has read the stored configuration and written what it owes
+    /// (bootstrap objects, each FlowSchema's `Dangling` condition) at least once: kube's
+    /// `poststarthook/priority-and-fairness-config-producer` readiness check.
+    config_produced: std::sync::atomic::AtomicBool,
 }
 
 /// A request admitted to run: its seats are held until this is dropped.
@@ -124,11 +128,24 @@ impl Controller {
                 current: Arc::new(Generation::default()),
                 quiescing: BTreeMap::new(),
             }),
+            config_produced: std::sync::atomic::AtomicBool::new(false),
         };
         let (flow_schemas, levels) = bootstrap::mandatory();
         let (config, _) = Config::from_objects(&flow_schemas, &levels);
         controller.apply(config);
         controller
+    }
+
+    /// Records that the stored configuration has been produced and read (see the field).
+    pub fn mark_config_produced(&self) {
+        self.config_produced
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether [`Controller::mark_config_produced`] has been called.
+    pub fn config_produced(&self) -> bool {
+        self.config_produced
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Takes a new configuration (see the module doc for what happens to each level).
