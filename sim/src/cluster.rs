@@ -96,6 +96,12 @@ pub enum Fault {
     /// Each message between `a` and `b` breaks the link with probability `rate`: the
     /// messages in flight are lost and the link stays down until it repairs at random.
     LinkLoss { a: String, b: String, rate: f64 },
+    /// A host that is not a member (added with [`Cluster::host`]: the API server, a
+    /// webhook) dies: its tasks stop, its peers see its connections close.
+    CrashHost(String),
+    /// A host that is not a member starts again (after a crash, or in place of the running
+    /// one, which dies first).
+    BounceHost(String),
 }
 
 /// Where clients leave faults for the driver. Clonable into any client future.
@@ -181,6 +187,24 @@ impl Cluster {
         self.sim.client(name, async move {
             client.await.map_err(|e| format!("{e:#}"))?;
             Ok(())
+        });
+    }
+
+    /// Adds a server host that is not a store member (the API server, a webhook): turmoil
+    /// calls `start` at the first step and again after each [`Fault::BounceHost`]. Unlike a
+    /// client, the run does not wait for it to finish.
+    pub fn host<F, Fut>(&mut self, name: &str, start: F)
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + 'static,
+    {
+        self.clients.push(name.to_owned());
+        self.sim.host(name, move || {
+            let server = start();
+            async move {
+                server.await.map_err(|e| format!("{e:#}"))?;
+                Ok(())
+            }
         });
     }
 
@@ -284,6 +308,14 @@ impl Cluster {
                     bail!("loss rate {rate} must be within 0..=1");
                 }
                 self.sim.set_link_fail_rate(a.as_str(), b.as_str(), rate);
+                Ok(())
+            }
+            Fault::CrashHost(name) => {
+                self.sim.crash(name.as_str());
+                Ok(())
+            }
+            Fault::BounceHost(name) => {
+                self.sim.bounce(name.as_str());
                 Ok(())
             }
         }

@@ -18,6 +18,11 @@
 //! - [`rng`]: the workload's and nemesis' deterministic random source.
 //! - [`client`]: simple etcd clients with a bounded retry loop, for hand-written tests.
 //! - [`trace`]: [`Trace`], a client-visible log for hand-written tests, and the FNV hash.
+//! - [`pipeline`]: the whole pipeline (API server, webhooks, clients with certificates,
+//!   watchers) over the same cluster, with its own nemesis and history, checked by
+//!   [`check::api`] (properties 9 to 12).
+//! - [`experiment`]: sweeps of parameters (webhook latency, timeoutSeconds, failurePolicy,
+//!   chained webhooks, store partitions, clients), several seeds a point, tables and plots.
 //!
 //! The binary (`src/main.rs`, `kubesim-sim run`) runs each seed in a fresh process.
 //!
@@ -25,13 +30,19 @@
 //! built with `--cfg tokio_unstable` (set in the workspace's `.cargo/config.toml`), the RNG
 //! of every host's tokio runtime (`select!` branch order, `watch` wake order).
 
+// The API server's connection future (`kubesim_apiserver::server`), laid out here because the
+// pipeline runs it on a turmoil host, nests deeper than rustc's default query depth allows.
+#![recursion_limit = "256"]
+
 pub mod check;
 pub mod client;
 pub mod clock;
 pub mod cluster;
+pub mod experiment;
 pub mod history;
 pub mod nemesis;
 pub mod network;
+pub mod pipeline;
 pub mod rng;
 pub mod run;
 pub mod trace;

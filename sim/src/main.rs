@@ -3,7 +3,11 @@
 //! ```text
 //! cargo run -p kubesim-sim --release -- run --seed 7
 //! cargo run -p kubesim-sim --release -- run --seeds 1..50 --scenario mixed --duration 30s
+//! cargo run -p kubesim-sim --release -- run --pipeline --seeds 0..50
 //! ```
+//!
+//! `--pipeline` runs the whole pipeline (API server, webhooks, clients, the store) instead of
+//! the store alone, with its own faults and properties 9 to 12 (`kubesim_sim::pipeline`).
 //!
 //! For each seed: pass or FAIL and the trace hash. On failure: the violated property, the
 //! excerpt of the history that shows it, and the one command that replays it. The exit
@@ -15,8 +19,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use kubesim_sim::nemesis::Scenario;
+use kubesim_sim::pipeline::PipelineConfig;
 use kubesim_sim::run::{RunConfig, RunReport, run};
 
+use kubesim_admission::planted::PlantedBug as AdmissionBug;
 use kubesim_store::PlantedBug;
 
 #[derive(Parser)]
@@ -51,15 +57,20 @@ struct RunArgs {
     duration: Duration,
     /// Plant a known bug (test-only; needs the `planted-bugs` feature, on by default in
     /// this binary): ack-before-fsync, local-linearizable-read, drop-watch-event,
-    /// reuse-revision-after-restart.
+    /// reuse-revision-after-restart (the store); with `--pipeline`, fail-open-on-timeout
+    /// (admission).
     #[arg(long, value_parser = parse_bug)]
-    plant: Option<PlantedBug>,
+    plant: Option<Plant>,
     /// Print the whole history of failing seeds, not only the excerpt.
     #[arg(long)]
     verbose: bool,
     /// Print every fault the nemesis injected, pass or fail.
     #[arg(long)]
     faults: bool,
+    /// Run the whole pipeline (API server, admission webhooks, clients with certificates,
+    /// watchers, the store) and check properties 9-12; `--scenario` does not apply.
+    #[arg(long)]
+    pipeline: bool,
     /// Run the seed here and end with a `#stats` line for the parent (internal).
     #[arg(long, hide = true)]
     child: bool,
@@ -98,13 +109,35 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
-fn parse_bug(s: &str) -> Result<PlantedBug, String> {
-    PlantedBug::from_name(s)
+/// A bug to plant: in the store, or in the admission chain (`--pipeline`).
+#[derive(Debug, Clone, Copy)]
+enum Plant {
+    Store(PlantedBug),
+    Admission(AdmissionBug),
+}
+
+impl Plant {
+    fn name(self) -> &'static str {
+        match self {
+            Plant::Store(bug) => bug.name(),
+            Plant::Admission(bug) => bug.name(),
+        }
+    }
+}
+
+fn parse_bug(s: &str) -> Result<Plant, String> {
+    let store = PlantedBug::from_name(s)
         .filter(|bug| *bug != PlantedBug::None)
-        .ok_or_else(|| {
-            let names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
-            format!("unknown bug {s:?}; one of {}", names.join(", "))
-        })
+        .map(Plant::Store);
+    let admission = AdmissionBug::from_name(s)
+        .filter(|bug| *bug != AdmissionBug::None)
+        .map(Plant::Admission);
+    store.or(admission).ok_or_else(|| {
+        let store = PlantedBug::ALL.iter().map(|b| b.name());
+        let admission = AdmissionBug::ALL.iter().map(|b| b.name());
+        let names: Vec<&str> = store.chain(admission).collect();
+        format!("unknown bug {s:?}; one of {}", names.join(", "))
+    })
 }
 
 fn main() -> ExitCode {
@@ -160,14 +193,57 @@ fn main() -> ExitCode {
 
 /// Runs one seed in this process and prints its report, then a `#stats` line.
 fn run_here(args: &RunArgs, seed: u64) -> ExitCode {
+    if args.pipeline {
+        return run_pipeline_here(args, seed);
+    }
     let mut config = RunConfig::new(seed, args.scenario);
     config.fault_phase = args.duration;
-    config.planted_bug = args.plant.unwrap_or_default();
+    config.planted_bug = match args.plant {
+        Some(Plant::Store(bug)) => bug,
+        Some(Plant::Admission(bug)) => {
+            println!("--plant {}: only with --pipeline", bug.name());
+            return ExitCode::FAILURE;
+        }
+        None => PlantedBug::None,
+    };
     let report = run(&config);
     print_report(&report, args.verbose);
     if args.faults && !args.verbose {
         for fault in &report.history.faults {
             println!("    {:.3}s fault: {}", fault.at.as_secs_f64(), fault.what);
+        }
+    }
+    println!("#stats {}", report.simulated.as_secs_f64());
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// [`run_here`] for `--pipeline`.
+fn run_pipeline_here(args: &RunArgs, seed: u64) -> ExitCode {
+    let mut config = PipelineConfig::new(seed);
+    config.fault_phase = args.duration;
+    config.planted_bug = match args.plant {
+        Some(Plant::Admission(bug)) => bug,
+        Some(Plant::Store(bug)) => {
+            println!("--plant {}: not with --pipeline", bug.name());
+            return ExitCode::FAILURE;
+        }
+        None => AdmissionBug::None,
+    };
+    let report = kubesim_sim::pipeline::run(&config);
+    print!("{report}");
+    let show = (args.verbose && !report.passed()) || args.faults;
+    if show {
+        for fault in &report.history.faults {
+            println!("    {:.3}s fault: {}", fault.at.as_secs_f64(), fault.what);
+        }
+    }
+    if args.verbose && !report.passed() {
+        for line in kubesim_sim::pipeline::history::trace_lines(&report.history) {
+            println!("    {line}");
         }
     }
     println!("#stats {}", report.simulated.as_secs_f64());
@@ -201,6 +277,9 @@ fn run_in_child(args: &RunArgs, seed: u64) -> std::io::Result<(bool, Duration)> 
     }
     if args.faults {
         command.arg("--faults");
+    }
+    if args.pipeline {
+        command.arg("--pipeline");
     }
     let output = command.stderr(std::process::Stdio::inherit()).output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -204,7 +204,7 @@ pub fn run(config: &RunConfig) -> RunReport {
 
 /// Runs the simulation; a panic anywhere in it (a host's task, an assertion in the code
 /// under test) becomes a failed run with its message rather than the end of the process.
-fn run_catching_panics(cluster: &mut Cluster) -> anyhow::Result<()> {
+pub(crate) fn run_catching_panics(cluster: &mut Cluster) -> anyhow::Result<()> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cluster.run())) {
         Ok(result) => result,
         Err(panic) => {

@@ -11,7 +11,9 @@
 //!   plugin with a validating phase in order, ValidatingAdmissionWebhook among them.
 //!
 //! Each step (which plugin or webhook, what it did, how long it took) goes to the request's
-//! [`Record`].
+//! [`Record`], and each phase, plugin and webhook call is a DEBUG span on
+//! [`crate::TRACE_TARGET`]: `admission` (with its `phase`), a `plugin` in it per plugin run,
+//! and the webhook calls in their plugin's (`webhook::dispatch`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,6 +23,7 @@ use kubesim_api::Status;
 use kubesim_net::Network;
 use serde_json::Value;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::plugins::{self, MUTATING_WEBHOOK, VALIDATING_WEBHOOK};
 use crate::webhook::WebhookKind;
@@ -55,6 +58,8 @@ pub struct AdmissionOptions {
     pub disable: Vec<String>,
     /// `--admission-control-config-file`.
     pub config_file: Option<std::path::PathBuf>,
+    /// A known bug to plant (the simulation only; no flag sets it): `crate::planted`.
+    pub planted_bug: crate::planted::PlantedBug,
 }
 
 /// The admission chain of one API server.
@@ -87,16 +92,14 @@ impl Admission {
         let mut slots = Vec::with_capacity(names.len());
         for name in names {
             let slot = match name {
-                MUTATING_WEBHOOK => Slot::Webhooks(Arc::new(WebhookDispatcher::new(
-                    WebhookKind::Mutating,
-                    client.clone(),
-                    state.clone(),
-                ))),
-                VALIDATING_WEBHOOK => Slot::Webhooks(Arc::new(WebhookDispatcher::new(
-                    WebhookKind::Validating,
-                    client.clone(),
-                    state.clone(),
-                ))),
+                MUTATING_WEBHOOK => Slot::Webhooks(Arc::new(
+                    WebhookDispatcher::new(WebhookKind::Mutating, client.clone(), state.clone())
+                        .with_planted_bug(options.planted_bug),
+                )),
+                VALIDATING_WEBHOOK => Slot::Webhooks(Arc::new(
+                    WebhookDispatcher::new(WebhookKind::Validating, client.clone(), state.clone())
+                        .with_planted_bug(options.planted_bug),
+                )),
                 _ => Slot::Plugin(plugins::build(name, &state, &configurations)?),
             };
             slots.push(slot);
@@ -123,16 +126,19 @@ impl Admission {
         mut object: Option<&mut Value>,
         record: &Record,
     ) -> Result<(), Status> {
-        let mut reinvocation = Reinvocation::default();
-        self.mutating_pass(attrs, object.as_deref_mut(), record, &mut reinvocation)
-            .await?;
-        if reinvocation.should_reinvoke {
-            reinvocation.is_reinvoke = true;
-            reinvocation.should_reinvoke = false;
-            self.mutating_pass(attrs, object, record, &mut reinvocation)
+        let phase = async {
+            let mut reinvocation = Reinvocation::default();
+            self.mutating_pass(attrs, object.as_deref_mut(), record, &mut reinvocation)
                 .await?;
-        }
-        Ok(())
+            if reinvocation.should_reinvoke {
+                reinvocation.is_reinvoke = true;
+                reinvocation.should_reinvoke = false;
+                self.mutating_pass(attrs, object, record, &mut reinvocation)
+                    .await?;
+            }
+            Ok(())
+        };
+        phase.instrument(phase_span("mutating")).await
     }
 
     async fn mutating_pass(
@@ -146,13 +152,17 @@ impl Admission {
             match slot {
                 Slot::Plugin(plugin) if plugin.mutates() && plugin.handles(attrs) => {
                     let started = Instant::now();
-                    let result = plugin.admit(attrs, object.as_deref_mut(), record).await;
+                    let result = plugin
+                        .admit(attrs, object.as_deref_mut(), record)
+                        .instrument(plugin_span(plugin.name(), "mutating"))
+                        .await;
                     record.step(plugin_step(plugin.name(), "mutating", &result, started));
                     result?;
                 }
                 Slot::Webhooks(dispatcher) if dispatcher.kind() == WebhookKind::Mutating => {
                     dispatcher
                         .mutate(attrs, object.as_deref_mut(), record, reinvocation)
+                        .instrument(plugin_span(MUTATING_WEBHOOK, "mutating"))
                         .await?;
                 }
                 _ => {}
@@ -168,22 +178,47 @@ impl Admission {
         object: Option<&Value>,
         record: &Record,
     ) -> Result<(), Status> {
-        for slot in &self.slots {
-            match slot {
-                Slot::Plugin(plugin) if plugin.validates() && plugin.handles(attrs) => {
-                    let started = Instant::now();
-                    let result = plugin.validate(attrs, object, record).await;
-                    record.step(plugin_step(plugin.name(), "validating", &result, started));
-                    result?;
+        let phase = async {
+            for slot in &self.slots {
+                match slot {
+                    Slot::Plugin(plugin) if plugin.validates() && plugin.handles(attrs) => {
+                        let started = Instant::now();
+                        let result = plugin
+                            .validate(attrs, object, record)
+                            .instrument(plugin_span(plugin.name(), "validating"))
+                            .await;
+                        record.step(plugin_step(plugin.name(), "validating", &result, started));
+                        result?;
+                    }
+                    Slot::Webhooks(dispatcher) if dispatcher.kind() == WebhookKind::Validating => {
+                        dispatcher
+                            .validate(attrs, object, record)
+                            .instrument(plugin_span(VALIDATING_WEBHOOK, "validating"))
+                            .await?;
+                    }
+                    _ => {}
                 }
-                Slot::Webhooks(dispatcher) if dispatcher.kind() == WebhookKind::Validating => {
-                    dispatcher.validate(attrs, object, record).await?;
-                }
-                _ => {}
             }
-        }
-        Ok(())
+            Ok(())
+        };
+        phase.instrument(phase_span("validating")).await
     }
+}
+
+/// The span of one phase of admission (`mutating`, reinvocation included, or `validating`).
+fn phase_span(phase: &'static str) -> tracing::Span {
+    tracing::debug_span!(target: crate::TRACE_TARGET, "admission", phase)
+}
+
+/// The span of one plugin in a phase; OpenTelemetry names it after the plugin (`otel.name`).
+fn plugin_span(name: &'static str, phase: &'static str) -> tracing::Span {
+    tracing::debug_span!(
+        target: crate::TRACE_TARGET,
+        "plugin",
+        plugin = name,
+        phase,
+        otel.name = name,
+    )
 }
 
 fn plugin_step(

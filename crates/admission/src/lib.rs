@@ -14,9 +14,11 @@
 //! - this file: what every stage shares: [`Attributes`] (kube's `admission.Attributes`: who
 //!   writes what), [`Operation`], [`Record`] (the warnings, audit annotations and steps a
 //!   request collects), the [`Plugin`] trait and [`ClusterState`], the objects plugins read
-//!   (implemented by the API server over its watch caches).
+//!   (implemented by the API server over its watch caches), and [`TRACE_TARGET`], the
+//!   target of admission's spans.
 //! - [`chain`]: [`chain::Admission`], the enabled plugins in kube's order, both phases, and
 //!   reinvocation.
+//! - [`planted`]: known bugs behind the test-only `planted-bugs` feature, for the simulation.
 //! - [`plugins`]: the built-in plugins, `--enable-admission-plugins` /
 //!   `--disable-admission-plugins`, and `--admission-control-config-file`.
 //! - [`webhook`]: MutatingAdmissionWebhook and ValidatingAdmissionWebhook: the configurations
@@ -39,8 +41,14 @@ use kubesim_api::user::UserInfo;
 use serde_json::Value;
 
 pub mod chain;
+pub mod planted;
 pub mod plugins;
 pub mod webhook;
+
+/// The target of admission's spans (`admission`, one `plugin` per plugin, one per webhook
+/// call): the API server's trace target, as these spans are part of a request's trace
+/// there (`kubesim_apiserver::trace`), so one `RUST_LOG` directive shows them all.
+pub const TRACE_TARGET: &str = "kubesim_apiserver::trace";
 
 /// What a write does, as admission names it (`admission.Operation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -30,7 +30,9 @@
 //! in `security::trace::TraceLog` under its `Audit-Id`.
 //!
 //! Each stage is one short function; [`Chain::handle`] calls them in order, and records the
-//! stages passed ([`Stage`]) so a test can assert the order.
+//! stages passed ([`Stage`]) so a test can assert the order. Each request is a `request`
+//! span and each stage a span in it ([`crate::trace`]); a request slower than
+//! `--trace-slow-threshold` gets kube's one-line stage breakdown in the log.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -43,6 +45,7 @@ use hyper::header::CONTENT_LENGTH;
 use hyper::{Request, Response};
 use kubesim_api::{RequestInfo, Status};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::{Instrument, Span};
 
 use kubesim_api::user::UserInfo;
 use kubesim_authn::{Authenticated, AuthnRequest};
@@ -62,6 +65,7 @@ use crate::metrics::{GaugeGuard, Metrics, RequestLabels};
 use crate::response::{self, Body};
 use crate::routes::Routes;
 use crate::security::trace::RequestTrace;
+use crate::trace::{Finished, SlowRequestLog, stage_span};
 
 /// The stages, in the order a request passes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +140,8 @@ pub struct Chain {
     auditor: Option<Arc<Auditor>>,
     /// Request counts and latencies, per stage too (`/metrics`).
     metrics: Arc<Metrics>,
+    /// kube's "Trace[...]" line for requests over `--trace-slow-threshold`.
+    slow_requests: SlowRequestLog,
 }
 
 /// What the stages leave for the end of the request: its audit, its APF seat (released as
@@ -154,9 +160,13 @@ struct Progress {
     /// `apiserver_current_inflight_requests`, or for a watch `apiserver_longrunning_requests`,
     /// counted while this is held (a watch's until its stream ends).
     gauge: Option<GaugeGuard>,
-    /// The request asked for its stage breakdown ([`TRACE_HEADER`]): each stage's and each
-    /// admission step's time, answered in a `Server-Timing` header.
+    /// Each stage's and each admission step's time, kept when the request asked for them
+    /// ([`TRACE_HEADER`]) or the slow-request line may want them.
     timings: Option<Timings>,
+    /// The request asked for its stage breakdown in a `Server-Timing` header.
+    server_timing: bool,
+    /// Who the request acted as, for the slow-request line (kept only with `timings`).
+    user: Option<String>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -189,6 +199,9 @@ impl Chain {
             flow_control: None,
             apf_wait_limit: crate::flowcontrol::wait_limit(config.request_timeout),
             auditor: None,
+            slow_requests: SlowRequestLog {
+                threshold: config.trace_slow_threshold,
+            },
         }
     }
 
@@ -215,11 +228,34 @@ impl Chain {
         self.handle_traced(request, &mut trace).await
     }
 
-    /// [`Chain::handle`], recording each stage the request entered in `trace`.
+    /// [`Chain::handle`], recording each stage the request entered in `trace`; the whole
+    /// request is its `request` span.
     pub(crate) async fn handle_traced<B>(
         &self,
         request: Request<B>,
         trace: &mut Vec<Stage>,
+    ) -> Response<Body>
+    where
+        B: HttpBody<Data = bytes::Bytes> + Send + Unpin + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let audit_id = crate::registry::meta::new_uid(|| self.entropy.next_u64());
+        let span =
+            crate::trace::request_span(&audit_id, request.method().as_str(), request.uri().path());
+        let response = self
+            .respond(request, trace, &audit_id, &span)
+            .instrument(span.clone())
+            .await;
+        span.record("code", response.status().as_u16());
+        response
+    }
+
+    async fn respond<B>(
+        &self,
+        request: Request<B>,
+        trace: &mut Vec<Stage>,
+        audit_id: &str,
+        span: &Span,
     ) -> Response<Body>
     where
         B: HttpBody<Data = bytes::Bytes> + Send + Unpin + 'static,
@@ -234,13 +270,17 @@ impl Chain {
         let request = Request::from_parts(parts, body);
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let audit_id = crate::registry::meta::new_uid(|| self.entropy.next_u64());
-        let mut progress = Progress::default();
+        let mut progress = Progress {
+            server_timing: wants_timings(&request),
+            ..Progress::default()
+        };
+        progress.timings =
+            (progress.server_timing || self.slow_requests.enabled()).then(Timings::default);
+        let timings = progress.timings.clone();
         // AssertUnwindSafe: after a panic only the response is built; nothing the panicking
         // future touched is used again (the in-flight permit is released by its drop).
-        let outcome = AssertUnwindSafe(self.stages(request, trace, &audit_id, &mut progress))
-            .catch_unwind()
-            .await;
+        let stages = AssertUnwindSafe(self.stages(request, trace, audit_id, &mut progress, span));
+        let outcome = crate::trace::in_request(timings, stages.catch_unwind()).await;
         // The handler is done: its seats go to the next request in its priority level.
         drop(progress.seat.take());
         drop(progress.in_flight.take());
@@ -269,10 +309,23 @@ impl Chain {
         };
         let (mut parts, body) = response.into_parts();
         if let Some(timings) = &progress.timings {
-            timings.add("total", started.elapsed());
-            if let Ok(value) = hyper::header::HeaderValue::from_str(&timings.server_timing()) {
+            let total = started.elapsed();
+            timings.add("total", total);
+            if progress.server_timing
+                && let Ok(value) = hyper::header::HeaderValue::from_str(&timings.server_timing())
+            {
                 parts.headers.insert("server-timing", value);
             }
+            let finished = Finished {
+                audit_id,
+                method: method.as_str(),
+                path: &path,
+                verb: progress.labels.as_ref().map_or("", |l| l.verb.as_str()),
+                user: progress.user.as_deref().unwrap_or(""),
+                code: parts.status.as_u16(),
+                total,
+            };
+            self.slow_requests.finish(&finished, timings);
         }
         if let Some(labels) = &progress.labels {
             self.metrics
@@ -280,7 +333,7 @@ impl Chain {
         }
         // A watch's gauge rides on its body; anything else's stops counting here.
         let gauge = progress.gauge.take().filter(|_| progress.long_running);
-        if let Ok(value) = hyper::header::HeaderValue::from_str(&audit_id) {
+        if let Ok(value) = hyper::header::HeaderValue::from_str(audit_id) {
             parts.headers.insert(AUDIT_ID_HEADER, value);
         }
         for (name, value) in &progress.headers {
@@ -304,6 +357,7 @@ impl Chain {
         trace: &mut Vec<Stage>,
         audit_id: &str,
         progress: &mut Progress,
+        span: &Span,
     ) -> Result<Response<Body>, Status>
     where
         B: HttpBody<Data = bytes::Bytes> + Send + 'static,
@@ -311,8 +365,9 @@ impl Chain {
     {
         trace.push(Stage::RequestInfo);
         let info = request_info(&request)?;
+        span.record("verb", info.verb.as_str());
+        span.record("resource", info.resource.as_str());
         progress.long_running = is_long_running(&info);
-        progress.timings = wants_timings(&request).then(Timings::default);
         let labels = request_labels(&request, &info);
         progress.gauge = Some(if progress.long_running {
             self.metrics.longrunning(&labels)
@@ -344,6 +399,10 @@ impl Chain {
         log_decision(&path);
         self.security.trace.record(path);
         let user = user?;
+        span.record("user", user.username.as_str());
+        if progress.timings.is_some() {
+            progress.user = Some(user.username.clone());
+        }
         request.extensions_mut().insert(RequestContext {
             user,
             audit_id: audit_id.to_string(),
@@ -360,7 +419,11 @@ impl Chain {
         let dispatch = async {
             trace.push(Stage::Dispatch);
             let started = tokio::time::Instant::now();
-            let result = self.routes.dispatch(request, &info).await;
+            // Boxed: the handlers' futures (registry, admission, webhooks) nest deep enough
+            // that, with the spans' wrappers, the server's future passes rustc's type-layout
+            // depth limit; one allocation per request cuts it here.
+            let handler = Box::pin(self.routes.dispatch(request, &info));
+            let result = handler.instrument(stage_span("handler")).await;
             if let Some(timings) = &timings {
                 timings.add("handler", started.elapsed());
             }
@@ -391,7 +454,10 @@ impl Chain {
     ) -> Result<UserInfo, Status> {
         trace.push(Stage::Authentication);
         let mut timer = StageTimer::start(&self.metrics, progress.timings.clone());
-        let authenticated = self.authenticate(request, path).await;
+        let authenticated = self
+            .authenticate(request, path)
+            .instrument(stage_span("authentication"))
+            .await;
         timer.lap("authentication");
         let authenticated = match authenticated {
             Ok(authenticated) => authenticated,
@@ -410,11 +476,18 @@ impl Chain {
         trace.push(Stage::Audit);
         if let Some(auditor) = &self.auditor {
             let meta = RequestMeta::of(request, &path.audit_id);
-            progress.audit = auditor.begin(meta, &authenticated.user, info);
+            progress.audit =
+                stage_span("audit").in_scope(|| auditor.begin(meta, &authenticated.user, info));
+        } else {
+            // Empty, so that every request's trace has the same stages as its timings.
+            drop(stage_span("audit").entered());
         }
         timer.lap("audit");
         trace.push(Stage::Impersonation);
-        let user = self.impersonate(request, &authenticated, path).await;
+        let user = self
+            .impersonate(request, &authenticated, path)
+            .instrument(stage_span("impersonation"))
+            .await;
         timer.lap("impersonation");
         let user = user?;
         if let (Some(audit), Some(impersonated)) = (&progress.audit, &path.impersonated) {
@@ -423,12 +496,14 @@ impl Chain {
         trace.push(Stage::PriorityAndFairness);
         let admitted = self
             .prioritize(&user, info, request.uri(), path, progress)
+            .instrument(stage_span("priorityandfairness"))
             .await;
         timer.lap("priorityandfairness");
         admitted?;
         trace.push(Stage::Authorization);
         let authorized = self
             .authorize(&user, info, request.uri(), path, progress.audit.as_deref())
+            .instrument(stage_span("authorization"))
             .await;
         timer.lap("authorization");
         authorized?;

@@ -69,6 +69,10 @@ pub struct ApiServerConfig {
     pub enable_priority_and_fairness: bool,
     /// `--audit-policy-file`, `--audit-log-*`, `--audit-webhook-*`.
     pub audit: crate::audit::AuditOptions,
+    /// `--trace-slow-threshold`: a request slower than this gets kube's one-line stage
+    /// breakdown in the log (`crate::trace::SlowRequestLog`, when its target is on);
+    /// 0 logs every request.
+    pub trace_slow_threshold: Duration,
 }
 
 /// kube-apiserver's `authorization.Webhook` cache defaults.
@@ -199,6 +203,7 @@ impl ApiServerConfig {
             admission: AdmissionOptions::default(),
             enable_priority_and_fairness: true,
             audit: crate::audit::AuditOptions::default(),
+            trace_slow_threshold: crate::trace::DEFAULT_SLOW_THRESHOLD,
         }
     }
 

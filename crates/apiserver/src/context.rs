@@ -25,11 +25,13 @@ pub struct RequestContext {
     /// admission's annotations to it.
     pub audit: Option<Arc<crate::audit::RequestAudit>>,
     /// Where the request's stage times go when it asked for them
-    /// (`crate::chain::TRACE_HEADER`): admission adds each plugin's and webhook's.
+    /// (`crate::chain::TRACE_HEADER`) or the slow-request line may want them: admission
+    /// adds each plugin's and webhook's.
     pub timings: Option<Timings>,
 }
 
-/// How long each stage of one request took, in order; answered as `Server-Timing`. Bounded:
+/// How long each stage of one request took, in order; answered as `Server-Timing`, and
+/// logged for a slow request (`crate::trace::SlowRequestLog`). Bounded:
 /// a request has a few stages and at most one step per admission plugin and webhook
 /// (capped at [`Timings::MAX`] all the same).
 #[derive(Debug, Clone, Default)]
@@ -43,6 +45,11 @@ impl Timings {
         if timings.len() < Self::MAX {
             timings.push((name.to_string(), elapsed));
         }
+    }
+
+    /// Each stage's name and time, in the order they were added (the slow-request line).
+    pub fn entries(&self) -> Vec<(String, std::time::Duration)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// `authentication;dur=0.213, audit;dur=0.004, ...`: names as `Server-Timing` tokens

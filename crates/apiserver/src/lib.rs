@@ -30,7 +30,8 @@
 //! - [`version`], [`health`], [`discovery`]: the documents those endpoints answer, as pure
 //!   functions.
 //! - [`response`]: the one conversion to the wire: a `Status` to a response.
-//! - [`metrics`]: `/metrics`, kube's request, stage, admission and etcd metrics.
+//! - [`metrics`]: `/metrics`, kube's request, stage, admission and etcd metrics;
+//!   [`trace`]: the request's `tracing` spans (one per stage) and kube's slow-request line.
 //! - [`config`]: [`ApiServerConfig`], every bound with kube-apiserver's defaults.
 //!
 //! Errors are `kubesim_api::Status` from the first stage that refuses a request to the
@@ -59,6 +60,7 @@ pub mod routes;
 pub mod security;
 pub mod server;
 pub mod tls;
+pub mod trace;
 pub mod version;
 pub mod watch;
 

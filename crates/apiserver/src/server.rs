@@ -142,8 +142,9 @@ impl ApiServer {
 }
 
 /// `etcd_request_duration_seconds`: each store request by operation and resource (the key's
-/// first segment after the prefix: `/registry/pods/a/b` is `pods`).
-fn etcd_observer(
+/// first segment after the prefix: `/registry/pods/a/b` is `pods`); inside a request, its
+/// trace's `storage` span too (`crate::trace::storage_call`).
+pub(crate) fn etcd_observer(
     metrics: &Arc<crate::metrics::Metrics>,
     prefix: &str,
 ) -> kubesim_storage::storage::Observer {
@@ -153,6 +154,7 @@ fn etcd_observer(
         let rest = key.strip_prefix(prefix.as_str()).unwrap_or(key);
         let resource = rest.split('/').next().unwrap_or("");
         metrics.observe_etcd(operation, resource, elapsed);
+        crate::trace::storage_call(operation, resource, elapsed);
     })
 }
 

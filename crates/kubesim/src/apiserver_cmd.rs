@@ -1,10 +1,11 @@
 //! `kubesim apiserver`: the API server's front, with kube-apiserver's flag names and defaults,
 //! so a command line written for kube-apiserver reads the same here. The authentication and
 //! authorization flags are in [`auth_flags`], API Priority and Fairness and audit in
-//! [`flow_audit_flags`].
+//! [`flow_audit_flags`], tracing in [`trace_flags`].
 
 pub mod auth_flags;
 pub mod flow_audit_flags;
+pub mod trace_flags;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -55,6 +56,8 @@ pub struct ApiServerArgs {
     pub auth: auth_flags::AuthArgs,
     #[command(flatten)]
     pub flow_audit: flow_audit_flags::FlowAuditArgs,
+    #[command(flatten)]
+    pub tracing: trace_flags::TraceArgs,
     /// Admission plugins to enable on top of the defaults (NamespaceLifecycle, LimitRanger,
     /// ServiceAccount, PodSecurity, MutatingAdmissionWebhook, ValidatingAdmissionWebhook,
     /// ResourceQuota), comma separated; they run in kube-apiserver's order whatever the order
@@ -116,10 +119,12 @@ impl ApiServerArgs {
         config.etcd_prefix = self.etcd_prefix.clone();
         config.auth = self.auth.to_options()?;
         self.flow_audit.to_options()?.apply_to(&mut config);
+        self.tracing.to_options()?.apply_to(&mut config);
         config.admission = AdmissionOptions {
             enable: non_empty(&self.enable_admission_plugins),
             disable: non_empty(&self.disable_admission_plugins),
             config_file: self.admission_control_config_file.clone(),
+            ..AdmissionOptions::default()
         };
         config
             .validate()

@@ -17,7 +17,9 @@
 //! - [`webhook_cmd`]: `kubesim webhook <name>`, a sample admission webhook (`crates/webhooks`)
 //!   over HTTPS and gRPC on one TLS port, slow or broken on purpose when asked;
 //! - [`flags`]: parsing and checking of etcd-style flag values;
-//! - [`signal`]: waiting for SIGINT/SIGTERM.
+//! - [`signal`]: waiting for SIGINT/SIGTERM;
+//! - `otel` (with the `otel` feature): the request spans exported over OTLP
+//!   (`--tracing-otlp-endpoint`, docs/tracing.md).
 
 mod apiserver_cmd;
 mod authz_cmd;
@@ -25,6 +27,8 @@ mod bench;
 mod certs;
 mod flags;
 mod oidc_issuer_cmd;
+#[cfg(feature = "otel")]
+mod otel;
 mod signal;
 mod store_cmd;
 mod up;
@@ -95,7 +99,17 @@ const EXIT_USAGE: u8 = 2;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(not(feature = "otel"))]
     init_logging();
+    // Flushes the spans not yet exported when main returns.
+    #[cfg(feature = "otel")]
+    let _exporter = match otel::init_logging(&cli.command) {
+        Ok(exporter) => exporter,
+        Err(e) => {
+            eprintln!("kubesim: error: {e:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     disable_transparent_huge_pages();
     let result = match cli.command {
         Command::Store(args) => match args.to_config() {
@@ -203,15 +217,24 @@ fn usage_error(command: &str, error: &flags::FlagError) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-/// Logs go to stderr (stdout carries reports); `RUST_LOG` filters them, by default `info` with
-/// openraft at `warn` (at `info` it logs every replication state change).
+/// The log filter without `RUST_LOG`: `info`, with openraft at `warn` (at `info` it logs
+/// every replication state change) and the API server's request trace at `warn`: at `info`
+/// every request would build its spans and keep its stage timings for the slow-request
+/// line, which `RUST_LOG=info,kubesim_apiserver::trace=debug` turns on (docs/tracing.md).
+const DEFAULT_LOG_FILTER: &str = "info,openraft=warn,kubesim_apiserver::trace=warn";
+
+/// `RUST_LOG`, or [`DEFAULT_LOG_FILTER`] without it.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER))
+}
+
+/// Logs go to stderr (stdout carries reports); `RUST_LOG` filters them ([`log_filter`]).
 /// Colours only on a terminal, so log files stay plain text.
 fn init_logging() {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -222,6 +245,27 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
+
+    /// By default nothing is logged per request: the request trace's spans and slow-request
+    /// lines stay off (and so cost nothing) while the rest logs at `info`.
+    #[test]
+    fn the_default_log_filter_leaves_the_request_trace_off() {
+        use tracing::Level;
+        let filter = tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER);
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::sink)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let trace = kubesim_apiserver::trace::TARGET;
+            assert!(!tracing::enabled!(target: "kubesim_apiserver::trace", Level::INFO));
+            assert!(!tracing::enabled!(target: "kubesim_apiserver::trace", Level::DEBUG));
+            assert!(tracing::enabled!(target: "kubesim_apiserver::trace", Level::WARN));
+            assert_eq!(trace, "kubesim_apiserver::trace");
+            assert!(tracing::enabled!(target: "kubesim_apiserver::chain", Level::INFO));
+            assert!(!tracing::enabled!(target: "openraft::core", Level::INFO));
+        });
+    }
 
     /// The process the test runs in is the one that turns THP off; the kernel reports it in
     /// `/proc/self/status` (`THP_enabled: 0`, Linux 6.x).

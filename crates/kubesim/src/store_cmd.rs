@@ -40,6 +40,10 @@ pub struct StoreArgs {
     /// List of this member's peer URLs to advertise to the rest of the cluster.
     #[arg(long, default_value = DEFAULT_PEER_URL)]
     pub initial_advertise_peer_urls: String,
+    /// List of URLs to serve the metrics endpoint (GET /metrics, Prometheus' text format)
+    /// on [default: none].
+    #[arg(long)]
+    pub listen_metrics_urls: Option<String>,
     /// Initial cluster configuration for bootstrapping, name=url,... [default:
     /// <name>=<initial-advertise-peer-urls>].
     #[arg(long)]
@@ -87,11 +91,16 @@ impl StoreArgs {
             None => self.default_initial_cluster(&advertise_peer_urls)?,
         };
         flags::check_local_member(&self.name, &advertise_peer_urls, &initial_cluster)?;
+        let listen_metrics_urls = match &self.listen_metrics_urls {
+            Some(list) => flags::parse_url_list("listen-metrics-urls", list)?,
+            None => Vec::new(),
+        };
         let config = StoreConfig {
             name: self.name.clone(),
             listen_client_urls: urls(&listen_client_urls),
             advertise_client_urls: urls(&advertise_client_urls),
             listen_peer_urls: urls(&listen_peer_urls),
+            listen_metrics_urls: urls(&listen_metrics_urls),
             initial_advertise_peer_urls: urls(&advertise_peer_urls),
             initial_cluster,
             initial_cluster_state: match self.initial_cluster_state {
@@ -219,6 +228,7 @@ mod tests {
         assert_eq!(config.listen_client_urls, ["http://localhost:2379"]);
         assert_eq!(config.advertise_client_urls, ["http://localhost:2379"]);
         assert_eq!(config.listen_peer_urls, ["http://localhost:2380"]);
+        assert!(config.listen_metrics_urls.is_empty());
         assert_eq!(config.initial_cluster.len(), 1);
         assert_eq!(config.initial_cluster[0].name, "default");
         assert_eq!(config.initial_cluster[0].peer_url, "http://localhost:2380");
@@ -265,13 +275,28 @@ mod tests {
     }
 
     #[test]
+    fn metrics_urls_are_a_list_as_in_etcd() {
+        let (config, _) =
+            config(&["--listen-metrics-urls=http://127.0.0.1:2381,http://127.0.0.1:12381"])
+                .unwrap();
+        assert_eq!(
+            config.listen_metrics_urls,
+            ["http://127.0.0.1:2381", "http://127.0.0.1:12381"]
+        );
+    }
+
+    #[test]
     fn invalid_flags_name_the_flag() {
-        let cases: [(&[&str], &str); 7] = [
+        let cases: [(&[&str], &str); 8] = [
             (
                 &["--listen-client-urls=http://127.0.0.1:1"],
                 "advertise-client-urls",
             ),
             (&["--listen-peer-urls=127.0.0.1:2380"], "listen-peer-urls"),
+            (
+                &["--listen-metrics-urls=https://127.0.0.1:2381"],
+                "listen-metrics-urls",
+            ),
             (
                 &["--initial-cluster=other=http://localhost:2380"],
                 "initial-cluster",

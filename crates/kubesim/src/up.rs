@@ -1,10 +1,11 @@
 //! `kubesim up`: the whole control plane in one process on loopback: a three-member store
 //! laid out like etcd's Procfile (client ports 2379, 22379, 32379; peer ports one above
-//! each), the authz service (`kubesim authz`, its own actor) on 12379, the port etcd's layout
-//! leaves free, and the API server on `--secure-port` (6443) over them, authorizing with
-//! `--authorization-mode` (Node,Webhook: the Webhook is that authz service). Everything lives
-//! under `--data-dir` and survives restarts: the members' data, the certificates and keys
-//! (`pki/`, made on the first start) and `kubeconfig` for kubectl.
+//! each; `GET /metrics` two above each: 2381, 22381, 32381), the authz service (`kubesim
+//! authz`, its own actor) on 12379, the port etcd's layout leaves free, and the API server on
+//! `--secure-port` (6443) over them, authorizing with `--authorization-mode` (Node,Webhook:
+//! the Webhook is that authz service). Everything lives under `--data-dir` and survives
+//! restarts: the members' data, the certificates and keys (`pki/`, made on the first start)
+//! and `kubeconfig` for kubectl.
 //!
 //! Once the API server is ready, [`examples`] makes the example identities' permissions, and
 //! the kubeconfig gets a context per identity ([`identities`]): the admin, user `jane` (a
@@ -25,6 +26,7 @@ use crate::apiserver_cmd::auth_flags::{
     check_authorization_modes, failure_policy, parse_duration_or_zero,
 };
 use crate::apiserver_cmd::flow_audit_flags::FlowAuditArgs;
+use crate::apiserver_cmd::trace_flags::TraceArgs;
 use crate::authz_cmd::{AuthzConfig, AuthzServer};
 use crate::bench::api::client::{ApiClient, tls_connector};
 use crate::bench::api::plan::{CertFiles, Op, Plan, Server};
@@ -32,6 +34,11 @@ use crate::flags::FlagError;
 
 /// How far each member's client port is from `--base-port`, as in etcd's Procfile.
 const PORT_OFFSETS: [u16; 3] = [0, 20_000, 30_000];
+/// Each member's peer port, from its client port (etcd's Procfile).
+const PEER_PORT_OFFSET: u16 = 1;
+/// Each member's metrics port (`--listen-metrics-urls`), from its client port: the next one
+/// free in etcd's layout.
+const METRICS_PORT_OFFSET: u16 = 2;
 /// The authz service's port, from `--base-port`: the slot etcd's layout leaves free.
 const AUTHZ_PORT_OFFSET: u16 = 10_000;
 /// The ServiceAccount token issuer (and audience), kube's in-cluster name for itself.
@@ -48,7 +55,7 @@ pub struct UpArgs {
     #[arg(long, default_value = "kubesim-data")]
     pub data_dir: PathBuf,
     /// Client port of store-1; the others are at +20000 and +30000, and each member's peer
-    /// port is its client port + 1.
+    /// port is its client port + 1, its metrics port (GET /metrics) its client port + 2.
     #[arg(long, default_value_t = 2379)]
     pub base_port: u16,
     /// The API server's HTTPS port on 127.0.0.1.
@@ -73,6 +80,9 @@ pub struct UpArgs {
     /// kube-apiserver's --enable-priority-and-fairness and --audit-* flags, for the API server.
     #[command(flatten)]
     pub flow_audit: FlowAuditArgs,
+    /// --trace-slow-threshold (and --tracing-otlp-endpoint), for the API server.
+    #[command(flatten)]
+    pub tracing: TraceArgs,
 }
 
 /// Where `up` keeps the certificates, under `--data-dir`.
@@ -99,6 +109,7 @@ pub fn plan(args: &UpArgs) -> Result<Vec<PlannedMember>, FlagError> {
                 .listen_client_urls
                 .iter()
                 .chain(&m.config.listen_peer_urls)
+                .chain(&m.config.listen_metrics_urls)
         })
         .cloned()
         .chain([loopback_url(authz_port(args))])
@@ -114,6 +125,7 @@ pub fn plan(args: &UpArgs) -> Result<Vec<PlannedMember>, FlagError> {
     }
     authorization(args)?;
     args.flow_audit.to_options()?;
+    args.tracing.to_options()?;
     Ok(members)
 }
 
@@ -148,13 +160,14 @@ fn authz_port(args: &UpArgs) -> u16 {
 
 fn plan_members(args: &UpArgs) -> Result<Vec<PlannedMember>, FlagError> {
     let last_offset = PORT_OFFSETS[PORT_OFFSETS.len() - 1];
-    if args.base_port == 0 || args.base_port > u16::MAX - last_offset - 1 {
+    let highest = last_offset + METRICS_PORT_OFFSET;
+    if args.base_port == 0 || args.base_port > u16::MAX - highest {
         return Err(FlagError::new(
             "base-port",
             format!(
-                "{} leaves no room for the ports +20000 and +30001; use 1 to {}",
+                "{} leaves no room for the ports +20000 to +{highest}; use 1 to {}",
                 args.base_port,
-                u16::MAX - last_offset - 1
+                u16::MAX - highest
             ),
         ));
     }
@@ -164,7 +177,7 @@ fn plan_members(args: &UpArgs) -> Result<Vec<PlannedMember>, FlagError> {
         .enumerate()
         .map(|(i, port)| InitialMember {
             name: member_name(i),
-            peer_url: loopback_url(port + 1),
+            peer_url: loopback_url(port + PEER_PORT_OFFSET),
         })
         .collect();
     let members = client_ports
@@ -183,14 +196,15 @@ fn planned_member(
 ) -> PlannedMember {
     let name = member_name(index);
     let client_url = loopback_url(client_port);
-    let peer_url = loopback_url(client_port + 1);
-    let config = StoreConfig::new(
+    let peer_url = loopback_url(client_port + PEER_PORT_OFFSET);
+    let mut config = StoreConfig::new(
         &name,
         &client_url,
         &peer_url,
         initial_cluster.to_vec(),
         "kubesim-up",
     );
+    config.listen_metrics_urls = vec![loopback_url(client_port + METRICS_PORT_OFFSET)];
     PlannedMember {
         config,
         data_dir: data_dir.join(&name),
@@ -231,10 +245,11 @@ pub fn banner(members: &[PlannedMember], summary: &Summary, kubeconfig: &Path) -
     let mut text = String::from("kubesim is up.\n\nstore members (etcd v3 API):\n");
     for member in members {
         text.push_str(&format!(
-            "  {:<8} client {}  peer {}  data {}\n",
+            "  {:<8} client {}  peer {}  metrics {}  data {}\n",
             member.config.name,
             member.config.advertise_client_urls.join(","),
             member.config.initial_advertise_peer_urls.join(","),
+            member.config.listen_metrics_urls.join(","),
             member.data_dir.display()
         ));
     }
@@ -458,6 +473,10 @@ fn api_server_config(
         .to_options()
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .apply_to(&mut config);
+    args.tracing
+        .to_options()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .apply_to(&mut config);
     config
         .validate()
         .map_err(|e| anyhow::anyhow!("API server: {e}"))?;
@@ -547,6 +566,7 @@ mod tests {
             authorization_webhook_cache_authorized_ttl: "5m".into(),
             authorization_webhook_cache_unauthorized_ttl: "30s".into(),
             flow_audit: FlowAuditArgs::default(),
+            tracing: TraceArgs::default(),
         }
     }
 
@@ -585,6 +605,18 @@ mod tests {
             members[1].config.initial_advertise_peer_urls,
             ["http://127.0.0.1:22380"]
         );
+        let metrics: Vec<&str> = members
+            .iter()
+            .map(|m| m.config.listen_metrics_urls[0].as_str())
+            .collect();
+        assert_eq!(
+            metrics,
+            [
+                "http://127.0.0.1:2381",
+                "http://127.0.0.1:22381",
+                "http://127.0.0.1:32381"
+            ]
+        );
     }
 
     #[test]
@@ -615,8 +647,12 @@ mod tests {
             members[2].config.listen_peer_urls,
             ["http://127.0.0.1:33001"]
         );
-        assert!(plan(&args(35_534)).is_ok());
-        assert_eq!(plan(&args(35_535)).unwrap_err().flag, "base-port");
+        assert_eq!(
+            members[2].config.listen_metrics_urls,
+            ["http://127.0.0.1:33002"]
+        );
+        assert!(plan(&args(35_533)).is_ok());
+        assert_eq!(plan(&args(35_534)).unwrap_err().flag, "base-port");
         assert_eq!(plan(&args(0)).unwrap_err().flag, "base-port");
     }
 
@@ -650,6 +686,12 @@ mod tests {
         );
         assert!(
             text.contains("API server: https://127.0.0.1:6443\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "peer http://127.0.0.1:32380  metrics http://127.0.0.1:32381  data d/store-3\n"
+            ),
             "{text}"
         );
         assert!(
@@ -711,6 +753,8 @@ mod tests {
             "12379 is also http://127.0.0.1:12379, a port of the store or the authz service (from --base-port)"
         );
         clash.secure_port = 22380;
+        assert_eq!(plan(&clash).unwrap_err().flag, "secure-port");
+        clash.secure_port = 32381;
         assert_eq!(plan(&clash).unwrap_err().flag, "secure-port");
     }
 

@@ -30,6 +30,10 @@ pub struct StoreConfig {
     pub advertise_client_urls: Vec<String>,
     /// `--listen-peer-urls`: where the Raft peer protocol is served.
     pub listen_peer_urls: Vec<String>,
+    /// `--listen-metrics-urls`: where `GET /metrics` is served (`http://host:port`, comma
+    /// list; empty: nowhere). etcd also serves it on the client URLs; kubesim's client URLs
+    /// speak only gRPC, so metrics need their own.
+    pub listen_metrics_urls: Vec<String>,
     /// `--initial-advertise-peer-urls`: how other members reach this one.
     pub initial_advertise_peer_urls: Vec<String>,
     /// `--initial-cluster`.
@@ -48,7 +52,8 @@ pub struct StoreConfig {
 impl StoreConfig {
     /// A member of a new cluster that listens where it advertises: `client_url` for the etcd
     /// API and `peer_url` for its peers, with etcd's default limits and timing. Callers
-    /// change the fields that differ (a test listening on port 0, a joining member).
+    /// change the fields that differ (a test listening on port 0, a joining member, metrics
+    /// URLs: none by default).
     pub fn new(
         name: &str,
         client_url: &str,
@@ -61,6 +66,7 @@ impl StoreConfig {
             listen_client_urls: vec![client_url.to_owned()],
             advertise_client_urls: vec![client_url.to_owned()],
             listen_peer_urls: vec![peer_url.to_owned()],
+            listen_metrics_urls: Vec::new(),
             initial_advertise_peer_urls: vec![peer_url.to_owned()],
             initial_cluster,
             initial_cluster_state: InitialClusterState::New,

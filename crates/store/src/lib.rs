@@ -10,6 +10,8 @@
 //!   peer service). openraft is pre-1.0, so nothing outside this module names its types.
 //! - [`node`]: [`StoreNode::start`] wires it together from a [`StoreConfig`] and an `Env`.
 //! - [`config`]: flags with etcd's names, and every bound with its default.
+//! - [`metrics`]: [`StoreMetrics`], etcd's Prometheus metrics for one member, and the
+//!   `GET /metrics` server on `--listen-metrics-urls`.
 //! - [`error`]: [`StoreError`] and its single conversion to `tonic::Status`.
 //! - [`planted`]: [`PlantedBug`], known bugs that only tests switch on (feature `planted-bugs`).
 
@@ -19,6 +21,7 @@ pub mod etcd;
 pub mod handle;
 mod lessor;
 mod members;
+pub mod metrics;
 pub mod node;
 pub mod planted;
 pub mod raft;
@@ -26,5 +29,6 @@ pub mod raft;
 pub use config::{InitialClusterState, InitialMember, Limits, StoreConfig, Timing};
 pub use error::StoreError;
 pub use handle::{MemberStatus, Proposed, RaftProgress, StoreHandle};
+pub use metrics::StoreMetrics;
 pub use node::StoreNode;
 pub use planted::PlantedBug;

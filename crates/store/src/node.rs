@@ -1,5 +1,5 @@
-//! Starting and stopping one store member: IDs, databases, Raft, the peer and client servers,
-//! bootstrap, publish, and the lease expiry loop.
+//! Starting and stopping one store member: IDs, databases, Raft, the peer, client and metrics
+//! servers, bootstrap, publish, the lease expiry loop and the task that follows Raft's metrics.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -17,6 +17,7 @@ use crate::error::StoreError;
 use crate::handle::StoreHandle;
 use crate::lessor::{Lessor, run_expiry};
 use crate::members::{cluster_id, initial_peers, member_id};
+use crate::metrics::StoreMetrics;
 use crate::planted::PlantedBug;
 use crate::raft::{Consensus, MemberNode, RaftSettings, StoreRequest, serve_peers};
 
@@ -41,6 +42,8 @@ pub struct NodeInner {
     pub(crate) consensus: Arc<Consensus>,
     /// Test-only: the known bug planted in the client services, if any.
     pub(crate) planted_bug: PlantedBug,
+    /// This member's metrics (its own registry), served on `--listen-metrics-urls`.
+    pub(crate) metrics: Arc<StoreMetrics>,
 }
 
 /// A running member: its handle, and what is needed to stop it.
@@ -50,6 +53,8 @@ pub struct StoreNode {
     peer_addr: SocketAddr,
     /// The client (etcd API) server's bound address.
     client_addr: SocketAddr,
+    /// The metrics servers' bound addresses, one per `--listen-metrics-urls` URL.
+    metrics_addrs: Vec<SocketAddr>,
     /// Set to true to stop the servers and background tasks.
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -68,6 +73,19 @@ async fn bind(env: &Env, urls: &[String], flag: &str) -> Result<Box<dyn Listener
         .bind(addr)
         .await
         .map_err(|e| StoreError::Internal(format!("binding {flag} {addr}: {e}")))
+}
+
+/// One listener per URL (`--listen-metrics-urls` may list several, or none).
+async fn bind_each(
+    env: &Env,
+    urls: &[String],
+    flag: &str,
+) -> Result<Vec<Box<dyn Listener>>, StoreError> {
+    let mut listeners = Vec::with_capacity(urls.len());
+    for url in urls {
+        listeners.push(bind(env, std::slice::from_ref(url), flag).await?);
+    }
+    Ok(listeners)
 }
 
 fn local_addr(listener: &dyn Listener) -> Result<SocketAddr, StoreError> {
@@ -121,14 +139,22 @@ impl StoreNode {
         let peer_listener = bind(&env, &config.listen_peer_urls, "--listen-peer-urls").await?;
         let client_listener =
             bind(&env, &config.listen_client_urls, "--listen-client-urls").await?;
+        let metrics_listeners =
+            bind_each(&env, &config.listen_metrics_urls, "--listen-metrics-urls").await?;
         let peer_addr = local_addr(peer_listener.as_ref())?;
         let client_addr = local_addr(client_listener.as_ref())?;
+        let metrics_addrs = metrics_listeners
+            .iter()
+            .map(|l| local_addr(l.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
 
+        let metrics = Arc::new(StoreMetrics::new());
         let settings = RaftSettings {
             id,
             cluster_token: config.initial_cluster_token.clone(),
             timing: config.timing,
             planted_bug: config.planted_bug,
+            metrics: metrics.clone(),
         };
         let consensus = Arc::new(Consensus::start(&env, settings, Arc::new(Lessor::new())).await?);
         if let Err(e) = bootstrap(&consensus, config.initial_cluster_state, initial).await {
@@ -143,6 +169,11 @@ impl StoreNode {
             on_shutdown(shutdown_rx.clone()),
         );
         tasks.push(spawn_logged("peer server", peers));
+        let reporter = consensus.clone();
+        let stop = shutdown_rx.clone();
+        tasks.push(tokio::spawn(
+            async move { reporter.report_metrics(stop).await },
+        ));
 
         let handle = StoreHandle {
             inner: Arc::new(NodeInner {
@@ -154,6 +185,7 @@ impl StoreNode {
                 env,
                 consensus,
                 planted_bug: config.planted_bug,
+                metrics,
             }),
         };
         let clients = serve_clients(
@@ -163,6 +195,11 @@ impl StoreNode {
             on_shutdown(shutdown_rx.clone()),
         );
         tasks.push(spawn_logged("client server", clients));
+        for listener in metrics_listeners {
+            let stop = on_shutdown(shutdown_rx.clone());
+            let metrics = crate::metrics::serve(handle.clone(), listener, stop);
+            tasks.push(spawn_logged("metrics server", metrics));
+        }
         let client_urls = advertised_client_urls(&config, client_addr);
         tasks.push(tokio::spawn(publish(
             handle.clone(),
@@ -175,6 +212,7 @@ impl StoreNode {
             handle,
             peer_addr,
             client_addr,
+            metrics_addrs,
             shutdown,
             tasks,
         })
@@ -188,6 +226,11 @@ impl StoreNode {
     /// The address the etcd v3 API is served on.
     pub fn client_addr(&self) -> SocketAddr {
         self.client_addr
+    }
+
+    /// The addresses `GET /metrics` is served on, in `--listen-metrics-urls` order.
+    pub fn metrics_addrs(&self) -> &[SocketAddr] {
+        &self.metrics_addrs
     }
 
     /// Stops serving and shuts Raft down cleanly.

@@ -627,6 +627,11 @@ async fn a_removed_member_leaves_the_list_and_the_rest_keep_writing() -> Result<
         let follower = cluster.follower(leader);
         let removed_id = cluster.members[follower].handle().member_id();
         let l = cluster.members[leader].handle().clone();
+        // A write first: it commits the new leader's first entry, and with it the initial
+        // membership. Until then openraft refuses any change ("already undergoing a
+        // configuration change"), as etcd's raft drops a conf change before its leader has
+        // committed in its term; a loaded machine elects slowly enough to hit that window.
+        l.propose(put("before-remove", "v")).await?;
         let members = l.member_remove(removed_id).await?;
         assert_eq!(members.len(), 2);
         assert!(members.iter().all(|m| m.id != removed_id));

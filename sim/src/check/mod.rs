@@ -13,12 +13,15 @@
 //! - [`watch`]: property 8 — watch events are ordered, unique, reliable, atomic, resumable.
 //! - [`liveness`]: after healing, a leader is elected and every member takes writes in time.
 //! - [`leases`]: keys of expired leases are deleted.
+//! - [`api`]: properties 9 to 12, the API server's, over a pipeline run's
+//!   `ApiHistory` (`crate::pipeline`), one file per property.
 //! - `reference`: the members' final history, indexed, that most checkers compare against.
 
 use std::fmt;
 
 use crate::history::History;
 
+pub mod api;
 pub mod durability;
 pub mod hashes;
 pub mod leases;
@@ -30,7 +33,7 @@ pub mod revisions;
 pub mod txn;
 pub mod watch;
 
-/// A property of RELIABILITY.md (1 to 8), or liveness after healing.
+/// A property of RELIABILITY.md (1 to 12), or liveness after healing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Property {
     Linearizable = 1,
@@ -41,6 +44,10 @@ pub enum Property {
     NoStaleRead = 6,
     SameState = 7,
     Watch = 8,
+    ResourceVersions = 9,
+    Admission = 10,
+    Deadlines = 11,
+    WatchResume = 12,
     Liveness = 100,
     Leases = 101,
 }
@@ -59,6 +66,16 @@ impl Property {
             Property::SameState => "7: every member holds the same state at the same revision",
             Property::Watch => {
                 "8: watch events are ordered, unique, reliable, atomic and resumable"
+            }
+            Property::ResourceVersions => {
+                "9: resourceVersion only grows; a stale update gets 409 and changes nothing"
+            }
+            Property::Admission => {
+                "10: nothing stored that authorization or a Fail webhook refused; Ignore never blocks"
+            }
+            Property::Deadlines => "11: no request outlives its deadline",
+            Property::WatchResume => {
+                "12: a resumed watch sees every later change exactly once, or gets 410"
             }
             Property::Liveness => "liveness: after healing, a leader and writes within the bound",
             Property::Leases => "leases: an expired lease's keys are deleted",

@@ -19,6 +19,9 @@
 //! `reinvocationPolicy: IfNeeded` that ran before the object changed again is called once
 //! more in a second pass of the mutating phase, which the chain runs ([`Reinvocation`]).
 //!
+//! Each call is a DEBUG span named as kube's dispatchers name theirs (`Call mutating
+//! webhook`, `Call validating webhook`), inside its plugin's span (`crate::chain`).
+//!
 //! Validating webhooks finish in any order; kube returns whichever error arrived first, kubesim
 //! the first in webhook order, so a run is reproducible.
 
@@ -29,12 +32,14 @@ use futures::future::join_all;
 use kubesim_api::Status;
 use serde_json::{Value, json};
 use tokio::time::Instant;
+use tracing::Instrument;
 
-use super::client::{CallError, WebhookClient};
+use super::client::{CallErrorKind, WebhookClient};
 use super::config::WebhookSet;
 use super::matching::{MatchOutcome, should_call};
 use super::review::{AdmissionRequest, AdmissionResponse, GroupVersionKind, GroupVersionResource};
 use super::{FailurePolicy, ReinvocationPolicy, Webhook, WebhookKind};
+use crate::planted::PlantedBug;
 use crate::{Attributes, ClusterState, Record, Step};
 
 /// Why a webhook is not called when the request has no time left for it.
@@ -78,6 +83,8 @@ pub struct WebhookDispatcher {
     set: WebhookSet,
     client: Arc<WebhookClient>,
     state: Arc<dyn ClusterState>,
+    /// Test-only (`crate::planted`); `None` in every real run.
+    planted_bug: PlantedBug,
 }
 
 impl WebhookDispatcher {
@@ -91,7 +98,14 @@ impl WebhookDispatcher {
             set: WebhookSet::new(kind),
             client,
             state,
+            planted_bug: PlantedBug::None,
         }
+    }
+
+    /// This dispatcher with a known bug planted (the simulation only).
+    pub fn with_planted_bug(mut self, bug: PlantedBug) -> WebhookDispatcher {
+        self.planted_bug = bug;
+        self
     }
 
     pub fn kind(&self) -> WebhookKind {
@@ -161,6 +175,7 @@ impl WebhookDispatcher {
             let place = Place { round, index };
             let (changed, result) = self
                 .call_mutating(webhook, place, attrs, object.as_deref_mut(), record)
+                .instrument(call_span(self.kind, webhook))
                 .await;
             if changed {
                 reinvocation.require_reinvoking_previously_invoked();
@@ -251,6 +266,7 @@ impl WebhookDispatcher {
         // kube's annotation index is the webhook's place among those that matched.
         let calls = relevant.iter().enumerate().map(|(index, webhook)| {
             self.call_validating(webhook, Place { round: 0, index }, attrs, object, record)
+                .instrument(call_span(self.kind, webhook))
         });
         for result in join_all(calls).await {
             result?;
@@ -332,11 +348,17 @@ impl WebhookDispatcher {
         if timeout.is_zero() {
             return Err(Failure::Call(DEADLINE_PASSED.to_string()));
         }
-        let response = self
-            .client
-            .call(webhook, &request, timeout)
-            .await
-            .map_err(|e: CallError| Failure::Call(e.message))?;
+        let response = match self.client.call(webhook, &request, timeout).await {
+            Ok(response) => response,
+            // Planted (test-only): a timed-out call is skipped whatever the failurePolicy.
+            Err(e)
+                if e.kind == CallErrorKind::Timeout
+                    && self.planted_bug.is(PlantedBug::FailOpenOnTimeout) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(Failure::Call(e.message)),
+        };
         for warning in &response.warnings {
             record.warn(warning);
         }
@@ -392,6 +414,25 @@ impl WebhookDispatcher {
             outcome,
             duration: started.elapsed(),
         }
+    }
+}
+
+/// The span of one webhook call, by kube's names for it (its dispatchers' `utiltrace`
+/// spans): the configuration and the webhook it calls.
+fn call_span(kind: WebhookKind, webhook: &Webhook) -> tracing::Span {
+    match kind {
+        WebhookKind::Mutating => tracing::debug_span!(
+            target: crate::TRACE_TARGET,
+            "Call mutating webhook",
+            configuration = %webhook.configuration,
+            webhook = %webhook.name,
+        ),
+        WebhookKind::Validating => tracing::debug_span!(
+            target: crate::TRACE_TARGET,
+            "Call validating webhook",
+            configuration = %webhook.configuration,
+            webhook = %webhook.name,
+        ),
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::log_store::{LOG_DB, LogStore};
 use super::network::{NetworkFactory, PeerChannels, Rpc, call};
+use super::responder::TimedResponder;
 use super::state_machine::{SNAPSHOT_DB, SmShared, StateMachine};
 use super::{
     Db, LeaderReply, LeaderRequest, MemberNode, PeerError, Raft, Runtime, StoreRequest, TypeConfig,
@@ -23,6 +24,7 @@ use crate::config::Timing;
 use crate::error::StoreError;
 use crate::lessor::Lessor;
 use crate::members::MemberView;
+use crate::metrics::{LeaderTracker, ProposalTimer, RaftView, StoreMetrics};
 use crate::planted::PlantedBug;
 
 /// etcd promotes a learner only once it has 90% of the leader's log.
@@ -40,6 +42,8 @@ pub(crate) struct RaftSettings {
     pub timing: Timing,
     /// Test-only: the known bug planted in the log store or the state machine, if any.
     pub planted_bug: PlantedBug,
+    /// This member's metrics: the log store, the state machine and each write report here.
+    pub metrics: Arc<StoreMetrics>,
 }
 
 /// This member's Raft state as `Maintenance.Status` reports it.
@@ -63,6 +67,8 @@ pub(crate) struct Consensus {
     /// Lease expiry timers; only meaningful while this member leads.
     lessor: Arc<Lessor>,
     timing: Timing,
+    /// Where proposals, commits and applies are counted and timed.
+    metrics: Arc<StoreMetrics>,
     /// Fire when the log and snapshot databases are closed: the same data dir can only be
     /// opened again once openraft's last task has let go of them.
     closed: std::sync::Mutex<Vec<tokio::sync::oneshot::Receiver<()>>>,
@@ -148,9 +154,12 @@ impl Consensus {
         let (log_db, log_closed) = open(LOG_DB)?;
         let (sm_db, sm_closed) = open(SNAPSHOT_DB)?;
         let planted_bug = settings.planted_bug;
-        let log = LogStore::open(log_db, env.disk.clone(), planted_bug).map_err(disk_err)?;
-        let (sm, shared) =
-            StateMachine::open(sm_db, planted_bug, log.held_a_log()).map_err(disk_err)?;
+        let metrics = settings.metrics.clone();
+        let log = LogStore::open(log_db, env.disk.clone(), planted_bug, metrics.wal_fsync())
+            .map_err(disk_err)?;
+        let backend_commit = metrics.backend_commit();
+        let (sm, shared) = StateMachine::open(sm_db, planted_bug, log.held_a_log(), backend_commit)
+            .map_err(disk_err)?;
         let config = Arc::new(raft_config(&settings)?);
         let timing = settings.timing;
         let channels = PeerChannels::new(
@@ -175,6 +184,7 @@ impl Consensus {
             channels,
             lessor,
             timing,
+            metrics,
             closed: std::sync::Mutex::new(vec![log_closed, sm_closed]),
         })
     }
@@ -398,8 +408,20 @@ impl Consensus {
         }
     }
 
+    /// `Raft::client_write`, with a responder that times the proposal to its commit and to
+    /// its apply, and the proposal counted pending until it is answered (or given up).
     async fn write(&self, req: StoreRequest) -> Result<Written, PeerError> {
-        let resp = self.raft.client_write(req).await.map_err(write_error)?;
+        let pending = self.metrics.proposal();
+        let (responder, completion) =
+            TimedResponder::new(ProposalTimer::start(self.metrics.clone()));
+        self.raft
+            .client_write_ff(req, Some(responder))
+            .await
+            .map_err(fatal)?;
+        // The responder is dropped unanswered only when Raft stops.
+        let result = completion.await.map_err(fatal)?;
+        let resp = result.map_err(|e| write_error(RaftError::APIError(e)))?;
+        pending.succeeded();
         Ok(Written {
             index: resp.log_id.index,
             term: resp.log_id.leader_id.term,
@@ -529,6 +551,34 @@ impl Consensus {
         Ok(LeaderReply::MembershipChanged {
             index: resp.log_id.index,
         })
+    }
+
+    /// Keeps the Raft gauges of this member's metrics in step with openraft's own metrics,
+    /// waking only when they change, until Raft stops or `stop` turns true.
+    pub(crate) async fn report_metrics(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut watched = self.raft.metrics();
+        let mut tracker = LeaderTracker::default();
+        loop {
+            let view = {
+                let m = watched.borrow_watched();
+                let index = |id: Option<super::LogId>| id.map(|id| id.index).unwrap_or(0);
+                RaftView {
+                    leader: m.current_leader,
+                    is_leader: m.current_leader == Some(self.id),
+                    term: m.current_term,
+                    committed: index(m.local_committed),
+                    applied: index(m.last_applied),
+                }
+            };
+            self.metrics.observe_raft(&view, &mut tracker);
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|stop| *stop) => return,
+                changed = watched.changed() => if changed.is_err() {
+                    return;
+                },
+            }
+        }
     }
 
     /// Stops openraft (and with it the log store and the state machine).

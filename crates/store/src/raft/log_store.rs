@@ -32,10 +32,13 @@ use kubesim_net::Disk;
 use openraft::OptionalSend;
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
+use prometheus::Histogram;
 use redb::{Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::{Db, Entry, LogId, TypeConfig, Vote, blocking, decode, encode, io_err};
+use crate::metrics::observe_since;
 use crate::planted::PlantedBug;
 
 /// Log index of the first entry of a run -> the run (consecutive entries written by one sync),
@@ -86,6 +89,8 @@ struct Shared {
     disk: Arc<dyn Disk>,
     /// Test-only (see `write_batch`).
     planted_bug: PlantedBug,
+    /// `etcd_disk_wal_fsync_duration_seconds`: each sync, inline or on the writer thread.
+    fsync: Histogram,
 }
 
 /// A write, in the order openraft issued it.
@@ -208,19 +213,23 @@ fn range_is_empty(start: u64, end: Bound<u64>) -> bool {
 impl LogStore {
     /// Opens the log database (`db`, on `disk`), makes sure its tables exist (so readers never
     /// see them missing), loads the metadata, and on a multi-thread runtime starts the log
-    /// writer.
+    /// writer. Every sync is timed in `fsync`.
     pub(crate) fn open(
         db: Arc<Db>,
         disk: Arc<dyn Disk>,
         planted_bug: PlantedBug,
+        fsync: Histogram,
     ) -> io::Result<LogStore> {
         let mem = Arc::new(Mutex::new(blocking(|| load(&db))?));
         let writer = if multi_thread_runtime() {
             let (tx, rx) = mpsc::channel(WRITER_QUEUE_OPS);
             let (writer_db, writer_mem) = (db.clone(), mem.clone());
+            let writer_fsync = fsync.clone();
             std::thread::Builder::new()
                 .name("raft-log-writer".into())
-                .spawn(move || run_writer(&writer_db, &writer_mem, rx, planted_bug))?;
+                .spawn(move || {
+                    run_writer(&writer_db, &writer_mem, rx, planted_bug, &writer_fsync)
+                })?;
             Some(tx)
         } else {
             None
@@ -232,6 +241,7 @@ impl LogStore {
             unwritten_committed: Mutex::new(None),
             disk,
             planted_bug,
+            fsync,
         });
         Ok(LogStore { shared })
     }
@@ -255,6 +265,7 @@ impl LogStore {
                 .map_err(|_| io::Error::other("the raft log writer stopped")),
             None => {
                 let batch = vec![op];
+                let started = Instant::now();
                 let result = {
                     let mut unwritten = lock_unwritten(&self.shared.unwritten_committed);
                     let bug = self.shared.planted_bug;
@@ -263,6 +274,10 @@ impl LogStore {
                 let delay = self.shared.disk.sync_delay();
                 if syncs(&batch) && !delay.is_zero() {
                     tokio::time::sleep(delay).await;
+                }
+                if syncs(&batch) {
+                    // A simulated slow disk's delay is part of the sync.
+                    observe_since(&self.shared.fsync, started);
                 }
                 finish_batch(&self.shared.mem, batch, result);
                 Ok(())
@@ -387,7 +402,13 @@ fn before_end(index: u64, end: Bound<u64>) -> bool {
 /// The log writer thread: takes whatever is queued, writes it with one sync, reports it done.
 /// Ends when every `LogStore` is dropped and the queue is drained. After a failed write every
 /// later one fails too: the disk no longer holds what openraft believes it wrote.
-fn run_writer(db: &Db, mem: &Mutex<MemLog>, mut rx: mpsc::Receiver<Op>, planted_bug: PlantedBug) {
+fn run_writer(
+    db: &Db,
+    mem: &Mutex<MemLog>,
+    mut rx: mpsc::Receiver<Op>,
+    planted_bug: PlantedBug,
+    fsync: &Histogram,
+) {
     let mut unwritten_committed = None;
     let mut failed: Option<String> = None;
     while let Some(first) = rx.blocking_recv() {
@@ -400,7 +421,14 @@ fn run_writer(db: &Db, mem: &Mutex<MemLog>, mut rx: mpsc::Receiver<Op>, planted_
         }
         let result = match &failed {
             Some(msg) => Err(io::Error::other(msg.clone())),
-            None => write_batch(db, &batch, &mut unwritten_committed, planted_bug),
+            None => {
+                let started = Instant::now();
+                let result = write_batch(db, &batch, &mut unwritten_committed, planted_bug);
+                if syncs(&batch) {
+                    observe_since(fsync, started);
+                }
+                result
+            }
         };
         if let Err(e) = &result {
             tracing::error!(error = %e, "raft log write failed");
@@ -727,9 +755,14 @@ mod tests {
         open_planted(disk, PlantedBug::None)
     }
 
+    /// A sync histogram of its own, as each member has.
+    fn fsync() -> Histogram {
+        crate::metrics::StoreMetrics::new().wal_fsync()
+    }
+
     fn open_planted(disk: &MemDisk, planted_bug: PlantedBug) -> LogStore {
         let db = Db::new(disk.open_database(LOG_DB).unwrap()).0;
-        LogStore::open(db, Arc::new(disk.clone()), planted_bug).unwrap()
+        LogStore::open(db, Arc::new(disk.clone()), planted_bug, fsync()).unwrap()
     }
 
     /// Inline writes, as under turmoil.
@@ -1033,6 +1066,26 @@ mod tests {
         let start = tokio::time::Instant::now();
         store.save_committed(Some(log_id(1, 3))).await.unwrap();
         assert_eq!(start.elapsed(), std::time::Duration::ZERO);
+        // One sync was timed, with the disk's delay; the commit point was not a sync.
+        let fsync = &store.shared.fsync;
+        assert_eq!(fsync.get_sample_count(), 1);
+        assert!(
+            (fsync.get_sample_sum() - 0.05).abs() < 1e-9,
+            "{}",
+            fsync.get_sample_sum()
+        );
+    }
+
+    #[test]
+    fn the_writer_thread_times_each_sync() {
+        let disk = MemDisk::new();
+        run_threaded(async {
+            let mut store = open(&disk);
+            append_synced(&mut store, blanks(1, 1..=3)).await;
+            store.save_vote(&Vote::new(2, 1)).await.unwrap();
+            // The append and the vote, one sync each: each was timed before it was reported.
+            assert_eq!(store.shared.fsync.get_sample_count(), 2);
+        });
     }
 
     #[test]

@@ -18,14 +18,17 @@ use futures::{Stream, TryStreamExt};
 use kubesim_mvcc::Mvcc;
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
+use prometheus::Histogram;
 use redb::{Durability, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::{
     Db, Entry, LogId, Snapshot, SnapshotData, SnapshotMeta, StoreRequest, StoreResponse,
     StoredMembership, TypeConfig, blocking, decode, encode, io_err,
 };
+use crate::metrics::observe_since;
 use crate::planted::PlantedBug;
 
 /// The file name of the snapshot database under `env.disk`.
@@ -149,6 +152,9 @@ struct StoredSnapshot {
 #[derive(Clone)]
 struct SnapshotStore {
     db: Arc<Db>,
+    /// `etcd_disk_backend_commit_duration_seconds`: the MVCC lives in memory, so this
+    /// database's commits (one per saved snapshot) are the store's backend commits.
+    commit: Histogram,
 }
 
 impl SnapshotStore {
@@ -175,7 +181,10 @@ impl SnapshotStore {
             let mut table = tx.open_table(SNAPSHOTS).map_err(io_err)?;
             table.insert(CURRENT, bytes.as_slice()).map_err(io_err)?;
             drop(table);
-            tx.commit().map_err(io_err)
+            let started = Instant::now();
+            tx.commit().map_err(io_err)?;
+            observe_since(&self.commit, started);
+            Ok(())
         })
     }
 }
@@ -188,13 +197,18 @@ pub(crate) struct StateMachine {
 
 impl StateMachine {
     /// Opens the snapshot database and restores the newest snapshot, if any. `log_on_disk`:
-    /// the member's log already held entries, so this is a restart.
+    /// the member's log already held entries, so this is a restart. Each commit of the
+    /// database is timed in `backend_commit`.
     pub(crate) fn open(
         db: Arc<Db>,
         planted_bug: PlantedBug,
         log_on_disk: bool,
+        backend_commit: Histogram,
     ) -> io::Result<(StateMachine, Arc<SmShared>)> {
-        let snapshots = SnapshotStore { db };
+        let snapshots = SnapshotStore {
+            db,
+            commit: backend_commit,
+        };
         let (mut data, restarted) = match snapshots.load()? {
             Some(stored) => (restore(&stored.meta, &stored.data)?, true),
             None => (SmData::new(), log_on_disk),
@@ -383,10 +397,24 @@ mod tests {
         let disk = MemDisk::new();
         let db = Db::new(disk.open_database(SNAPSHOT_DB).unwrap()).0;
         let bug = PlantedBug::ReuseRevisionAfterRestart;
-        let (sm, _) = StateMachine::open(db, bug, log_on_disk).unwrap();
+        let commit = crate::metrics::StoreMetrics::new().backend_commit();
+        let (sm, _) = StateMachine::open(db, bug, log_on_disk, commit).unwrap();
         (1..=3)
             .map(|i| sm.apply_one(put_entry(i)).revision)
             .collect()
+    }
+
+    #[tokio::test]
+    async fn saving_a_snapshot_is_one_timed_backend_commit() {
+        let disk = MemDisk::new();
+        let db = Db::new(disk.open_database(SNAPSHOT_DB).unwrap()).0;
+        let commit = crate::metrics::StoreMetrics::new().backend_commit();
+        let (mut sm, _) = StateMachine::open(db, PlantedBug::None, false, commit.clone()).unwrap();
+        sm.apply_one(put_entry(1));
+        assert_eq!(commit.get_sample_count(), 0);
+        let mut builder = sm.get_snapshot_builder().await;
+        builder.build_snapshot().await.unwrap();
+        assert_eq!(commit.get_sample_count(), 1);
     }
 
     #[test]

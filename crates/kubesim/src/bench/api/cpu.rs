@@ -165,7 +165,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_server_there_is_no_wait() {
-        let waited = wait_idle(None, Duration::from_secs(5)).await;
+        let waited = wait_idle(&[], Duration::from_secs(5)).await;
         assert_eq!(waited, Duration::ZERO);
     }
 
