@@ -184,6 +184,9 @@ pub enum ApiOutcome {
         resource_version: Option<u64>,
         message: String,
         pods: Vec<PodSeen>,
+        /// Each admission webhook call and how long it took (the API server's
+        /// `Server-Timing`).
+        webhook_calls: Vec<(String, Duration)>,
     },
     /// No answer (timeout, refused or reset connection): it may or may not have applied.
     NoAnswer(String),
@@ -230,6 +233,14 @@ impl ApiCall {
         }
     }
 
+    /// The admission webhook calls the answer reported, with their durations.
+    pub fn webhook_calls(&self) -> &[(String, Duration)] {
+        match &self.outcome {
+            ApiOutcome::Answered { webhook_calls, .. } => webhook_calls,
+            _ => &[],
+        }
+    }
+
     pub fn resource_version(&self) -> Option<u64> {
         match &self.outcome {
             ApiOutcome::Answered {
@@ -262,6 +273,7 @@ impl fmt::Display for ApiCall {
                 resource_version,
                 message,
                 pods,
+                webhook_calls,
             } => {
                 write!(f, "{code}")?;
                 if let Some(rv) = resource_version {
@@ -273,6 +285,13 @@ impl fmt::Display for ApiCall {
                 let pods: Vec<String> = pods.iter().map(ToString::to_string).collect();
                 if !pods.is_empty() {
                     write!(f, " [{}]", pods.join(", "))?;
+                }
+                let calls: Vec<String> = webhook_calls
+                    .iter()
+                    .map(|(name, took)| format!("{name} {:.3}s", took.as_secs_f64()))
+                    .collect();
+                if !calls.is_empty() {
+                    write!(f, " webhooks({})", calls.join(", "))?;
                 }
                 Ok(())
             }
@@ -325,8 +344,8 @@ pub struct Bounds {
     pub request_timeout: Duration,
     /// How much longer than a bound a call may take: network latency, TLS handshakes.
     pub slack: Duration,
-    /// Each webhook's timeoutSeconds, summed: the most admission may wait for webhooks.
-    pub webhook_timeouts: Duration,
+    /// The longest timeoutSeconds of any webhook: the most one webhook call may take.
+    pub webhook_timeout: Duration,
 }
 
 /// The record of a pipeline run.

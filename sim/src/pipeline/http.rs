@@ -41,6 +41,24 @@ pub struct ApiClient {
 pub struct Reply {
     pub code: u16,
     pub body: Value,
+    /// How long each admission webhook call took, as the API server reports it in the
+    /// `Server-Timing` header every request asks for (`X-Kubesim-Trace`).
+    pub webhook_calls: Vec<(String, Duration)>,
+}
+
+/// The webhook calls of a `Server-Timing` header (`admission.<name>;dur=<ms>`): a webhook's
+/// name is a DNS name, with dots, while a built-in plugin's (`admission.PodSecurity`) has none.
+pub fn webhook_calls(server_timing: &str) -> Vec<(String, Duration)> {
+    server_timing
+        .split(',')
+        .filter_map(|entry| {
+            let (name, dur) = entry.trim().split_once(";dur=")?;
+            let webhook = name.strip_prefix("admission.")?;
+            let ms: f64 = dur.trim().parse().ok()?;
+            (webhook.contains('.') && ms.is_finite() && ms >= 0.0)
+                .then(|| (webhook.to_owned(), Duration::from_secs_f64(ms / 1000.0)))
+        })
+        .collect()
 }
 
 impl Reply {
@@ -93,13 +111,23 @@ impl ApiClient {
         let attempt = async {
             let response = self.send(method, path, content_type, body).await?;
             let code = response.status().as_u16();
+            let webhook_calls = response
+                .headers()
+                .get("server-timing")
+                .and_then(|v| v.to_str().ok())
+                .map(webhook_calls)
+                .unwrap_or_default();
             let bytes = Limited::new(response.into_body(), MAX_BODY_BYTES)
                 .collect()
                 .await
                 .map_err(|e| anyhow!("reading the body: {e}"))?
                 .to_bytes();
             let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            Ok(Reply { code, body })
+            Ok(Reply {
+                code,
+                body,
+                webhook_calls,
+            })
         };
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(result) => result,
@@ -123,7 +151,11 @@ impl ApiClient {
             .map_err(|e| anyhow!("reading the body: {e}"))?
             .to_bytes();
             let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            return Ok(Err(Reply { code, body }));
+            return Ok(Err(Reply {
+                code,
+                body,
+                webhook_calls: Vec::new(),
+            }));
         }
         Ok(Ok(WatchStream {
             body: response.into_body(),
@@ -158,7 +190,9 @@ impl ApiClient {
             .method(method)
             .uri(path)
             .header("host", &self.host)
-            .header("accept", "application/json");
+            .header("accept", "application/json")
+            // Every answer then says how long each webhook call took (`Server-Timing`).
+            .header("x-kubesim-trace", "1");
         if body.is_some() {
             request = request.header("content-type", content_type);
         }

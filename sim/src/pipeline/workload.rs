@@ -480,6 +480,7 @@ pub fn outcome(reply: &Reply) -> ApiOutcome {
         resource_version,
         message: reply.message(),
         pods,
+        webhook_calls: reply.webhook_calls.clone(),
     }
 }
 

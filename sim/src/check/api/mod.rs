@@ -96,7 +96,7 @@ pub(crate) mod test_support {
             bounds: Bounds {
                 request_timeout: Duration::from_secs(8),
                 slack: Duration::from_secs(2),
-                webhook_timeouts: Duration::from_secs(3),
+                webhook_timeout: Duration::from_secs(2),
             },
             ..ApiHistory::default()
         }
@@ -126,6 +126,7 @@ pub(crate) mod test_support {
                 resource_version,
                 message: message.to_owned(),
                 pods,
+                webhook_calls: Vec::new(),
             },
         });
     }
