@@ -6,9 +6,16 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use kubesim_net::network::{Conn, Listener, Network};
+
+/// How long a channel remembers a stream it reset: h2 counts it in real time, so a day, far
+/// beyond any run's wall-clock limit, makes "remembered" the only case a run sees (up to h2's
+/// count of 50 per connection, which is the same on every replay).
+/// See `Network::http2_reset_stream_duration`.
+pub const RESET_STREAM_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The turmoil network. Stateless: turmoil keeps the network in a thread-local of the running
 /// simulation, so every call must come from a task on a simulated host.
@@ -49,6 +56,10 @@ impl Network for TurmoilNetwork {
             let stream = turmoil::net::TcpStream::connect((host, port)).await?;
             Ok(Conn::new(stream))
         })
+    }
+
+    fn http2_reset_stream_duration(&self) -> Option<Duration> {
+        Some(RESET_STREAM_DURATION)
     }
 }
 

@@ -1,12 +1,18 @@
 //! The turmoil side of the network seam on its own, without a store: raw TCP through
 //! `TurmoilNetwork`, and gRPC through `kubesim_net::network::{incoming, channel}`, including a
-//! server that crashes and comes back under a client's lazily reconnecting channel.
+//! server that crashes and comes back under a client's lazily reconnecting channel, and
+//! replies to dropped calls that must not make the simulation depend on real time.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::error::Error;
+use std::io;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kubesim_net::network::{ChannelConfig, Network, channel, incoming};
+use futures::future::BoxFuture;
+use kubesim_net::network::{ChannelConfig, Conn, Listener, Network, channel, incoming};
 use kubesim_proto::etcdserverpb::kv_client::KvClient;
 use kubesim_proto::etcdserverpb::kv_server::{Kv, KvServer};
 use kubesim_proto::etcdserverpb::{
@@ -270,5 +276,80 @@ fn channel_reconnects_after_server_crash_and_bounce() -> turmoil::Result {
 fn set(phase: &Mutex<u8>, value: u8) {
     if let Ok(mut p) = phase.lock() {
         *p = value;
+    }
+}
+
+/// h2 remembers a stream it reset (a call dropped at its timeout) for a span it measures on
+/// the real clock, and ignores the peer's frames on it meanwhile; after that it answers each
+/// with RST_STREAM, one more message on the simulated network. So whether a reply that comes
+/// back after its call was dropped adds a message must not depend on real time, or a seed
+/// replays differently on a loaded machine (`same_seed_same_trace` failed so in CI).
+/// Here the whole simulation stalls longer than hyper's default span (1 s) while such replies
+/// are in flight: through `TurmoilNetwork` nothing the client sees changes, and with hyper's
+/// default it does, which shows that this test can see the difference.
+#[test]
+fn late_replies_to_dropped_calls_do_not_depend_on_real_time() -> Result<(), Box<dyn Error>> {
+    let stall = Duration::from_millis(1500);
+    let sim_net = || Arc::new(TurmoilNetwork) as Arc<dyn Network>;
+    let quick = call_timings_after_dropped_calls(sim_net(), Duration::ZERO)?;
+    let stalled = call_timings_after_dropped_calls(sim_net(), stall)?;
+    assert_eq!(quick, stalled, "a real-time stall changed the simulation");
+
+    let default_net = || Arc::new(DefaultResetSpan(TurmoilNetwork)) as Arc<dyn Network>;
+    let quick = call_timings_after_dropped_calls(default_net(), Duration::ZERO)?;
+    let stalled = call_timings_after_dropped_calls(default_net(), stall)?;
+    assert_ne!(
+        quick, stalled,
+        "with hyper's default span the stall should show"
+    );
+    Ok(())
+}
+
+/// Drops a few calls before their replies can arrive, stalls the process for `stall` of real
+/// time (as a loaded machine does), then returns how long each of some later calls took in
+/// simulated time: an extra message anywhere shifts turmoil's latency draws, so these differ.
+fn call_timings_after_dropped_calls(
+    net: Arc<dyn Network>,
+    stall: Duration,
+) -> Result<Vec<Duration>, Box<dyn Error>> {
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(5)
+        .simulation_duration(Duration::from_secs(60))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(20))
+        .build();
+    sim.host("server", serve_tiny_kv);
+    let timings = Rc::new(RefCell::new(Vec::new()));
+    let recorded = timings.clone();
+    sim.client("client", async move {
+        let mut kv = KvClient::new(channel(net, "server:2379", ChannelConfig::default())?);
+        kv.put(put("a", "1")).await?;
+        for _ in 0..5 {
+            // A round trip takes at least 2 ms: the reply comes back to a reset stream.
+            let dropped = tokio::time::timeout(Duration::from_millis(1), kv.range(get("a"))).await;
+            assert!(dropped.is_err(), "the call should have been dropped");
+        }
+        std::thread::sleep(stall);
+        for _ in 0..20 {
+            let started = tokio::time::Instant::now();
+            kv.range(get("a")).await?;
+            recorded.borrow_mut().push(started.elapsed());
+        }
+        Ok(())
+    });
+    sim.run()?;
+    Ok(timings.take())
+}
+
+/// `TurmoilNetwork` with hyper's default reset-stream span, as every channel had before.
+struct DefaultResetSpan(TurmoilNetwork);
+
+impl Network for DefaultResetSpan {
+    fn bind<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Box<dyn Listener>>> {
+        self.0.bind(addr)
+    }
+
+    fn connect<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Conn>> {
+        self.0.connect(addr)
     }
 }

@@ -43,6 +43,7 @@ use serde_json::Value;
 pub mod chain;
 pub mod planted;
 pub mod plugins;
+pub mod pointer;
 pub mod webhook;
 
 /// The target of admission's spans (`admission`, one `plugin` per plugin, one per webhook

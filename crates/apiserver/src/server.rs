@@ -68,52 +68,7 @@ impl ApiServer {
             .local_addr()
             .map_err(|e| format!("failed to read the bound address: {e}"))?;
         let shutting_down = Arc::new(AtomicBool::new(false));
-        let metrics = Arc::new(crate::metrics::Metrics::new());
-        let registry = match config.etcd_servers.as_slice() {
-            [] => None,
-            servers => {
-                let storage =
-                    EtcdStorage::new(&env, servers).map_err(|e| format!("--etcd-servers: {e}"))?;
-                let storage = storage.with_observer(etcd_observer(&metrics, &config.etcd_prefix));
-                Some(Registry::start(env.clone(), storage, &config.etcd_prefix))
-            }
-        };
-        let security = Arc::new(security::build(
-            &config.auth,
-            config.client_ca_file.as_deref(),
-            &env,
-            registry.as_ref(),
-        )?);
-        if let Some(registry) = &registry {
-            crate::admission::start(&env, registry, &config.admission)
-                .map_err(|e| format!("admission: {e}"))?;
-        }
-        let policy = registry.as_ref().map(|registry| {
-            registry.set_write_guard(Arc::new(security::escalation::RbacGuard::new(&security)));
-            security::policy::start(registry)
-        });
-        let flow_control = config.enable_priority_and_fairness.then(|| {
-            let limit = config.max_requests_inflight + config.max_mutating_requests_inflight;
-            let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-            crate::flowcontrol::start(limit, registry.as_ref())
-        });
-        let auditor = crate::audit::Auditor::build(&config.audit, &env)?;
-        let routes = Routes {
-            server_address: advertised_address(local_addr),
-            shutting_down: shutting_down.clone(),
-            max_request_body_bytes: config.max_request_body_bytes,
-            registry,
-            policy,
-            flow_control: flow_control.clone(),
-            auditor: auditor.clone(),
-            clock: env.clock.clone(),
-            metrics,
-        };
-        let mut chain = Chain::new(&config, routes, security, env.entropy.clone());
-        if let Some(controller) = flow_control {
-            chain = chain.with_flow_control(controller);
-        }
-        let chain = Arc::new(chain.with_auditor(auditor.clone()));
+        let chain = build_chain(&env, &config, local_addr, shutting_down.clone())?;
         let (stop, stopped) = watch::channel(false);
         let accept_loop = tokio::spawn(accept_loop(listener, acceptor, chain, config, stopped));
         tracing::info!(address = %local_addr, "API server listening (HTTPS, HTTP/1.1 and HTTP/2)");
@@ -139,6 +94,64 @@ impl ApiServer {
             tracing::error!(%error, "API server accept loop failed");
         }
     }
+}
+
+/// The handler chain `ApiServer::start` serves, over the store of `config.etcd_servers`,
+/// with every stage and background task it starts (watch caches, admission, RBAC policy,
+/// APF, audit); `local_addr` is what `/api` advertises. Public so that a request's cost
+/// can be measured in-process without TLS or sockets (`examples/create_cost.rs`).
+pub fn build_chain(
+    env: &Env,
+    config: &ApiServerConfig,
+    local_addr: SocketAddr,
+    shutting_down: Arc<AtomicBool>,
+) -> Result<Arc<Chain>, String> {
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let registry = match config.etcd_servers.as_slice() {
+        [] => None,
+        servers => {
+            let storage =
+                EtcdStorage::new(env, servers).map_err(|e| format!("--etcd-servers: {e}"))?;
+            let storage = storage.with_observer(etcd_observer(&metrics, &config.etcd_prefix));
+            Some(Registry::start(env.clone(), storage, &config.etcd_prefix))
+        }
+    };
+    let security = Arc::new(security::build(
+        &config.auth,
+        config.client_ca_file.as_deref(),
+        env,
+        registry.as_ref(),
+    )?);
+    if let Some(registry) = &registry {
+        crate::admission::start(env, registry, &config.admission)
+            .map_err(|e| format!("admission: {e}"))?;
+    }
+    let policy = registry.as_ref().map(|registry| {
+        registry.set_write_guard(Arc::new(security::escalation::RbacGuard::new(&security)));
+        security::policy::start(registry)
+    });
+    let flow_control = config.enable_priority_and_fairness.then(|| {
+        let limit = config.max_requests_inflight + config.max_mutating_requests_inflight;
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        crate::flowcontrol::start(limit, registry.as_ref())
+    });
+    let auditor = crate::audit::Auditor::build(&config.audit, env)?;
+    let routes = Routes {
+        server_address: advertised_address(local_addr),
+        shutting_down,
+        max_request_body_bytes: config.max_request_body_bytes,
+        registry,
+        policy,
+        flow_control: flow_control.clone(),
+        auditor: auditor.clone(),
+        clock: env.clock.clone(),
+        metrics,
+    };
+    let mut chain = Chain::new(config, routes, security, env.entropy.clone());
+    if let Some(controller) = flow_control {
+        chain = chain.with_flow_control(controller);
+    }
+    Ok(Arc::new(chain.with_auditor(auditor)))
 }
 
 /// `etcd_request_duration_seconds`: each store request by operation and resource (the key's

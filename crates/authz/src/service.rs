@@ -4,7 +4,9 @@
 //! allowed, denied, the reason and the decision path.
 //!
 //! An optional injected delay makes it slow on purpose, for the slow-authz-service
-//! experiment: the API server's webhook timeout and failure policy then decide.
+//! experiment: the API server's webhook timeout and failure policy then decide. An optional
+//! latency hook ([`AuthzService::with_latency`]) draws each answer's delay instead, for the
+//! simulated experiments (a seeded distribution per call).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,10 +24,15 @@ pub const MAX_INJECTED_DELAY: Duration = Duration::from_secs(300);
 /// Bound on one request; a SubjectAccessReview spec is a few hundred bytes.
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
+/// Draws the extra delay of one answer (called once per request).
+pub type LatencyHook = Arc<dyn Fn() -> Duration + Send + Sync>;
+
 pub struct AuthzService {
     authorizer: Arc<dyn Authorizer>,
     /// Milliseconds to wait before each answer, changeable while serving; none when unset.
     delay_ms: Option<Arc<AtomicU64>>,
+    /// A delay drawn per answer, added to `delay_ms`; none when unset.
+    latency: Option<LatencyHook>,
 }
 
 impl AuthzService {
@@ -33,7 +40,15 @@ impl AuthzService {
         AuthzService {
             authorizer,
             delay_ms: None,
+            latency: None,
         }
+    }
+
+    /// Waits what `latency` draws (called once per request; the sum with any `with_delay`
+    /// is at most [`MAX_INJECTED_DELAY`]) before answering.
+    pub fn with_latency(mut self, latency: LatencyHook) -> AuthzService {
+        self.latency = Some(latency);
+        self
     }
 
     /// Waits `delay` milliseconds (read on each request, at most [`MAX_INJECTED_DELAY`])
@@ -48,10 +63,11 @@ impl AuthzService {
     }
 
     async fn injected_delay(&self) {
-        let Some(delay) = &self.delay_ms else {
-            return;
-        };
-        let delay = Duration::from_millis(delay.load(Ordering::Relaxed)).min(MAX_INJECTED_DELAY);
+        let fixed = self.delay_ms.as_ref().map_or(Duration::ZERO, |d| {
+            Duration::from_millis(d.load(Ordering::Relaxed))
+        });
+        let drawn = self.latency.as_ref().map_or(Duration::ZERO, |draw| draw());
+        let delay = fixed.saturating_add(drawn).min(MAX_INJECTED_DELAY);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }

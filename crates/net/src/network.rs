@@ -29,6 +29,18 @@ pub trait Listener: Send + 'static {
 pub trait Network: Send + Sync + 'static {
     fn bind<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Box<dyn Listener>>>;
     fn connect<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Conn>>;
+
+    /// How long a gRPC [`channel`] over this network remembers a stream it reset (a call
+    /// dropped at its timeout), so that it ignores the peer's frames still in flight on it
+    /// rather than answering each with RST_STREAM. `None` keeps hyper's default (1 s).
+    ///
+    /// h2 measures this span on the real clock (`std::time::Instant`), not on tokio's. A
+    /// simulated network, whose time is not real, returns a span no run lasts: otherwise
+    /// whether a late reply is ignored or answered depends on how fast the machine ran the
+    /// simulation, and one seed replays differently on a loaded machine.
+    fn http2_reset_stream_duration(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// One accepted or dialled connection. Implements tonic's `Connected` so it can be served.
@@ -248,6 +260,7 @@ pub fn channel(
     config: ChannelConfig,
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
     let target = addr.to_owned();
+    let reset_stream_duration = net.http2_reset_stream_duration();
     let connector = tower::service_fn(move |_: tonic::transport::Uri| {
         let net = net.clone();
         let target = target.clone();
@@ -262,6 +275,10 @@ pub fn channel(
         .http2_keep_alive_interval(config.keep_alive_interval)
         .keep_alive_timeout(config.keep_alive_timeout)
         .keep_alive_while_idle(true);
+    let endpoint = match reset_stream_duration {
+        Some(duration) => endpoint.http2_reset_stream_duration(duration),
+        None => endpoint,
+    };
     Ok(endpoint.connect_with_connector_lazy(connector))
 }
 

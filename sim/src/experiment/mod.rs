@@ -17,12 +17,15 @@
 //! - [`report`]: `results.md`, `results.csv` and `over-time.csv`.
 //! - [`plot`]: the plots, as SVG and PNG, drawn with an embedded font.
 //! - [`progress`]: a progress line on stderr when it is a terminal.
+//! - [`real`]: a [`PointRunner`] that runs each point against real `kubesim` processes in
+//!   real time, to set beside the simulated numbers.
 
 pub mod builtin;
 pub mod config;
 pub mod plot;
 pub mod point;
 pub mod progress;
+pub mod real;
 pub mod report;
 pub mod stats;
 pub mod sweep;

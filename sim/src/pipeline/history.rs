@@ -322,6 +322,8 @@ pub struct WatchSession {
     pub events: Vec<WatchEvent>,
     /// How it ended: `closed`, `410`, `refused <code>`, `error: ...`, `stopped`.
     pub ended: String,
+    /// When it ended.
+    pub ended_at: Time,
 }
 
 impl WatchSession {
@@ -335,6 +337,36 @@ impl WatchSession {
 pub struct FaultRecord {
     pub at: Time,
     pub what: String,
+}
+
+/// The name of the fault that restarts the API server (`inject <name>`).
+pub const APISERVER_RESTART: &str = "BounceApiServer";
+
+/// The name of the fault that cuts `client` off from the API server.
+pub fn client_partition(client: &str) -> String {
+    format!("PartitionClient({client})")
+}
+
+/// The record of a compaction of the store at `revision`.
+pub fn compaction_record(revision: u64) -> String {
+    format!("compact at {revision}")
+}
+
+impl FaultRecord {
+    /// The revision the store was compacted at, if this records a compaction.
+    pub fn compacted_at(&self) -> Option<u64> {
+        self.what.strip_prefix("compact at ")?.parse().ok()
+    }
+
+    /// The fault this record injects, if it injects one.
+    pub fn injected(&self) -> Option<&str> {
+        self.what.strip_prefix("inject ")
+    }
+
+    /// The fault this record heals, if it heals one.
+    pub fn healed(&self) -> Option<&str> {
+        self.what.strip_prefix("heal ")
+    }
 }
 
 /// The bounds the run was configured with, for the deadline checker.
@@ -357,6 +389,26 @@ pub struct ApiHistory {
     pub bounds: Bounds,
     /// When the fault phase ended.
     pub healed_at: Option<Time>,
+}
+
+impl ApiHistory {
+    /// Watch sessions that ended with 410, and how many of those the watcher followed with
+    /// a relist: for the run's record, to show property 12's 410 path was taken.
+    pub fn watch_summary(&self) -> String {
+        let mut gone = 0;
+        let mut relisted = 0;
+        for (index, session) in self.watches.iter().enumerate() {
+            if !session.gone() {
+                continue;
+            }
+            gone += 1;
+            let next = self.watches[index + 1..]
+                .iter()
+                .find(|s| s.watcher == session.watcher);
+            relisted += usize::from(next.is_some_and(|s| s.relisted));
+        }
+        format!("watch sessions ended 410: {gone} (followed by a relist: {relisted})")
+    }
 }
 
 /// Shared by every client of a run.

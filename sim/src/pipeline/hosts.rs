@@ -105,6 +105,10 @@ pub struct WebhookHost {
     sample: fn() -> Sample,
     serving: Certified,
     knobs: Rc<RefCell<Knobs>>,
+    /// Whether the next start serves. A host that is up but not listening refuses
+    /// connections at once (a webhook whose Service has no ready endpoint), where a crashed
+    /// host lets them hang until the caller's timeout.
+    listening: Rc<Cell<bool>>,
 }
 
 impl WebhookHost {
@@ -114,12 +118,18 @@ impl WebhookHost {
             sample,
             serving: pki.server(host)?,
             knobs: Rc::new(RefCell::new(Knobs::default())),
+            listening: Rc::new(Cell::new(true)),
         })
     }
 
     /// The knobs of the next start (a bounce applies them).
     pub fn set_knobs(&self, knobs: Knobs) {
         *self.knobs.borrow_mut() = knobs;
+    }
+
+    /// Whether the next start listens (a bounce applies it).
+    pub fn set_listening(&self, listening: bool) {
+        self.listening.set(listening);
     }
 
     /// `https://<host>:8443/<path>`: where the API server calls it.
@@ -134,7 +144,11 @@ impl WebhookHost {
             let knobs = this.knobs.borrow().clone();
             let sample = (this.sample)();
             let serving = this.serving.clone();
+            let listening = this.listening.get();
             async move {
+                if !listening {
+                    std::future::pending::<()>().await;
+                }
                 let tls = kubesim_webhooks::tls::server_config(serving.chain()?, serving.key()?)
                     .map_err(|e| anyhow!(e))?;
                 let listener = TurmoilNetwork

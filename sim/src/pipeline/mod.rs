@@ -17,6 +17,7 @@
 //!
 //! `kubesim-sim run --pipeline` runs seeds in child processes, as for the store alone.
 
+pub mod experiment;
 pub mod history;
 pub mod hosts;
 pub mod http;

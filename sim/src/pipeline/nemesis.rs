@@ -4,13 +4,25 @@
 //!
 //! Faults on a webhook change its knobs and bounce its host (`WebhookHost`); crashes and
 //! bounces go through the driver ([`Faults`]); partitions are turmoil's own.
+//!
+//! Compaction, as kube-apiserver's compactor does it: after each fault is healed the
+//! nemesis compacts the store at the revision it saw after the fault before (one interval
+//! behind, as the compactor compacts at the revision of its previous tick). The API server
+//! serves watches from its watch cache, which a compaction only reaches when the cache's own
+//! etcd watch must resume from a compacted revision; [`PipelineFault::CompactBehindCache`]
+//! makes that happen (the cache relists and ends every watch with 410, so property 12's
+//! "or gets 410 and relists" is exercised). Each compaction is recorded as
+//! [`compaction_record`], which the checkers read.
 
 use std::fmt;
 use std::time::Duration;
 
+use kubesim_proto::etcdserverpb::{CompactionRequest, PutRequest};
 use kubesim_webhooks::{FailureMode, Knobs, Latency};
 
-use super::history::{ApiOp, ApiOutcome, ApiRecorder};
+use super::history::{
+    APISERVER_RESTART, ApiOp, ApiOutcome, ApiRecorder, client_partition, compaction_record,
+};
 use super::hosts::{APISERVER, WebhookHost};
 use super::http::ApiClient;
 use super::workload::{NAMESPACE, Shared};
@@ -19,6 +31,16 @@ use crate::rng::SimRng;
 
 /// Host name of the pipeline's nemesis.
 pub const NEMESIS: &str = "pipeline-nemesis";
+
+/// The key the nemesis writes so the store's revision moves while the API server is cut
+/// off from it: outside `/registry`, so no watch cache sees it.
+const NEMESIS_KEY: &str = "/sim/nemesis/revision";
+/// Bound of each etcd call of the nemesis.
+const ETCD_CALL_BOUND: Duration = Duration::from_secs(5);
+/// How long [`PipelineFault::CompactBehindCache`] holds the partition at least: past the
+/// API server's etcd keepalive (PING every 2 s, dropped after 2 s unanswered,
+/// `kubesim_net::network::ChannelConfig`), so the cache's etcd watch surely breaks.
+const COMPACT_BEHIND_CACHE_HOLD: Duration = Duration::from_secs(6);
 
 /// One fault of the menu.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,11 +67,23 @@ enum PipelineFault {
     CrashMember(String),
     /// The API server restarts.
     BounceApiServer,
+    /// A client host is cut off from the API server: its calls go unanswered until its own
+    /// timeout, which property 11 must then excuse.
+    PartitionClient(String),
+    /// The API server is cut off from its store member past the etcd keepalive, the store
+    /// moves on (a write by the nemesis) and is compacted at its new revision: when healed,
+    /// the watch cache's etcd watch resumes from a compacted revision.
+    CompactBehindCache,
 }
 
 impl fmt::Display for PipelineFault {
+    // The faults that excuse an unanswered call are named as the checkers look for them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        match self {
+            PipelineFault::BounceApiServer => f.write_str(APISERVER_RESTART),
+            PipelineFault::PartitionClient(client) => f.write_str(&client_partition(client)),
+            _ => fmt::Debug::fmt(self, f),
+        }
     }
 }
 
@@ -82,13 +116,23 @@ impl PipelineNemesis {
         }
         self.recorder.fault("fault phase begins");
         let end = tokio::time::Instant::now() + self.fault_phase;
+        // The revision seen at the previous tick: the next compaction's target.
+        let mut previous_tick = None;
         while tokio::time::Instant::now() < end {
             let fault = self.pick(&mut rng);
             self.recorder.fault(format!("inject {fault}"));
             self.inject(&fault, &mut rng);
-            tokio::time::sleep(rng.millis(1_000, 4_000)).await;
+            if fault == PipelineFault::CompactBehindCache {
+                if self.compact_behind_cache(&mut rng).await {
+                    // Already compacted past the previous tick: compacting there would fail.
+                    previous_tick = None;
+                }
+            } else {
+                tokio::time::sleep(rng.millis(1_000, 4_000)).await;
+            }
             self.heal(&fault);
             self.recorder.fault(format!("heal {fault}"));
+            previous_tick = self.compactor_tick(previous_tick).await;
             tokio::time::sleep(rng.millis(500, 2_000)).await;
         }
         self.recorder.healed();
@@ -104,6 +148,7 @@ impl PipelineNemesis {
             self.shared.running() == 0,
             "workload tasks still running 60 s after the stop"
         );
+        self.recorder.fault(self.recorder.history().watch_summary());
         self.final_list().await
     }
 
@@ -111,7 +156,9 @@ impl PipelineNemesis {
         let webhook = rng.below(self.webhooks.len() as u64) as usize;
         let others: Vec<String> = self.members.iter().skip(1).cloned().collect();
         let member = rng.pick(&others).cloned().unwrap_or_default();
-        match rng.weighted(&[4, 2, 2, 2, 2, 1, 1, 2]) {
+        let clients = self.shared.clients();
+        let client = rng.pick(&clients).cloned().unwrap_or_default();
+        match rng.weighted(&[4, 2, 2, 2, 2, 1, 1, 2, 1, 2]) {
             // Mostly the Fail webhook: its timeouts are where a fail-open bug would show.
             0 => PipelineFault::SlowWebhook {
                 webhook: usize::from(rng.chance(1.0 / 3.0)),
@@ -136,7 +183,9 @@ impl PipelineNemesis {
             4 => PipelineFault::PartitionStore,
             5 => PipelineFault::IsolateMember(member),
             6 => PipelineFault::CrashMember(member),
-            _ => PipelineFault::BounceApiServer,
+            7 => PipelineFault::BounceApiServer,
+            8 if !client.is_empty() => PipelineFault::PartitionClient(client),
+            _ => PipelineFault::CompactBehindCache,
         }
     }
 
@@ -183,7 +232,7 @@ impl PipelineNemesis {
             PipelineFault::PartitionWebhook(webhook) => {
                 turmoil::partition(APISERVER, self.webhooks[*webhook].host.as_str());
             }
-            PipelineFault::PartitionStore => {
+            PipelineFault::PartitionStore | PipelineFault::CompactBehindCache => {
                 if let Some(first) = self.members.first() {
                     turmoil::partition(APISERVER, first.as_str());
                 }
@@ -196,6 +245,9 @@ impl PipelineNemesis {
             PipelineFault::CrashMember(member) => self.faults.inject(Fault::Crash(member.clone())),
             PipelineFault::BounceApiServer => {
                 self.faults.inject(Fault::BounceHost(APISERVER.to_owned()))
+            }
+            PipelineFault::PartitionClient(client) => {
+                turmoil::partition(APISERVER, client.as_str())
             }
         }
     }
@@ -212,7 +264,7 @@ impl PipelineNemesis {
             PipelineFault::PartitionWebhook(webhook) => {
                 turmoil::repair(APISERVER, self.webhooks[*webhook].host.as_str());
             }
-            PipelineFault::PartitionStore => {
+            PipelineFault::PartitionStore | PipelineFault::CompactBehindCache => {
                 if let Some(first) = self.members.first() {
                     turmoil::repair(APISERVER, first.as_str());
                 }
@@ -223,8 +275,85 @@ impl PipelineNemesis {
                 }
             }
             PipelineFault::CrashMember(member) => self.faults.inject(Fault::Bounce(member.clone())),
+            PipelineFault::PartitionClient(client) => turmoil::repair(APISERVER, client.as_str()),
             PipelineFault::BounceApiServer => {}
         }
+    }
+
+    /// The hold of [`PipelineFault::CompactBehindCache`]: move the store on and compact
+    /// there while the cache cannot see it, and hold past the keepalive so the cache's etcd
+    /// watch surely breaks. Whether it compacted.
+    async fn compact_behind_cache(&self, rng: &mut SimRng) -> bool {
+        let started = tokio::time::Instant::now();
+        tokio::time::sleep(rng.millis(500, 2_000)).await;
+        let compacted = match self.put_marker().await {
+            Some(revision) => self.compact(revision).await,
+            None => false,
+        };
+        let hold = COMPACT_BEHIND_CACHE_HOLD + rng.millis(0, 1_000);
+        tokio::time::sleep_until(started + hold).await;
+        compacted
+    }
+
+    /// kube-apiserver's compactor: compacts at the revision of the previous tick, and
+    /// returns this tick's revision for the next.
+    async fn compactor_tick(&self, previous: Option<i64>) -> Option<i64> {
+        if let Some(revision) = previous {
+            self.compact(revision).await;
+        }
+        self.put_marker().await
+    }
+
+    /// Writes [`NEMESIS_KEY`] through the API server's member (never crashed or isolated:
+    /// only cut off from the API server); the store's revision after it.
+    async fn put_marker(&self) -> Option<i64> {
+        let member = self.members.first()?;
+        let mut kv = crate::client::kv(member).ok()?;
+        let request = PutRequest {
+            key: NEMESIS_KEY.into(),
+            value: b"nemesis".to_vec(),
+            ..Default::default()
+        };
+        let reply = tokio::time::timeout(ETCD_CALL_BOUND, kv.put(request)).await;
+        match reply {
+            Ok(Ok(response)) => response.get_ref().header.as_ref().map(|h| h.revision),
+            Ok(Err(status)) => {
+                self.recorder
+                    .fault(format!("nemesis put failed: {}", status.message()));
+                None
+            }
+            Err(_) => {
+                self.recorder.fault("nemesis put timed out");
+                None
+            }
+        }
+    }
+
+    /// Compacts the store at `revision` (etcd's Compact RPC), recording it when it applied;
+    /// whether it did.
+    async fn compact(&self, revision: i64) -> bool {
+        let Some(member) = self.members.first() else {
+            return false;
+        };
+        let Ok(mut kv) = crate::client::kv(member) else {
+            return false;
+        };
+        let request = CompactionRequest {
+            revision,
+            physical: false,
+        };
+        let why = match tokio::time::timeout(ETCD_CALL_BOUND, kv.compact(request)).await {
+            Ok(Ok(_)) => {
+                let revision = u64::try_from(revision).unwrap_or(0);
+                self.recorder.fault(compaction_record(revision));
+                return true;
+            }
+            Ok(Err(status)) => status.message().to_owned(),
+            Err(_) => "timed out".to_owned(),
+        };
+        self.recorder
+            .fault(format!("compaction at {revision} failed: {why}"));
+        false
     }
 
     /// New knobs for a webhook, taken by restarting its host.

@@ -7,7 +7,7 @@
 //! seen later names the write that stored it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -37,6 +37,8 @@ pub struct Shared {
     ready: Rc<Cell<bool>>,
     stopping: Rc<Cell<bool>>,
     running: Rc<Cell<usize>>,
+    /// The client hosts of the workload, for the nemesis to cut off.
+    clients: Rc<RefCell<BTreeSet<String>>>,
     /// Pods by name, as the newest completed call showed them.
     known: Rc<RefCell<BTreeMap<String, Known>>>,
 }
@@ -71,6 +73,11 @@ impl Shared {
     /// Workload tasks still running.
     pub fn running(&self) -> usize {
         self.running.get()
+    }
+
+    /// The workload's client hosts, in name order.
+    pub fn clients(&self) -> Vec<String> {
+        self.clients.borrow().iter().cloned().collect()
     }
 
     /// Waits (bounded) for the set-up.
@@ -128,7 +135,8 @@ impl Shared {
 struct Running(Rc<Cell<usize>>);
 
 impl Running {
-    fn enter(shared: &Shared) -> Running {
+    fn enter(shared: &Shared, host: &str) -> Running {
+        shared.clients.borrow_mut().insert(host.to_owned());
         shared.running.set(shared.running.get() + 1);
         Running(shared.running.clone())
     }
@@ -310,7 +318,7 @@ impl Worker {
     }
 
     pub async fn run(mut self) -> anyhow::Result<()> {
-        let _running = Running::enter(&self.shared);
+        let _running = Running::enter(&self.shared, &self.host);
         self.shared.until_ready(Duration::from_secs(120)).await?;
         while !self.shared.stopping() {
             self.count += 1;
@@ -512,7 +520,7 @@ impl Watcher {
     }
 
     pub async fn run(mut self) -> anyhow::Result<()> {
-        let _running = Running::enter(&self.shared);
+        let _running = Running::enter(&self.shared, &self.host);
         self.shared.until_ready(Duration::from_secs(120)).await?;
         let mut from: Option<u64> = None;
         while !self.shared.stopping() {
@@ -526,7 +534,8 @@ impl Watcher {
                     }
                 },
             };
-            let session = self.session(start, relisted).await;
+            let mut session = self.session(start, relisted).await;
+            session.ended_at = now();
             from = if session.gone() || session.ended.starts_with("refused") {
                 None
             } else {
@@ -582,6 +591,7 @@ impl Watcher {
             opened: now(),
             events: Vec::new(),
             ended: String::new(),
+            ended_at: now(),
         };
         let mut stream = match self.client.watch(&path).await {
             Ok(Ok(stream)) => stream,

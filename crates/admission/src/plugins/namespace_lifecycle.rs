@@ -28,6 +28,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::forbidden_object;
+use crate::pointer::JsonPointer;
 use crate::{Attributes, ClusterState, Operation, Plugin, Record};
 
 /// kube-apiserver registers the plugin with these (`kube-node-lease` is not among them).
@@ -178,10 +179,10 @@ fn is_access_review(resource: &Resource) -> bool {
 /// the same write, and either is taken as terminating (as the API server's own check does).
 fn is_terminating(namespace: &Value) -> bool {
     let deleting = namespace
-        .pointer("/metadata/deletionTimestamp")
+        .at("/metadata/deletionTimestamp")
         .and_then(Value::as_str)
         .is_some_and(|t| !t.is_empty());
-    let phase = namespace.pointer("/status/phase").and_then(Value::as_str);
+    let phase = namespace.at("/status/phase").and_then(Value::as_str);
     deleting || phase == Some("Terminating")
 }
 

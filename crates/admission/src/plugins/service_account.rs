@@ -36,6 +36,7 @@ use kubesim_api::status::GroupResource;
 use serde_json::{Map, Value, json};
 
 use super::forbidden_object;
+use crate::pointer::JsonPointer;
 use crate::{Attributes, ClusterState, Operation, Plugin, Record};
 
 /// `DefaultServiceAccountName`.
@@ -253,7 +254,7 @@ fn is_pods(resource: &Resource) -> bool {
 }
 
 fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
-    value.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    value.at(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
 fn spec_mut(pod: &mut Value) -> Option<&mut Map<String, Value>> {
@@ -276,7 +277,7 @@ fn account_name(account: &Value) -> String {
 }
 
 fn is_mirror_pod(pod: &Value) -> bool {
-    pod.pointer("/metadata/annotations")
+    pod.at("/metadata/annotations")
         .and_then(Value::as_object)
         .is_some_and(|a| a.contains_key(MIRROR_POD_ANNOTATION))
 }
@@ -314,7 +315,7 @@ fn names(object: &Value, key: &str) -> Vec<String> {
 /// `shouldAutomount`: the pod's choice, else the ServiceAccount's, else yes.
 fn should_automount(account: &Value, pod: &Value) -> bool {
     let pod_choice = pod
-        .pointer("/spec/automountServiceAccountToken")
+        .at("/spec/automountServiceAccountToken")
         .and_then(Value::as_bool);
     let account_choice = account
         .get("automountServiceAccountToken")
@@ -327,7 +328,7 @@ fn should_automount(account: &Value, pod: &Value) -> bool {
 fn mount_token(pod: &mut Value, uid: &str) {
     let prefix = format!("{VOLUME_NAME_PREFIX}-");
     let existing = pod
-        .pointer("/spec/volumes")
+        .at("/spec/volumes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -398,7 +399,7 @@ fn token_volume(name: &str) -> Value {
 /// A pod without image pull secrets gets the ServiceAccount's (their names only).
 fn copy_image_pull_secrets(account: &Value, pod: &mut Value) {
     let has_own = pod
-        .pointer("/spec/imagePullSecrets")
+        .at("/spec/imagePullSecrets")
         .and_then(Value::as_array)
         .is_some_and(|list| !list.is_empty());
     let from_account = names(account, "imagePullSecrets");
@@ -454,7 +455,7 @@ fn limit_secret_references(account: &Value, pod: &Value) -> Result<(), String> {
     let mountable = names(account, "secrets");
     let allowed_pull_secrets = names(account, "imagePullSecrets");
     let account = account_name(account);
-    let volumes = pod.pointer("/spec/volumes").and_then(Value::as_array);
+    let volumes = pod.at("/spec/volumes").and_then(Value::as_array);
     for volume in volumes.into_iter().flatten() {
         let Some(secret) = volume.get("secret") else {
             continue;
@@ -472,9 +473,7 @@ fn limit_secret_references(account: &Value, pod: &Value) -> Result<(), String> {
     for container in containers(pod, "containers") {
         check_container_secrets(container, "container", &mountable, &account)?;
     }
-    let pull_secrets = pod
-        .pointer("/spec/imagePullSecrets")
-        .and_then(Value::as_array);
+    let pull_secrets = pod.at("/spec/imagePullSecrets").and_then(Value::as_array);
     for (i, reference) in pull_secrets.into_iter().flatten().enumerate() {
         let name = str_at(reference, "/name");
         if !allowed_pull_secrets.iter().any(|a| a == name) {
@@ -496,7 +495,7 @@ fn check_container_secrets(
     let container_name = str_at(container, "/name");
     let env = container.get("env").and_then(Value::as_array);
     for var in env.into_iter().flatten() {
-        let Some(reference) = var.pointer("/valueFrom/secretKeyRef") else {
+        let Some(reference) = var.at("/valueFrom/secretKeyRef") else {
             continue;
         };
         let secret = str_at(reference, "/name");
@@ -530,11 +529,11 @@ fn validate_mirror_pod(pod: &Value) -> Result<(), &'static str> {
     if references_secrets(pod) {
         return Err("a mirror pod may not reference secrets");
     }
-    let volumes = pod.pointer("/spec/volumes").and_then(Value::as_array);
+    let volumes = pod.at("/spec/volumes").and_then(Value::as_array);
     let token_projection = volumes
         .into_iter()
         .flatten()
-        .filter_map(|v| v.pointer("/projected/sources").and_then(Value::as_array))
+        .filter_map(|v| v.at("/projected/sources").and_then(Value::as_array))
         .flatten()
         .any(|source| {
             source
@@ -549,9 +548,9 @@ fn validate_mirror_pod(pod: &Value) -> Result<(), &'static str> {
 
 /// `VisitPodSecretNames` over every container kind: whether the pod names any secret.
 fn references_secrets(pod: &Value) -> bool {
-    let present = |v: &Value, pointer: &str| v.pointer(pointer).is_some_and(|x| !x.is_null());
+    let present = |v: &Value, pointer: &str| v.at(pointer).is_some_and(|x| !x.is_null());
     let pull = pod
-        .pointer("/spec/imagePullSecrets")
+        .at("/spec/imagePullSecrets")
         .and_then(Value::as_array)
         .is_some_and(|l| !l.is_empty());
     let in_containers = ["initContainers", "containers", "ephemeralContainers"]
@@ -567,7 +566,7 @@ fn references_secrets(pod: &Value) -> bool {
             env.clone().any(|e| present(e, "/valueFrom/secretKeyRef"))
                 || env_from.clone().any(|e| present(e, "/secretRef"))
         });
-    let volumes = pod.pointer("/spec/volumes").and_then(Value::as_array);
+    let volumes = pod.at("/spec/volumes").and_then(Value::as_array);
     let in_volumes = volumes.into_iter().flatten().any(|v| {
         const REFS: [&str; 10] = [
             "/secret",
@@ -582,13 +581,13 @@ fn references_secrets(pod: &Value) -> bool {
             "/azureFile/secretName",
         ];
         let projected = v
-            .pointer("/projected/sources")
+            .at("/projected/sources")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .any(|s| present(s, "/secret"));
         projected
-            || REFS.iter().any(|r| match v.pointer(r) {
+            || REFS.iter().any(|r| match v.at(r) {
                 Some(Value::String(s)) => !s.is_empty(),
                 Some(other) => !other.is_null(),
                 None => false,

@@ -14,8 +14,8 @@
 //! earlier ones), and [`duplicate_fields`] reads the raw body without the schema, so it also
 //! reports keys repeated inside unknown fields and free-form values, which kube skips.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fmt::Write as _;
 
 use serde_json::Value;
 
@@ -103,8 +103,51 @@ fn push_key(path: &mut String, key: &str) {
 
 /// Appends an array index: `a[3]`.
 fn push_index(path: &mut String, index: usize) {
-    // Writing to a String cannot fail.
-    let _ = write!(path, "[{index}]");
+    // By hand rather than `write!`: the scanner does this for every array item of every
+    // body, and the formatting machinery cost more than the digits.
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = index;
+    loop {
+        at -= 1;
+        // A digit: `rest % 10` is below 10.
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    path.push('[');
+    path.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    path.push(']');
+}
+
+/// The keys of one object so far, for [`Scanner::object`]'s duplicate check. Most objects
+/// have a handful of keys: those are compared in a list (no hashing, no allocation); past
+/// [`SeenKeys::LINEAR`] they go to a hash set, so a huge object stays linear.
+#[derive(Default)]
+struct SeenKeys<'a> {
+    few: Vec<Cow<'a, str>>,
+    many: HashSet<Cow<'a, str>>,
+}
+
+impl<'a> SeenKeys<'a> {
+    const LINEAR: usize = 16;
+
+    /// Adds `key`; false when it was already there.
+    fn insert(&mut self, key: Cow<'a, str>) -> bool {
+        if self.many.is_empty() {
+            if self.few.contains(&key) {
+                return false;
+            }
+            if self.few.len() < Self::LINEAR {
+                self.few.push(key);
+                return true;
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        self.many.insert(key)
+    }
 }
 
 /// The walk of a parsed object against the schema; `path` is the field path of the value
@@ -181,7 +224,7 @@ struct Scanner<'a> {
     errors: Errors,
 }
 
-impl Scanner<'_> {
+impl<'a> Scanner<'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -211,7 +254,7 @@ impl Scanner<'_> {
 
     fn object(&mut self, depth: usize) -> Option<()> {
         self.pos += 1; // `{`
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen = SeenKeys::default();
         self.skip_whitespace();
         if self.peek()? == b'}' {
             self.pos += 1;
@@ -269,18 +312,27 @@ impl Scanner<'_> {
     }
 
     /// A string's text with its escapes undone; invalid UTF-8 and lone surrogates become
-    /// U+FFFD, as Go's decoder makes them.
-    fn string(&mut self) -> Option<String> {
+    /// U+FFFD, as Go's decoder makes them. Borrowed from the body when it has no escape
+    /// (nearly every key): no allocation per key.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
         if self.peek()? != b'"' {
             return None;
         }
         self.pos += 1;
-        let mut raw: Vec<u8> = Vec::new();
+        let bytes = self.bytes;
+        let rest = bytes.get(self.pos..)?;
+        let end = rest.iter().position(|b| matches!(b, b'"' | b'\\'))?;
+        if rest[end] == b'"' {
+            self.pos += end + 1;
+            return Some(String::from_utf8_lossy(&rest[..end]));
+        }
+        self.pos += end;
+        let mut raw: Vec<u8> = rest[..end].to_vec();
         loop {
             let byte = self.peek()?;
             self.pos += 1;
             match byte {
-                b'"' => return Some(String::from_utf8_lossy(&raw).into_owned()),
+                b'"' => return Some(Cow::Owned(String::from_utf8_lossy(&raw).into_owned())),
                 b'\\' => self.escape(&mut raw)?,
                 _ => raw.push(byte),
             }
@@ -592,6 +644,27 @@ mod tests {
                 r#"duplicate field "🚀""#,
             ]
         );
+    }
+
+    #[test]
+    fn duplicates_are_found_in_objects_with_many_keys() {
+        // Past the keys compared in a list: a repeat of an early key and of a late one, and
+        // a repeat among the first keys; indexes of ten and more in the path.
+        let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let body = format!(
+            r#"{{"data":{{{},"k3":0,"k39":0}},"list":[{}{{"a":1,"a":2}}]}}"#,
+            keys.join(","),
+            "{},".repeat(12)
+        );
+        assert_eq!(
+            duplicate_fields(body.as_bytes()),
+            [
+                r#"duplicate field "data.k3""#,
+                r#"duplicate field "data.k39""#,
+                r#"duplicate field "list[12].a""#,
+            ]
+        );
+        assert!(duplicate_fields(format!("{{{}}}", keys.join(",")).as_bytes()).is_empty());
     }
 
     #[test]

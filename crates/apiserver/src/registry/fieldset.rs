@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use kubesim_api::patch::meta::{self, Fields, Strategy};
 use kubesim_api::resources::Resource;
 use kubesim_api::schema::{self, Type};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 /// One step of a path: `f:name`, `k:{...}`, `v:...` or `.`.
@@ -331,20 +332,26 @@ fn build(
 }
 
 /// Puts `child` under `step`, merging with what is there (two list items with one key).
+/// Through `entry`: one hash of the step, not a lookup and then an insert (SipHash of the
+/// steps was a tenth of a create's CPU).
 fn merge_child(node: &mut Map<String, Value>, step: String, child: Map<String, Value>) {
-    match node.get_mut(&step) {
-        Some(Value::Object(existing)) => {
-            for (key, value) in child {
-                match value {
-                    Value::Object(grandchild) => merge_child(existing, key, grandchild),
-                    other => {
-                        existing.insert(key, other);
+    match node.entry(step) {
+        Entry::Occupied(mut slot) => match slot.get_mut() {
+            Value::Object(existing) => {
+                for (key, value) in child {
+                    match value {
+                        Value::Object(grandchild) => merge_child(existing, key, grandchild),
+                        other => {
+                            existing.insert(key, other);
+                        }
                     }
                 }
             }
-        }
-        _ => {
-            node.insert(step, Value::Object(child));
+            // Replaced in place, as `insert` on a present key does.
+            other => *other = Value::Object(child),
+        },
+        Entry::Vacant(slot) => {
+            slot.insert(Value::Object(child));
         }
     }
 }

@@ -52,6 +52,21 @@ pub const DEFAULT_ETCD_PREFIX: &str = "/registry";
 /// is retried when a concurrent write wins the race; kube retries as long as its context
 /// allows, the bound here keeps a hot key from holding a request forever.
 const MAX_CONFLICT_RETRIES: usize = 16;
+/// kube's `timeToWaitForReady`: how long a write waits for admission's caches to list once.
+const ADMISSION_READY_TIMEOUT: Duration = Duration::from_secs(10);
+const ADMISSION_READY_POLL: Duration = Duration::from_millis(20);
+/// The caches admission reads before it may decide: (group, plural) at v1.
+const ADMISSION_CACHES: [(&str, &str); 3] = [
+    (
+        "admissionregistration.k8s.io",
+        "mutatingwebhookconfigurations",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "validatingwebhookconfigurations",
+    ),
+    ("", "namespaces"),
+];
 
 /// What a write asks for beyond its object (query options common to create, update, patch).
 #[derive(Debug, Clone, Default)]
@@ -175,9 +190,39 @@ impl Registry {
         let Some(admission) = self.admission.get() else {
             return Ok(false);
         };
+        self.wait_for_admission_caches(write).await?;
         let attrs = self.admission_attributes(write);
         admission.admit(&attrs, object, write.record).await?;
         Ok(true)
+    }
+
+    /// kube's admission `WaitForReady`: a write is not admitted until the caches admission
+    /// reads (the webhook configurations, the namespaces) have listed once, or a Fail webhook
+    /// configured before a restart would be skipped by the restarted server (found by the
+    /// pipeline simulation, seed 83). kube waits up to 10 s, then refuses with 403 "not yet
+    /// ready to handle request". A relist after a gap does not count: the last consistent
+    /// state stays in force meanwhile, as an informer's `HasSynced` stays true.
+    async fn wait_for_admission_caches(&self, write: AdmissionWrite<'_>) -> Result<(), Status> {
+        let deadline = tokio::time::Instant::now() + ADMISSION_READY_TIMEOUT;
+        let deadline = write.deadline.map_or(deadline, |d| d.min(deadline));
+        loop {
+            let synced = ADMISSION_CACHES.iter().all(|(group, plural)| {
+                kubesim_api::resources::lookup(group, "v1", plural)
+                    .and_then(|resource| self.cache(resource).ok())
+                    .is_none_or(|cache| cache.ready() || cache.revision() > 0)
+            });
+            if synced {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Status::forbidden_with_message(
+                    &group_resource(write.resource),
+                    write.name,
+                    "not yet ready to handle request",
+                ));
+            }
+            tokio::time::sleep(ADMISSION_READY_POLL).await;
+        }
     }
 
     /// The validating phase of admission on `object` (`None` on DELETE).

@@ -8,19 +8,27 @@
 //!   the call and not the whole request matters: a request may also wait for the store, or
 //!   run admission twice (an update retried after a conflict), and still be on time.
 //!
-//! Calls without an answer are not judged: the API server may have been down or cut off.
+//! - Every call the client gave up on without an answer after waiting past the request
+//!   timeout plus slack (the client's own timeout is longer) is a request that outlived its
+//!   deadline, unless a fault explains the silence: the API server restarted, or was cut
+//!   off from that client, while the call was open (the nemesis's `inject`/`heal` records
+//!   of [`APISERVER_RESTART`] and [`client_partition`]). A call that failed sooner (refused,
+//!   reset) did not outlive anything.
 
 use std::time::Duration;
 
 use super::MAX_REPORTED;
 use crate::check::{Property, Violation};
-use crate::pipeline::history::ApiHistory;
+use crate::history::Time;
+use crate::pipeline::history::{
+    APISERVER_RESTART, ApiCall, ApiHistory, ApiOutcome, client_partition,
+};
 
 const CHECKER: &str = "api/deadlines";
 
 pub fn check(history: &ApiHistory) -> Vec<Violation> {
     let bounds = history.bounds;
-    let mut violations = Vec::new();
+    let mut violations = unanswered(history);
     for call in &history.calls {
         let (Some(_), Some(end)) = (call.code(), call.end) else {
             continue;
@@ -58,6 +66,64 @@ pub fn check(history: &ApiHistory) -> Vec<Violation> {
     violations
 }
 
+/// Calls left without an answer past the request timeout that no fault explains.
+fn unanswered(history: &ApiHistory) -> Vec<Violation> {
+    let bounds = history.bounds;
+    let request_bound = bounds.request_timeout + bounds.slack;
+    let mut violations = Vec::new();
+    for call in &history.calls {
+        let (ApiOutcome::NoAnswer(why), Some(end)) = (&call.outcome, call.end) else {
+            continue;
+        };
+        let waited = end.saturating_sub(call.start);
+        if waited <= request_bound || explained(history, call, end) {
+            continue;
+        }
+        violations.push(violation(
+            format!(
+                "no answer after {} ({why}), past the request timeout {:?} + {:?}, and no restart of the API server or partition from {} explains it",
+                seconds(waited),
+                bounds.request_timeout,
+                bounds.slack,
+                call.client
+            ),
+            call.to_string(),
+        ));
+    }
+    violations
+}
+
+/// Whether the API server restarted, or was cut off from the call's client, while the call
+/// was open (from `call.start` to `end`).
+fn explained(history: &ApiHistory, call: &ApiCall, end: Time) -> bool {
+    let names = [APISERVER_RESTART.to_owned(), client_partition(&call.client)];
+    names.iter().any(|name| {
+        outages(history, name)
+            .iter()
+            .any(|(from, to)| *from <= end && call.start <= *to)
+    })
+}
+
+/// When the fault `name` held: from each `inject` to the `heal` after it (to the end of the
+/// run if it was never healed).
+fn outages(history: &ApiHistory, name: &str) -> Vec<(Time, Time)> {
+    let mut spans = Vec::new();
+    let mut open: Option<Time> = None;
+    for record in &history.faults {
+        if record.injected() == Some(name) {
+            open = open.or(Some(record.at));
+        } else if record.healed() == Some(name)
+            && let Some(from) = open.take()
+        {
+            spans.push((from, record.at));
+        }
+    }
+    if let Some(from) = open {
+        spans.push((from, Time::MAX));
+    }
+    spans
+}
+
 fn seconds(d: Duration) -> String {
     format!("{:.3}s", d.as_secs_f64())
 }
@@ -75,7 +141,6 @@ fn violation(message: String, line: String) -> Violation {
 mod tests {
     use super::*;
     use crate::check::api::test_support::*;
-    use crate::pipeline::history::ApiOutcome;
 
     /// Records, on the last call, a webhook call of `ms` as its `Server-Timing` reported it.
     fn webhook_call(h: &mut ApiHistory, name: &str, ms: u64) {
@@ -126,6 +191,50 @@ mod tests {
         assert!(found[0].message.contains("past the request timeout"));
         assert!(found[1].message.contains("no-privileged.sim.kubesim.io"));
         assert!(found[1].message.contains("timeoutSeconds"));
+    }
+
+    /// Appends a call by `client` from `start` to `end` ms that got no answer.
+    fn unanswered_call(h: &mut ApiHistory, client: &str, (start, end): (u64, u64), why: &str) {
+        let id = h.calls.len();
+        h.calls.push(ApiCall {
+            id,
+            client: client.to_owned(),
+            user: client.to_owned(),
+            op: create("p"),
+            start: ms(start),
+            end: Some(ms(end)),
+            outcome: ApiOutcome::NoAnswer(why.to_owned()),
+        });
+    }
+
+    #[test]
+    fn an_unanswered_call_past_the_deadline_is_caught() {
+        let mut h = history();
+        unanswered_call(&mut h, "alice", (1_000, 16_000), "no answer within 15s");
+        // A partition of another client, and a restart after the call, explain nothing.
+        fault(&mut h, 2_000, "inject PartitionClient(mallory)");
+        fault(&mut h, 5_000, "heal PartitionClient(mallory)");
+        fault(&mut h, 16_500, "inject BounceApiServer");
+        fault(&mut h, 18_000, "heal BounceApiServer");
+        let found = check(&h);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("no answer after 15.000s"));
+    }
+
+    #[test]
+    fn an_unanswered_call_a_fault_explains_passes() {
+        let mut h = history();
+        // Refused at once: it outlived nothing.
+        unanswered_call(&mut h, "alice", (0, 100), "connecting: refused");
+        // Open when the API server restarted.
+        unanswered_call(&mut h, "alice", (1_000, 16_000), "no answer within 15s");
+        fault(&mut h, 3_000, "inject BounceApiServer");
+        fault(&mut h, 5_000, "heal BounceApiServer");
+        // Its client cut off from the API server while it was open.
+        unanswered_call(&mut h, "mallory", (20_000, 35_000), "no answer within 15s");
+        fault(&mut h, 19_000, "inject PartitionClient(mallory)");
+        fault(&mut h, 21_000, "heal PartitionClient(mallory)");
+        assert_eq!(check(&h), vec![]);
     }
 
     #[test]

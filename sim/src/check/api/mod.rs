@@ -4,10 +4,11 @@
 //!   update gets 409 and changes nothing.
 //! - [`admission`]: 10 — nothing is stored that authorization denied or that the Fail webhook
 //!   did not approve; the Ignore webhook never blocks.
-//! - [`deadlines`]: 11 — no request outlives its deadline; a webhook failure ends within the
+//! - [`deadlines`]: 11 — no request outlives its deadline, answered or not (an unanswered
+//!   one only when a restart or partition explains it); a webhook failure ends within the
 //!   webhooks' timeoutSeconds.
 //! - [`watch_resume`]: 12 — a watcher resuming from its last resourceVersion sees every later
-//!   change exactly once, or gets 410.
+//!   change exactly once, or gets 410 (which a compaction or restart explains) and relists.
 //!
 //! `observations` gathers what several of them compare: every pod any answer or watch event
 //! showed, with when it was seen.
@@ -75,7 +76,8 @@ pub(crate) mod test_support {
     use std::time::Duration;
 
     use crate::pipeline::history::{
-        ApiCall, ApiHistory, ApiOp, ApiOutcome, Bounds, PodSeen, WatchEvent, WatchSession,
+        ApiCall, ApiHistory, ApiOp, ApiOutcome, Bounds, FaultRecord, PodSeen, WatchEvent,
+        WatchSession,
     };
 
     pub fn ms(n: u64) -> Duration {
@@ -173,6 +175,15 @@ pub(crate) mod test_support {
                 })
                 .collect(),
             ended: ended.into(),
+            ended_at: ms(2),
         }
+    }
+
+    /// Appends the nemesis's record `what` at `at` ms.
+    pub fn fault(history: &mut ApiHistory, at: u64, what: &str) {
+        history.faults.push(FaultRecord {
+            at: ms(at),
+            what: what.to_owned(),
+        });
     }
 }
