@@ -229,15 +229,7 @@ fn build(
 }
 
 fn api_client(pki: &mut Pki, user: &str, group: Option<&str>) -> anyhow::Result<ApiClient> {
-    let identity = pki.client(user, group)?;
-    let tls = pki.client_tls(&identity)?;
-    Ok(ApiClient::new(
-        user,
-        APISERVER,
-        APISERVER_PORT,
-        tls,
-        client_timeout(),
-    ))
+    super::api_client(pki, user, group, client_timeout())
 }
 
 /// `webhook-1..N`, each drawing its delays from the point's latency with its own seed.

@@ -217,16 +217,8 @@ fn build(
         webhook.add(cluster);
     }
 
-    let client = |pki: &mut Pki, user: &str, group: Option<&str>| -> anyhow::Result<ApiClient> {
-        let identity = pki.client(user, group)?;
-        let tls = pki.client_tls(&identity)?;
-        Ok(ApiClient::new(
-            user,
-            APISERVER,
-            APISERVER_PORT,
-            tls,
-            CLIENT_TIMEOUT,
-        ))
+    let client = |pki: &mut Pki, user: &str, group: Option<&str>| {
+        api_client(pki, user, group, CLIENT_TIMEOUT)
     };
     let admin = client(&mut pki, "kubesim-admin", Some("system:masters"))?;
     let alice = client(&mut pki, WRITER, None)?;
@@ -297,4 +289,22 @@ fn build(
     };
     cluster.client(NEMESIS, nemesis.run());
     Ok(files)
+}
+
+/// A client of the `apiserver` host as `user` (in `group`), with a certificate from `pki`.
+pub fn api_client(
+    pki: &mut Pki,
+    user: &str,
+    group: Option<&str>,
+    timeout: Duration,
+) -> anyhow::Result<ApiClient> {
+    let identity = pki.client(user, group)?;
+    let tls = pki.client_tls(&identity)?;
+    Ok(ApiClient::new(
+        user,
+        APISERVER,
+        APISERVER_PORT,
+        tls,
+        timeout,
+    ))
 }
