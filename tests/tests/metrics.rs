@@ -44,6 +44,8 @@ async fn metrics_count_each_request_stage_admission_step_and_store_call() -> any
             "apiserver_request_filter_duration_seconds_count{filter=\"priorityandfairness\"}",
             // Admission of the namespace and the configmap.
             "apiserver_admission_controller_admission_duration_seconds_count{name=\"NamespaceLifecycle\",operation=\"CREATE\",rejected=\"false\",type=\"admit\"}",
+            // Object validation of the configmap (kubesim's own histogram).
+            "kubesim_apiserver_validation_duration_seconds_count{operation=\"CREATE\",rejected=\"false\",resource=\"configmaps\"}",
             // The store.
             "etcd_request_duration_seconds_count{operation=\"create\",type=\"configmaps\"}",
             // API Priority and Fairness: the admin is exempt.
@@ -101,6 +103,7 @@ async fn a_create_that_asks_gets_each_stage_and_admission_step_in_server_timing(
             "priorityandfairness;dur=",
             "authorization;dur=",
             "admission.NamespaceLifecycle;dur=",
+            "validation;dur=",
             "handler;dur=",
             "total;dur=",
         ] {

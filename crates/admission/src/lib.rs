@@ -157,6 +157,18 @@ struct RecordInner {
     warnings: Vec<String>,
     audit_annotations: BTreeMap<String, String>,
     steps: Vec<Step>,
+    /// Object validation's time (the registry's, between the two admission phases): kept
+    /// here beside admission's steps so the handler reports every stage of a write in one
+    /// place (`/metrics`, `Server-Timing`).
+    validation: Option<Validation>,
+}
+
+/// Object validation's part in a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validation {
+    pub duration: Duration,
+    /// It refused the object (422).
+    pub rejected: bool,
 }
 
 /// One plugin or webhook's part in a request.
@@ -202,6 +214,15 @@ impl Record {
         if inner.steps.len() < MAX_STEPS {
             inner.steps.push(step);
         }
+    }
+
+    /// How long validating the object took (an update retried on a conflict: the last try).
+    pub fn validated(&self, duration: Duration, rejected: bool) {
+        self.lock().validation = Some(Validation { duration, rejected });
+    }
+
+    pub fn validation(&self) -> Option<Validation> {
+        self.lock().validation
     }
 
     pub fn warnings(&self) -> Vec<String> {

@@ -7,17 +7,24 @@
 //! - [`PlantedBug::FailOpenOnTimeout`] (property 10 of RELIABILITY.md, nothing stored that a
 //!   Fail webhook did not approve): a webhook call that times out is skipped as if its
 //!   failurePolicy were Ignore (`webhook/dispatch.rs`).
+//! - [`PlantedBug::AuthzFailOpen`] (property 10, nothing stored that authorization denied):
+//!   an authorizer that failed (the authz service refused, timed out or was cut off) is
+//!   taken as Allow by the API server's authorization stage (`kubesim_apiserver`'s
+//!   `chain.rs`). It lives in this table because the simulation plants every API server bug
+//!   through `AdmissionOptions::planted_bug`.
 
-/// Which known bug is planted in the admission chain; [`PlantedBug::None`] in every real run.
+/// Which known bug is planted in the API server (admission or authorization);
+/// [`PlantedBug::None`] in every real run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PlantedBug {
     #[default]
     None,
     FailOpenOnTimeout,
+    AuthzFailOpen,
 }
 
 impl PlantedBug {
-    pub const ALL: [PlantedBug; 1] = [PlantedBug::FailOpenOnTimeout];
+    pub const ALL: [PlantedBug; 2] = [PlantedBug::FailOpenOnTimeout, PlantedBug::AuthzFailOpen];
 
     /// Whether `bug` is planted here. Always false unless built with `planted-bugs`.
     pub fn is(self, bug: PlantedBug) -> bool {
@@ -29,6 +36,7 @@ impl PlantedBug {
         match self {
             PlantedBug::None => "none",
             PlantedBug::FailOpenOnTimeout => "fail-open-on-timeout",
+            PlantedBug::AuthzFailOpen => "authz-fail-open",
         }
     }
 

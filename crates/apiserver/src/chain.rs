@@ -47,6 +47,7 @@ use kubesim_api::{RequestInfo, Status};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{Instrument, Span};
 
+use kubesim_admission::planted::PlantedBug;
 use kubesim_api::user::UserInfo;
 use kubesim_authn::{Authenticated, AuthnRequest};
 use kubesim_authz::Attributes;
@@ -142,6 +143,8 @@ pub struct Chain {
     metrics: Arc<Metrics>,
     /// kube's "Trace[...]" line for requests over `--trace-slow-threshold`.
     slow_requests: SlowRequestLog,
+    /// A known bug the simulation plants (`kubesim_admission::planted`); none in real runs.
+    planted_bug: PlantedBug,
 }
 
 /// What the stages leave for the end of the request: its audit, its APF seat (released as
@@ -202,6 +205,7 @@ impl Chain {
             slow_requests: SlowRequestLog {
                 threshold: config.trace_slow_threshold,
             },
+            planted_bug: config.admission.planted_bug,
         }
     }
 
@@ -639,7 +643,10 @@ impl Chain {
         if let Some(audit) = audit {
             annotate_decision(audit, &decision);
         }
-        if decision.is_allowed() {
+        // Planted (simulation only): an authorizer that failed is taken as Allow.
+        let fail_open =
+            self.planted_bug.is(PlantedBug::AuthzFailOpen) && !decision.error.is_empty();
+        if decision.is_allowed() || fail_open {
             return Ok(());
         }
         Err(refusal(uri, &attributes, &decision))

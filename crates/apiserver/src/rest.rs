@@ -270,12 +270,32 @@ impl Call<'_> {
         self.list_response(&deleted?)
     }
 
+    /// The write's object validation, when it got that far: `/metrics` and the request's
+    /// timings (`validation` in `Server-Timing`).
+    fn trace_validation(&self, record: &Record) {
+        let Some(validation) = record.validation() else {
+            return;
+        };
+        if let Some(metrics) = &self.metrics {
+            metrics.observe_validation(
+                &self.info.resource,
+                admission_operation(&self.info.verb),
+                validation.rejected,
+                validation.duration,
+            );
+        }
+        if let Some(timings) = &self.timings {
+            timings.add("validation", validation.duration);
+        }
+    }
+
     /// Adds the admission steps of this write to the request's trace
     /// (`/debug/kubesim/trace/<Audit-Id>`) and to a debug log line.
     fn trace_admission(&self, record: &Record) {
         if let Some(audit) = &self.audit {
             audit.annotate_all(record.audit_annotations());
         }
+        self.trace_validation(record);
         let steps = record.steps();
         if steps.is_empty() {
             return;

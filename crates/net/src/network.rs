@@ -259,17 +259,30 @@ pub fn channel(
     addr: &str,
     config: ChannelConfig,
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    let target = addr.to_owned();
+    channel_to_any(net, &[addr.to_owned()], config)
+}
+
+/// A lazily connecting gRPC channel to whichever of `addrs` answers, as etcd's clients use
+/// `--endpoints`: each (re)connect tries the members in turn, starting after the one the
+/// last connection went to, so a channel whose member was stopped or cut off moves to the
+/// next instead of waiting for that one to come back. Each try is bounded by the connect
+/// timeout. An empty list fails every connect.
+pub fn channel_to_any(
+    net: Arc<dyn Network>,
+    addrs: &[String],
+    config: ChannelConfig,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let targets: Arc<[String]> = addrs.into();
+    // The member the next connect tries first.
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let reset_stream_duration = net.http2_reset_stream_duration();
+    let connect_timeout = config.connect_timeout;
     let connector = tower::service_fn(move |_: tonic::transport::Uri| {
-        let net = net.clone();
-        let target = target.clone();
-        async move {
-            let conn = net.connect(&target).await?;
-            Ok::<_, io::Error>(hyper_util::rt::TokioIo::new(conn))
-        }
+        let (net, targets, next) = (net.clone(), targets.clone(), next.clone());
+        async move { connect_any(net.as_ref(), &targets, &next, connect_timeout).await }
     });
-    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+    let authority = addrs.first().map(String::as_str).unwrap_or("unreachable");
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{authority}"))?
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)
         .http2_keep_alive_interval(config.keep_alive_interval)
@@ -280,6 +293,41 @@ pub fn channel(
         None => endpoint,
     };
     Ok(endpoint.connect_with_connector_lazy(connector))
+}
+
+/// One connect of [`channel_to_any`]: the first of `targets` (from `next`, round) that
+/// accepts within `timeout`; the one after it goes first next time.
+async fn connect_any(
+    net: &dyn Network,
+    targets: &[String],
+    next: &std::sync::atomic::AtomicUsize,
+    timeout: Duration,
+) -> io::Result<hyper_util::rt::TokioIo<Conn>> {
+    use std::sync::atomic::Ordering;
+    let start = next.load(Ordering::Relaxed);
+    let mut last_error = io::Error::new(io::ErrorKind::InvalidInput, "no endpoint to connect to");
+    for offset in 0..targets.len() {
+        let index = (start + offset) % targets.len();
+        let Some(target) = targets.get(index) else {
+            continue;
+        };
+        match tokio::time::timeout(timeout, net.connect(target)).await {
+            Ok(Ok(conn)) => {
+                next.store(index + 1, Ordering::Relaxed);
+                return Ok(hyper_util::rt::TokioIo::new(conn));
+            }
+            Ok(Err(error)) => {
+                last_error = io::Error::new(error.kind(), format!("{target}: {error}"))
+            }
+            Err(_) => {
+                last_error = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{target}: no connection within {timeout:?}"),
+                )
+            }
+        }
+    }
+    Err(last_error)
 }
 
 #[cfg(test)]
@@ -329,5 +377,39 @@ mod tests {
             .await
             .expect("accepted once the first closed");
         assert!(matches!(second, Some(Ok(_))));
+    }
+
+    /// A member that refuses (stopped) is skipped, and a reconnect starts after the member
+    /// the last connection went to.
+    #[tokio::test]
+    async fn connect_any_moves_past_a_member_that_refuses() {
+        let live = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live_addr = live.local_addr().unwrap().to_string();
+        // A port that was just free: nothing listens there.
+        let dead_addr = {
+            let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            dead.local_addr().unwrap().to_string()
+        };
+        let targets = [dead_addr, live_addr];
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let timeout = Duration::from_secs(5);
+        connect_any(&TokioNetwork, &targets, &next, timeout)
+            .await
+            .expect("the live member");
+        assert_eq!(next.load(std::sync::atomic::Ordering::Relaxed), 2);
+        // Round again: the dead one first (index 2 % 2), then the live one.
+        connect_any(&TokioNetwork, &targets, &next, timeout)
+            .await
+            .expect("the live member again");
+        let error = connect_any(&TokioNetwork, &targets[..1], &next, timeout)
+            .await
+            .err()
+            .expect("only the dead member: an error");
+        assert!(error.to_string().contains(&targets[0]), "{error}");
+        let none = connect_any(&TokioNetwork, &[], &next, timeout)
+            .await
+            .err()
+            .expect("no members: an error");
+        assert_eq!(none.kind(), io::ErrorKind::InvalidInput);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use kubesim_net::Env;
-use kubesim_net::network::{ChannelConfig, channel};
+use kubesim_net::network::{ChannelConfig, channel_to_any};
 use kubesim_proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use kubesim_proto::etcdserverpb::kv_client::KvClient;
 use kubesim_proto::etcdserverpb::request_op::Request as Op;
@@ -82,21 +82,34 @@ impl std::fmt::Debug for ObserverSlot {
 
 impl EtcdStorage {
     /// A client of `endpoints` (`host:port` or `http://host:port`, kube-apiserver's
-    /// `--etcd-servers`) over `env.net`, connecting lazily. Only the first endpoint is used
-    /// for now: one kubesim store member forwards to the leader, so the others are only
-    /// needed for failover, which is not built yet. No TLS yet: `https://` is refused.
+    /// `--etcd-servers`) over `env.net`, connecting lazily to one member at a time (a
+    /// kubesim member forwards writes to the leader) and to the next when that connection
+    /// breaks ([`channel_to_any`]). No TLS yet: `https://` is refused.
     pub fn new(env: &Env, endpoints: &[String]) -> Result<EtcdStorage, StorageError> {
-        let first = endpoints
-            .first()
-            .ok_or_else(|| StorageError::InvalidArgument("no etcd endpoint given".into()))?;
-        if first.starts_with("https://") {
-            return Err(StorageError::InvalidArgument(format!(
-                "etcd endpoint {first}: TLS to etcd is not supported yet"
-            )));
+        if endpoints.is_empty() {
+            return Err(StorageError::InvalidArgument(
+                "no etcd endpoint given".into(),
+            ));
         }
-        let addr = first.strip_prefix("http://").unwrap_or(first);
-        let chan = channel(env.net.clone(), addr, ChannelConfig::default())
-            .map_err(|e| StorageError::InvalidArgument(format!("etcd endpoint {first}: {e}")))?;
+        let mut addrs = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            if endpoint.starts_with("https://") {
+                return Err(StorageError::InvalidArgument(format!(
+                    "etcd endpoint {endpoint}: TLS to etcd is not supported yet"
+                )));
+            }
+            addrs.push(
+                endpoint
+                    .strip_prefix("http://")
+                    .unwrap_or(endpoint)
+                    .to_string(),
+            );
+        }
+        // Every member, as etcd's client: a connection that breaks reconnects to the next.
+        let chan =
+            channel_to_any(env.net.clone(), &addrs, ChannelConfig::default()).map_err(|e| {
+                StorageError::InvalidArgument(format!("etcd endpoints {endpoints:?}: {e}"))
+            })?;
         Ok(EtcdStorage::from_channel(chan))
     }
 

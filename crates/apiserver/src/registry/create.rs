@@ -81,7 +81,9 @@ impl Registry {
             self.allocate_service(&mut object);
         }
         meta::prepare_for_create(resource, &mut object, self.new_uid(), &self.now());
+        let started = tokio::time::Instant::now();
         let errors = kind_validation::validate_create(resource, &object);
+        opts.record.validated(started.elapsed(), !errors.is_empty());
         if !errors.is_empty() {
             return Err(Status::invalid(&group_kind(resource), &name, &errors));
         }
@@ -106,11 +108,14 @@ impl Registry {
             return Ok(object);
         }
         let key = self.key(resource, namespace, &name);
+        let (stored, bytes) = meta::for_storage(&object);
+        let offer = self.offer_own_write(resource, &key, &bytes, stored);
         let revision = self
             .storage
-            .create(&key, meta::to_stored(&object))
+            .create(&key, bytes)
             .await
             .map_err(|e| create_error(e, resource, &name))?;
+        offer.stored();
         meta::set_resource_version(&mut object, revision);
         if resource.kind == "Namespace" {
             // kube's ServiceAccount controller makes it a moment later; made here at once, so

@@ -177,6 +177,19 @@ pub fn to_stored(object: &Value) -> Vec<u8> {
     serde_json::to_vec(&object).expect("a JSON value always serializes")
 }
 
+/// The object as it is stored (what [`to_stored`] serializes) and its bytes: the registry
+/// offers the first to the watch cache with the write, so the cache need not decode the
+/// second (`Cacher::offer_own_write`).
+pub fn for_storage(object: &Value) -> (Value, Vec<u8>) {
+    let mut stored = object.clone();
+    if !meta_str(&stored, "resourceVersion").is_empty() {
+        metadata_mut(&mut stored).shift_remove("resourceVersion");
+    }
+    // Invariant: a `serde_json::Value` always serializes.
+    let bytes = serde_json::to_vec(&stored).expect("a JSON value always serializes");
+    (stored, bytes)
+}
+
 /// An object read from the store, with its resourceVersion set. `None` for bytes that are not
 /// a JSON object (written by something else under the prefix).
 pub fn from_stored(bytes: &[u8], revision: i64) -> Option<Value> {

@@ -32,6 +32,11 @@ pub mod read;
 pub mod services;
 pub mod update;
 
+#[cfg(test)]
+mod admission_defaults_tests;
+#[cfg(test)]
+mod own_write_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -42,7 +47,7 @@ use kubesim_api::resources::{RESOURCES, Resource};
 use kubesim_api::status::{GroupKind, GroupResource};
 use kubesim_api::{Status, time};
 use kubesim_net::Env;
-use kubesim_storage::cacher::{Cacher, CacherConfig};
+use kubesim_storage::cacher::{Cacher, CacherConfig, OwnWriteTicket};
 use kubesim_storage::{EtcdStorage, StorageError};
 use serde_json::Value;
 
@@ -86,6 +91,58 @@ pub struct WriteOptions {
     pub record: Arc<Record>,
     /// When the request's time is up: no admission webhook call outlives it.
     pub deadline: Option<tokio::time::Instant>,
+}
+
+/// A pod's containers' `resources`, in order, as JSON (empty for other kinds): what a
+/// mutating plugin may change that pod defaults compute from. Serialized into one buffer
+/// rather than cloned, which cost four times as much; a change of field order alone reads
+/// as a change, which only costs the second pass.
+fn container_resources(resource: &Resource, object: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    if !resource.group.is_empty() || resource.kind != "Pod" {
+        return out;
+    }
+    let containers = ["/spec/initContainers", "/spec/containers"]
+        .into_iter()
+        .filter_map(|list| object.pointer(list).and_then(Value::as_array))
+        .flatten();
+    for container in containers {
+        // Writing a `Value` into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, &container.get("resources"));
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Whether a mutating webhook changed the object during this write.
+fn webhook_patched(record: &Record) -> bool {
+    record
+        .steps()
+        .iter()
+        .any(|step| step.phase == "mutating" && step.outcome == "patched")
+}
+
+/// A write offered to the watch cache ([`Registry::offer_own_write`]): withdrawn when
+/// dropped (the write failed, or its request was abandoned mid-way) unless it was stored.
+pub(crate) struct OwnWrite<'a> {
+    cache: Option<&'a Arc<Cacher>>,
+    key: &'a str,
+    ticket: Option<OwnWriteTicket>,
+}
+
+impl OwnWrite<'_> {
+    /// The store took the write: its event will come and take the offer.
+    pub(crate) fn stored(mut self) {
+        self.ticket = None;
+    }
+}
+
+impl Drop for OwnWrite<'_> {
+    fn drop(&mut self) {
+        if let (Some(cache), Some(ticket)) = (self.cache, self.ticket) {
+            cache.withdraw_own_write(self.key, ticket);
+        }
+    }
 }
 
 /// Checks a write after validation, before it is stored, and may refuse it: RBAC's
@@ -179,9 +236,13 @@ impl Registry {
         let _ = self.admission.set(admission);
     }
 
-    /// The mutating phase of admission on `object` (`None` on DELETE). Returns whether a
-    /// plugin or webhook may have changed the object (then defaults run again, as kube
-    /// decodes a patched object with defaulting).
+    /// The mutating phase of admission on `object` (`None` on DELETE). Returns whether
+    /// pruning and defaults must run again: when a webhook patched the object (kube decodes
+    /// a webhook's patched object with defaulting), or when a plugin changed a pod's
+    /// containers' resources (LimitRanger), from which pod defaults compute requests and
+    /// the qosClass. The in-tree plugins' other changes (ServiceAccount's volume and mounts)
+    /// are written complete and defaulted, as kube's plugins write them, so a second pass
+    /// would change nothing and is skipped (it cost about 75k instructions per pod).
     pub(crate) async fn admit(
         &self,
         write: AdmissionWrite<'_>,
@@ -192,8 +253,16 @@ impl Registry {
         };
         self.wait_for_admission_caches(write).await?;
         let attrs = self.admission_attributes(write);
-        admission.admit(&attrs, object, write.record).await?;
-        Ok(true)
+        let Some(object) = object else {
+            admission.admit(&attrs, None, write.record).await?;
+            return Ok(false);
+        };
+        let resources = container_resources(write.resource, object);
+        admission
+            .admit(&attrs, Some(&mut *object), write.record)
+            .await?;
+        let changed = container_resources(write.resource, object) != resources;
+        Ok(changed || webhook_patched(write.record))
     }
 
     /// kube's admission `WaitForReady`: a write is not admitted until the caches admission
@@ -288,6 +357,22 @@ impl Registry {
         self.caches.get(&resource.group_resource()).ok_or_else(|| {
             Status::internal_error(&format!("no watch cache for {}", resource.plural))
         })
+    }
+
+    /// Offers the object about to be stored at `key` (as [`meta::for_storage`] made it and
+    /// its `value`) to the resource's watch cache, so the cache takes it when the write's
+    /// event arrives instead of decoding the value. The offer is withdrawn when the returned
+    /// guard is dropped, unless [`OwnWrite::stored`] says the write succeeded.
+    fn offer_own_write<'a>(
+        &'a self,
+        resource: &Resource,
+        key: &'a str,
+        value: &[u8],
+        stored: Value,
+    ) -> OwnWrite<'a> {
+        let cache = self.caches.get(&resource.group_resource());
+        let ticket = cache.and_then(|c| c.offer_own_write(key, value.to_vec(), stored));
+        OwnWrite { cache, key, ticket }
     }
 
     /// Whether every watch cache has done its first list (`/readyz`'s informer-sync check).

@@ -225,7 +225,9 @@ impl Registry {
         let bump = meta::has_generation(resource)
             && kind_validation::generation_changed(resource, &object, &current);
         meta::prepare_for_update(&mut object, &current, bump);
+        let started = tokio::time::Instant::now();
         let errors = kind_validation::validate_update(resource, &object, &current);
+        opts.record.validated(started.elapsed(), !errors.is_empty());
         if !errors.is_empty() {
             return Err(Status::invalid(&group_kind(resource), name, &errors));
         }
@@ -260,12 +262,11 @@ impl Registry {
         if opts.dry_run {
             return Ok(Attempt::Done(Written::Updated(object)));
         }
-        match self
-            .storage
-            .update(&key, meta::to_stored(&object), revision)
-            .await
-        {
+        let (stored, bytes) = meta::for_storage(&object);
+        let offer = self.offer_own_write(resource, &key, &bytes, stored);
+        match self.storage.update(&key, bytes, revision).await {
             Ok(new_revision) => {
+                offer.stored();
                 meta::set_resource_version(&mut object, new_revision);
                 Ok(Attempt::Done(Written::Updated(object)))
             }

@@ -30,6 +30,12 @@ pub struct CacherConfig {
     /// The longest pause between retries of a failed list or watch; pauses double from
     /// [`FIRST_RETRY`] up to it.
     pub max_retry_backoff: Duration,
+    /// Objects this API server is writing that wait for their watch event, so the cache
+    /// takes them instead of decoding the value (`super::own_writes`). An offer normally
+    /// lives for the write's round trip, a few milliseconds, so the bound matters only when
+    /// events stop coming; then the oldest go first. 4096 is far more writes in flight than
+    /// a kubesim API server admits (max-in-flight 600); 0 turns the shortcut off.
+    pub own_writes_capacity: usize,
 }
 
 /// The first pause after a failed list or watch.
@@ -44,6 +50,7 @@ impl Default for CacherConfig {
             bookmark_interval: Duration::from_secs(60),
             list_page_size: 1000,
             max_retry_backoff: Duration::from_secs(5),
+            own_writes_capacity: 4096,
         }
     }
 }

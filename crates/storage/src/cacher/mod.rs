@@ -11,6 +11,8 @@
 //! - [`state`]: the cache as plain code under one lock: objects, history, watchers, dispatch.
 //! - [`reflector`]: the task that lists and watches etcd into the state.
 //! - [`event`]: [`CachedObject`], [`CacheEvent`], decoding, bookmarks, filter transitions.
+//! - [`own_writes`]: the objects this API server is writing, taken by their own watch event
+//!   instead of decoding its value ([`Cacher::offer_own_write`]).
 //! - [`watcher`]: [`CacheWatcher`], one client's watch.
 //! - [`error`]: [`CacheError`], with kube-apiserver's messages.
 //!
@@ -25,6 +27,7 @@
 pub mod config;
 pub mod error;
 pub mod event;
+mod own_writes;
 mod reflector;
 mod state;
 mod watcher;
@@ -40,9 +43,11 @@ pub use error::CacheError;
 pub use event::{
     CacheEvent, CacheEventType, CachedObject, Filter, INITIAL_EVENTS_END_ANNOTATION, SharedObject,
 };
+pub use own_writes::OwnWriteTicket;
 pub use watcher::CacheWatcher;
 
 use crate::storage::EtcdStorage;
+use own_writes::OwnWrites;
 use reflector::{Backoff, Reflector};
 use state::CacheState;
 
@@ -66,6 +71,9 @@ pub(crate) struct Shared {
     state: Mutex<CacheState>,
     /// The state's revision, for [`Cacher::wait_fresh`] to wait on.
     revision: watch::Sender<i64>,
+    /// The registry's writes waiting for their events: a lock of its own, held for one map
+    /// operation, never together with `state`'s.
+    own_writes: Mutex<OwnWrites>,
 }
 
 impl Shared {
@@ -81,6 +89,15 @@ impl Shared {
             moved
         });
         out
+    }
+
+    fn with_own_writes<R>(&self, f: impl FnOnce(&mut OwnWrites) -> R) -> R {
+        // Nothing that can panic runs under this lock; a poisoned one is still whole.
+        let mut own = self
+            .own_writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&mut own)
     }
 }
 
@@ -124,6 +141,7 @@ impl Cacher {
                 config.watcher_buffer,
             )),
             revision: watch::Sender::new(0),
+            own_writes: Mutex::new(OwnWrites::new(config.own_writes_capacity)),
         });
         let (progress_tx, progress_rx) = mpsc::channel(1);
         let (stop_tx, stop_rx) = watch::channel(());
@@ -144,6 +162,37 @@ impl Cacher {
             progress_requests: progress_tx,
             _stop: stop_tx,
         })
+    }
+
+    /// Tells the cache that this API server is about to store `value`, the JSON of `stored`
+    /// (the object without `metadata.resourceVersion`), at `key`. The watch event that
+    /// carries exactly these bytes for the key takes `stored`, its resourceVersion set as
+    /// decoding sets it, instead of decoding them. Call it before sending the write (the
+    /// event may arrive before the write's answer) and withdraw the ticket if the write
+    /// fails or is abandoned. `None` when the cache keeps no offers.
+    pub fn offer_own_write(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        stored: Value,
+    ) -> Option<OwnWriteTicket> {
+        self.shared
+            .with_own_writes(|own| own.offer(key, value, stored))
+    }
+
+    /// The write offered with `ticket` did not happen, or may not have.
+    pub fn withdraw_own_write(&self, key: &str, ticket: OwnWriteTicket) {
+        self.shared.with_own_writes(|own| own.withdraw(key, ticket));
+    }
+
+    /// How many offered writes wait for their event.
+    pub fn own_writes_waiting(&self) -> usize {
+        self.shared.with_own_writes(|own| own.len())
+    }
+
+    /// How many events took an offered write instead of decoding their value.
+    pub fn own_writes_taken(&self) -> u64 {
+        self.shared.with_own_writes(|own| own.taken())
     }
 
     /// The first list is done and no relist is under way. While not ready, [`Cacher::watch`]

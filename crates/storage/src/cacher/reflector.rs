@@ -68,6 +68,8 @@ impl Reflector {
             match listed {
                 Ok((objects, revision)) => {
                     tracing::info!(prefix = %self.prefix, revision, objects = objects.len(), "cacher: listed");
+                    // Offers made before the list may have missed their events.
+                    self.shared.with_own_writes(|own| own.clear());
                     self.shared.with_state(|s| s.replace(objects, revision));
                 }
                 Err(err) => {
@@ -147,9 +149,21 @@ impl Reflector {
                 self.shared.with_state(|s| s.progress(revision));
                 return;
             }
-            WatchItem::Event(event) => to_change(event),
+            WatchItem::Event(event) => {
+                let own = self.own_write(&event);
+                to_change(event, own)
+            }
         };
         self.shared.with_state(|s| s.apply(change));
+    }
+
+    /// The object this API server offered for `event`'s write, if it is one of its own.
+    fn own_write(&self, event: &WatchEvent) -> Option<Arc<SharedObject>> {
+        if event.kind == WatchEventKind::Deleted {
+            return None;
+        }
+        self.shared
+            .with_own_writes(|own| own.take(&event.key, &event.value, event.revision))
     }
 
     /// Waits before a retry; false if the cache was dropped meanwhile.
@@ -234,8 +248,9 @@ async fn list(
     }
 }
 
-/// An etcd event as a change to the cache, its value decoded here, outside the lock.
-fn to_change(event: WatchEvent) -> Change {
+/// An etcd event as a change to the cache: `own`, the object this API server wrote, or
+/// else its value decoded here, outside the lock.
+fn to_change(event: WatchEvent, own: Option<Arc<SharedObject>>) -> Change {
     let WatchEvent {
         kind,
         key,
@@ -246,11 +261,20 @@ fn to_change(event: WatchEvent) -> Change {
     if kind == WatchEventKind::Deleted {
         return Change::Delete { key, revision };
     }
+    let created = kind == WatchEventKind::Added;
+    if let Some(object) = own {
+        return Change::Put {
+            key,
+            object,
+            created,
+            revision,
+        };
+    }
     match decode(&value, revision) {
         Ok(object) => Change::Put {
             key,
-            object,
-            created: kind == WatchEventKind::Added,
+            object: Arc::new(SharedObject::new(object)),
+            created,
             revision,
         },
         Err(error) => {
@@ -285,25 +309,36 @@ mod tests {
             revision: 7,
         };
         assert_eq!(
-            to_change(event(WatchEventKind::Added, br#"{"metadata":{}}"#)),
+            to_change(event(WatchEventKind::Added, br#"{"metadata":{}}"#), None),
             Change::Put {
                 key: "/registry/pods/ns/a".into(),
-                object: json!({"metadata": {"resourceVersion": "7"}}),
+                object: Arc::new(json!({"metadata": {"resourceVersion": "7"}}).into()),
                 created: true,
                 revision: 7
             }
         );
         assert_eq!(
-            to_change(event(WatchEventKind::Modified, b"not json")),
+            to_change(event(WatchEventKind::Modified, b"not json"), None),
             Change::Skipped { revision: 7 }
         );
         // A deletion is rebuilt from the cached object: its value is not parsed again.
         assert_eq!(
-            to_change(event(WatchEventKind::Deleted, b"not json")),
+            to_change(event(WatchEventKind::Deleted, b"not json"), None),
             Change::Delete {
                 key: "/registry/pods/ns/a".into(),
                 revision: 7
             }
         );
+        // This API server's own write: its object, the value not parsed.
+        let own = Arc::new(SharedObject::new(
+            json!({"metadata": {"resourceVersion": "7"}}),
+        ));
+        let Change::Put { object, .. } = to_change(
+            event(WatchEventKind::Modified, b"not json"),
+            Some(own.clone()),
+        ) else {
+            panic!("an own write is a put");
+        };
+        assert!(Arc::ptr_eq(&object, &own));
     }
 }

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -30,7 +29,8 @@ pub(crate) enum Change {
     /// A create (`created`) or an update of `key`.
     Put {
         key: String,
-        object: Value,
+        /// Decoded, or the object this API server wrote (`super::own_writes`).
+        object: Arc<SharedObject>,
         created: bool,
         revision: i64,
     },
@@ -190,7 +190,7 @@ impl CacheState {
     fn put(
         &mut self,
         key: String,
-        object: Value,
+        object: Arc<SharedObject>,
         created: bool,
         revision: i64,
     ) -> Option<CacheEvent> {
@@ -198,7 +198,6 @@ impl CacheState {
             return None;
         }
         let key: Arc<str> = Arc::from(key);
-        let object = Arc::new(SharedObject::new(object));
         let cached = CachedObject {
             key: key.clone(),
             object: object.clone(),
@@ -398,7 +397,7 @@ impl CacheState {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::cacher::event::added;
@@ -417,7 +416,7 @@ mod tests {
     fn put(name: &str, app: &str, created: bool, revision: i64) -> Change {
         Change::Put {
             key: key(name),
-            object: pod(name, app, revision),
+            object: Arc::new(pod(name, app, revision).into()),
             created,
             revision,
         }
@@ -566,7 +565,7 @@ mod tests {
         let mut state = listed(10, 10);
         state.apply(Change::Put {
             key: "/registry/pods/other/x".into(),
-            object: pod("x", "web", 11),
+            object: Arc::new(pod("x", "web", 11).into()),
             created: true,
             revision: 11,
         });

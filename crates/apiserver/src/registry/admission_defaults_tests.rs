@@ -1,0 +1,171 @@
+//! Pruning and defaults run again after mutating admission only when they can change
+//! something ([`Registry::admit`]): a pod the in-tree plugins changed (ServiceAccount's token
+//! volume and mounts) is already a fixed point of both, and a pod whose resources
+//! LimitRanger filled in gets the qosClass computed from them.
+
+use std::time::Duration;
+
+use kubesim_api::resources::{Resource, lookup};
+use kubesim_api::{defaults, schema};
+use kubesim_storage::EtcdStorage;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::config::ApiServerConfig;
+
+const NAMESPACE: &str = "admitted";
+
+fn resource(plural: &str) -> &'static Resource {
+    lookup("", "v1", plural).expect("served")
+}
+
+/// A registry with kube's default admission plugins over a store in this process.
+async fn registry_with_admission(
+    dir: &std::path::Path,
+) -> (kubesim_store::StoreNode, Arc<Registry>) {
+    use kubesim_store::{InitialMember, StoreConfig, StoreNode};
+    let env = Env::production(dir);
+    let peer = "http://127.0.0.1:12390".to_string();
+    let initial = vec![InitialMember {
+        name: "s1".into(),
+        peer_url: peer.clone(),
+    }];
+    let mut config = StoreConfig::new("s1", "http://127.0.0.1:0", &peer, initial, "admitted");
+    config.listen_peer_urls = vec!["http://127.0.0.1:0".into()];
+    config.advertise_client_urls = vec![];
+    let store = StoreNode::start(env.clone(), config)
+        .await
+        .expect("start the store");
+    let storage = EtcdStorage::new(&env, &[format!("http://{}", store.client_addr())])
+        .expect("a storage client");
+    let registry = Registry::start(env.clone(), storage, DEFAULT_ETCD_PREFIX);
+    let server = ApiServerConfig::new("127.0.0.1:0", "unused".into(), "unused".into());
+    crate::admission::start(&env, &registry, &server.admission).expect("admission");
+    let weak = Arc::downgrade(&registry);
+    let ready = wait_caches_ready(&weak, Duration::from_millis(20));
+    assert!(
+        tokio::time::timeout(Duration::from_secs(30), ready)
+            .await
+            .is_ok_and(|ready| ready)
+    );
+    (store, registry)
+}
+
+fn pod(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}})
+}
+
+/// Waits until the watch cache of `plural` has `object`'s write (admission reads it).
+async fn wait_cached(registry: &Registry, plural: &str, object: &Value) {
+    let revision: i64 = meta::meta_str(object, "resourceVersion")
+        .parse()
+        .expect("a numeric resourceVersion");
+    let cache = registry.cache(resource(plural)).expect("a cache");
+    cache
+        .wait_fresh(revision)
+        .await
+        .expect("the cache catches up");
+}
+
+/// `object` after one more pass of pruning and defaults.
+fn again(object: &Value) -> Value {
+    let mut again = object.clone();
+    schema::prune(resource("pods"), &mut again);
+    defaults::apply_defaults(resource("pods"), &mut again);
+    again
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_second_pass_runs_only_when_it_can_change_the_pod() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (_store, registry) = registry_with_admission(dir.path()).await;
+    let opts = WriteOptions {
+        field_manager: "test".into(),
+        ..WriteOptions::default()
+    };
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": NAMESPACE}});
+    registry
+        .create(resource("namespaces"), "", namespace, &opts)
+        .await
+        .expect("the namespace");
+    // Admission reads the ServiceAccount (made with the namespace) from its watch cache.
+    let account = registry
+        .get(resource("serviceaccounts"), NAMESPACE, "default")
+        .await
+        .expect("the default ServiceAccount");
+    wait_cached(&registry, "serviceaccounts", &account).await;
+
+    // ServiceAccount mounted its token: the pod changed, and a second pass changes nothing.
+    let created = registry
+        .create(resource("pods"), NAMESPACE, pod("sa"), &opts)
+        .await
+        .expect("the pod");
+    let volumes = created["spec"]["volumes"].as_array().expect("volumes");
+    assert!(
+        volumes.iter().any(|v| v["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("kube-api-access-"))),
+        "the ServiceAccount plugin mounted the token: {volumes:?}"
+    );
+    assert_eq!(created["status"]["qosClass"], "BestEffort");
+    let repeated = again(&created);
+    assert_eq!(
+        serde_json::to_string(&repeated).expect("json"),
+        serde_json::to_string(&created).expect("json")
+    );
+
+    // LimitRanger gives the containers requests and limits: the qosClass follows them.
+    let range = json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "limits"},
+        "spec": {"limits": [{"type": "Container",
+            "default": {"cpu": "500m", "memory": "256Mi"},
+            "defaultRequest": {"cpu": "500m", "memory": "256Mi"}}]}});
+    let range = registry
+        .create(resource("limitranges"), NAMESPACE, range, &opts)
+        .await
+        .expect("the limit range");
+    wait_cached(&registry, "limitranges", &range).await;
+    let limited = registry
+        .create(resource("pods"), NAMESPACE, pod("limited"), &opts)
+        .await
+        .expect("the pod");
+    assert_eq!(
+        limited["spec"]["containers"][0]["resources"]["limits"]["cpu"],
+        "500m"
+    );
+    assert_eq!(limited["status"]["qosClass"], "Guaranteed");
+    assert_eq!(again(&limited), limited);
+}
+
+#[test]
+fn only_a_pods_container_resources_are_compared() {
+    let pods = resource("pods");
+    let with = json!({"spec": {"initContainers": [{"name": "i"}],
+        "containers": [{"name": "c", "resources": {"limits": {"cpu": "1"}}}]}});
+    let before = container_resources(pods, &with);
+    assert_eq!(
+        String::from_utf8_lossy(&before),
+        "null\n{\"limits\":{\"cpu\":\"1\"}}\n"
+    );
+    let mut changed = with.clone();
+    changed["spec"]["initContainers"][0]["resources"] = json!({"requests": {"cpu": "1"}});
+    assert_ne!(container_resources(pods, &changed), before);
+    assert!(container_resources(resource("configmaps"), &with).is_empty());
+    let record = kubesim_admission::Record::new();
+    assert!(!webhook_patched(&record));
+    record.step(kubesim_admission::Step {
+        name: "w.example.com".into(),
+        phase: "mutating",
+        outcome: "admitted".into(),
+        duration: Duration::ZERO,
+    });
+    assert!(!webhook_patched(&record));
+    record.step(kubesim_admission::Step {
+        name: "w.example.com".into(),
+        phase: "mutating",
+        outcome: "patched".into(),
+        duration: Duration::ZERO,
+    });
+    assert!(webhook_patched(&record));
+}
