@@ -110,7 +110,7 @@ struct RunArgs {
     /// Plant a known bug (test-only; needs the `planted-bugs` feature, on by default in
     /// this binary): ack-before-fsync, local-linearizable-read, drop-watch-event,
     /// reuse-revision-after-restart (the store); with `--pipeline`, fail-open-on-timeout
-    /// (admission).
+    /// (admission) and authz-fail-open (authorization).
     #[arg(long, value_parser = parse_bug)]
     plant: Option<Plant>,
     /// Print the whole history of failing seeds, not only the excerpt.

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kubesim_sim::experiment::builtin::{BUILTIN, builtin, builtin_yaml};
-use kubesim_sim::experiment::point::{FailurePolicy, LatencyDist, WebhookKind};
+use kubesim_sim::experiment::point::{FailurePolicy, LatencyDist, Load, WebhookKind};
 use kubesim_sim::experiment::{
     Outcome, Point, Progress, RequestRecord, Samples, parse_sweep, run_experiment,
 };
 
-/// Requests per client per run.
+/// Requests per closed-loop client per run.
 const REQUESTS_PER_CLIENT: u32 = 25;
 
 /// A deterministic stand-in for a pipeline run. Request `i` of a run: each webhook takes its
@@ -21,9 +21,14 @@ const REQUESTS_PER_CLIENT: u32 = 25;
 /// mutating webhooks add up, validating ones take the longest; a webhook slower than
 /// `timeoutSeconds` is cut off (a timeout under Fail, skipped under Ignore); a request
 /// started in the outage window fails with 500 under Fail; every 20th request (from the seed)
-/// is denied with 403.
+/// is denied with 403. A paced point makes `rate` requests a second per client instead of
+/// [`REQUESTS_PER_CLIENT`].
 fn fake_runner(point: &Point, seed: u64) -> Result<Samples, String> {
-    let count = point.clients * REQUESTS_PER_CLIENT;
+    let per_client = match point.load {
+        Load::Closed => REQUESTS_PER_CLIENT,
+        Load::Paced { per_second } => per_second * point.duration.as_secs() as u32,
+    };
+    let count = (point.clients * per_client).max(1);
     let spacing = point.duration / count;
     let requests = (0..count)
         .map(|i| fake_request(point, seed, i, spacing * i))
@@ -179,6 +184,29 @@ fn config_sets_base_axes_and_seeds() {
 }
 
 #[test]
+fn rate_paces_the_clients_and_closed_is_the_default() {
+    let paced = parse_sweep("name: p\nbase:\n  rate: 20\n  max_in_flight: 3\n").expect("parses");
+    assert_eq!(paced.base.load, Load::Paced { per_second: 20 });
+    assert_eq!(paced.base.max_in_flight, 3);
+    let default = parse_sweep("name: d\n").expect("parses");
+    assert_eq!(default.base.load, Load::Closed);
+    let axis = parse_sweep("name: a\naxes:\n  rate: [closed, 5]\n").expect("parses");
+    let loads: Vec<Load> = axis.points().iter().map(|p| p.point.load).collect();
+    assert_eq!(loads, [Load::Closed, Load::Paced { per_second: 5 }]);
+    for (text, says) in [
+        ("name: x\nbase:\n  rate: 0\n", "base.rate"),
+        (
+            "name: x\nbase:\n  rate: fast\n",
+            "`closed` or requests per second",
+        ),
+        ("name: x\nbase:\n  max_in_flight: 0\n", "base.max_in_flight"),
+    ] {
+        let err = parse_sweep(text).expect_err(text);
+        assert!(err.contains(says), "{text}: {err}");
+    }
+}
+
+#[test]
 fn bad_configs_are_errors_that_say_why() {
     let cases = [
         (
@@ -279,7 +307,12 @@ fn reports_hold_the_known_numbers() {
     assert!(md.contains("| # | timeout_seconds | failure_policy | runs | requests | p50 | p90 |"));
     // Denials, (i + seed) % 20 == 0 for i < 50: i = 10 and 30 for seed 10; for seed 11,
     // i = 9, 29 and 49 are the slow tenth, timeouts first. 88 ok at 202.3 ms (with storage).
-    assert!(md.contains("clients=`2`, duration=`10s`."), "{md}");
+    assert!(
+        md.contains("clients=`2`, rate=`closed`, max_in_flight=`8`, duration=`10s`."),
+        "{md}"
+    );
+    // Closed-loop clients: no `skipped %` column.
+    assert!(!md.contains("skipped"), "{md}");
     assert!(
         md.contains("| 0 | 1 | Fail | 2/2 | 100 | 202.300 | 202.300 | 1000.300 | 88.00 | 2.00 | 10.00 | 0.00 | 403x2 timeoutx10 |"),
         "{md}"
@@ -297,7 +330,7 @@ fn reports_hold_the_known_numbers() {
     ));
     assert!(lines[0].ends_with(",storage.p50_ms,storage.p90_ms,storage.p99_ms"));
     assert!(
-        lines[1].starts_with("0,1,Fail,2,0,100,202.300,202.300,1000.300,0.880000,0.020000,0.100000,0.000000,403x2 timeoutx10,"),
+        lines[1].starts_with("0,1,Fail,2,0,100,202.300,202.300,1000.300,0.880000,0.020000,0.100000,0.000000,0.000000,403x2 timeoutx10,"),
         "{}",
         lines[1]
     );
@@ -349,16 +382,22 @@ fn plots_are_written_as_svg_and_png() {
 #[test]
 fn outage_over_time() {
     let sweep = builtin("failure-policy-outage").expect("built in");
+    assert!(matches!(sweep.base.load, Load::Paced { .. }));
     let dir = scratch("outage");
     let report = run_experiment(&sweep, &fake_runner, &dir, Progress::Off).expect("runs");
     let csv = read(&dir, "over-time.csv");
-    let header = csv.lines().next().unwrap_or_default();
-    assert!(header.starts_with("point,failure_policy,bucket_start_s,requests,"));
-    // 2 s buckets over 90 s, per point. Under Fail the buckets inside 30 s..60 s are all
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    assert_eq!(
+        header[..4],
+        ["point", "failure_policy", "bucket_start_s", "requests"]
+    );
+    let column = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (error_rate, skipped_rate) = (column("error_rate"), column("skipped_rate"));
+    // 1 s buckets over 90 s, per point. Under Fail the buckets inside 30 s..60 s are all
     // errors and the others have none; under Ignore none has any.
-    let error_rate = |line: &str| line.rsplit(',').next().unwrap_or_default().to_string();
-    let rows: Vec<&str> = csv.lines().skip(1).collect();
-    assert_eq!(rows.len(), 2 * 45, "{csv}");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2 * 90, "{csv}");
     for row in rows {
         let cells: Vec<&str> = row.split(',').collect();
         let start: f64 = cells[2].parse().expect("bucket start");
@@ -367,13 +406,19 @@ fn outage_over_time() {
         } else {
             "0.000000"
         };
-        assert_eq!(error_rate(row), expected, "{row}");
+        assert_eq!(cells[error_rate], expected, "{row}");
+        assert_eq!(cells[skipped_rate], "0.000000", "{row}");
     }
     let svg = read(&dir, "failure_rate-over-time.svg");
     assert!(svg.contains("request start (s of simulated time)"));
     assert!(svg.contains("failure_policy=Ignore"));
+    // The outage is shaded and named.
+    assert!(svg.contains("webhook down 30-60 s"), "no outage label");
     assert!(dir.join("e2e-p99_ms-over-time.png").exists());
     assert_eq!(report.files.len(), 3 + 2 * 2);
+    // The summary has a column for the paced clients' skipped sends.
+    let md = read(&dir, "results.md");
+    assert!(md.contains("| skipped % |"), "{md}");
 }
 
 #[test]

@@ -1,14 +1,15 @@
 //! The simulated point runner (`kubesim_sim::pipeline::experiment::run_point`) end to end:
 //! a seed repeats exactly (through the binary's child mode, as the CLI runs it), a webhook
 //! slower than its timeoutSeconds fails pod creates under Fail and is skipped under Ignore,
-//! and the stages the reports plot are there.
+//! the stages the reports plot are there, and paced clients keep their rate while a Fail
+//! webhook's refusals come back at once.
 //!
 //! Each run is a few seconds of simulated time with few clients, to stay within about a
 //! minute in a debug build.
 
 use std::time::Duration;
 
-use kubesim_sim::experiment::point::{FailurePolicy, LatencyDist, WebhookKind};
+use kubesim_sim::experiment::point::{FailurePolicy, LatencyDist, Load, WebhookKind, Window};
 use kubesim_sim::experiment::{Outcome, Point, Samples};
 use kubesim_sim::pipeline::experiment::{run_point, webhook_name, wire};
 
@@ -134,4 +135,65 @@ fn a_webhook_past_its_timeout_is_skipped_under_ignore() {
         assert!(record.stages["admission"] < Duration::from_millis(1100));
         assert!(record.stages.contains_key("storage"));
     }
+}
+
+/// Two clients at 20 requests a second for 8 s; the webhook down (connection refused) from
+/// 2 s to 6 s under Fail.
+fn paced_outage() -> Point {
+    Point {
+        load: Load::Paced { per_second: 20 },
+        max_in_flight: 4,
+        webhook_outage: Some(Window {
+            start: Duration::from_secs(2),
+            duration: Duration::from_secs(4),
+        }),
+        duration: Duration::from_secs(8),
+        ..tiny()
+    }
+}
+
+#[test]
+fn paced_clients_keep_their_rate_while_the_webhook_is_down() {
+    let point = paced_outage();
+    let samples = run_point(&point, 9).expect("the run");
+    let outage = 2.0..6.0;
+    let in_outage: Vec<_> = samples
+        .requests
+        .iter()
+        .filter(|r| outage.contains(&r.start.as_secs_f64()))
+        .collect();
+    // rate x clients x seconds = 20 x 2 x 4: a closed-loop client would make a request per
+    // few milliseconds of refusals instead, thousands of them.
+    assert!(
+        (155..=165).contains(&in_outage.len()),
+        "{} requests in the outage",
+        in_outage.len()
+    );
+    assert!(
+        (315..=325).contains(&samples.requests.len()),
+        "{} requests in all",
+        samples.requests.len()
+    );
+    // The outage was real: (nearly) every create in it failed, fast, and none was skipped.
+    let failed = in_outage
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Error { .. }))
+        .count();
+    assert!(
+        failed * 100 >= in_outage.len() * 95,
+        "{failed} failed of {}",
+        in_outage.len()
+    );
+    assert!(
+        samples
+            .requests
+            .iter()
+            .all(|r| r.outcome != Outcome::Skipped)
+    );
+    let before = samples
+        .requests
+        .iter()
+        .filter(|r| r.start.as_secs_f64() < 1.9);
+    assert!(before.clone().count() > 60);
+    assert!(before.into_iter().all(|r| r.outcome == Outcome::Ok));
 }

@@ -1,6 +1,6 @@
 //! The whole pipeline under simulation (`kubesim-sim run --pipeline`): clients with
-//! certificates → API server (authentication, RBAC, admission webhooks) → the 3-member
-//! store, with faults, checked against properties 9 to 12. Each seed runs in a fresh process
+//! certificates → API server (authentication, authorization through the authz host,
+//! admission webhooks) → the 3-member store, with faults, checked against properties 9 to 12. Each seed runs in a fresh process
 //! through the CLI, exactly as its replay command would.
 
 mod common;
@@ -26,7 +26,7 @@ fn seeds_pass_every_api_property() {
         let (passed, out) = pipeline(seed, "15s", &[]);
         assert!(passed, "seed {seed} failed:\n{out}");
         // The run did something: answers, successful writes, watch events, faults.
-        assert!(out.contains(" 2xx)"), "{out}");
+        assert!(out.contains(" 2xx, "), "{out}");
         assert!(!out.contains(" 0 watch sessions"), "{out}");
         assert!(!out.contains(" 0 faults"), "{out}");
         // The API server timed the webhook calls (Server-Timing), so property 11 judged them.
@@ -49,10 +49,10 @@ fn one_seed_one_trace() {
 
 /// A Fail webhook that lets a timed-out call through (planted in the admission chain) stores
 /// privileged pods the webhook refuses: property 10 must say so within a few seeds, and the
-/// seed that caught it must pass without the bug. The seeds start at 17: with today's fault
-/// menu, 17, 18, 19, 28, 31 and 34 of seeds 1-40 make the Fail webhook slower than its
-/// timeout while privileged pods are created, and seeds 1-16 do not (a change to the nemesis
-/// moves them; `.ci/run` loops over the same seeds).
+/// seed that caught it must pass without the bug. With today's fault menu (the authz faults
+/// included), 18, 22 and 23 of seeds 17-24 make the Fail webhook slower than its timeout
+/// while privileged pods are created (a change to the nemesis moves them; `.ci/run` loops
+/// over the same seeds).
 #[test]
 fn fail_open_on_timeout_is_caught() {
     for seed in 17..=24 {
@@ -84,8 +84,9 @@ fn relists_after_410(out: &str) -> Option<u64> {
         .ok()
 }
 
-/// Seeds whose 30 s runs sent watchers 410 (`--seeds 1..51 --faults`: 14 of 50 did).
-const SEEDS_WITH_410: [u64; 3] = [2, 3, 5];
+/// Seeds whose 30 s runs sent watchers 410 (`--seeds 1..21 --faults`: 10, 11, 15, 16, 17
+/// and 19 of 20 did).
+const SEEDS_WITH_410: [u64; 3] = [10, 11, 16];
 
 /// Property 12's 410 path is taken, not only allowed: the nemesis compacts the store behind
 /// the API server's watch cache, the cache relists and tells its watchers 410, they relist,
@@ -101,4 +102,65 @@ fn a_compaction_behind_the_watch_cache_sends_410_and_watchers_relist() {
         }
     }
     panic!("no watcher was told 410 and relisted in seeds {SEEDS_WITH_410:?}");
+}
+
+/// How many answers were refusals because the authz call failed (the report line).
+fn authz_failed(out: &str) -> Option<u64> {
+    let line = out.lines().find(|l| l.contains(" pipeline "))?;
+    line.split(" 2xx, ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Seeds whose 20 s runs inject every kind of authz fault between them (`--seeds 1..9
+/// --duration 20s --faults`): 4 a crashed and then a slow one, 5 a partition.
+const SEEDS_WITH_AUTHZ_FAULTS: [u64; 2] = [4, 5];
+
+/// The authz faults fire and bite, and the seeds still pass: requests are refused (500,
+/// naming the failed authz call) while the authz service is slow past its timeout, dead or
+/// cut off, and never allowed for it.
+#[test]
+fn authz_faults_refuse_and_the_seeds_pass() {
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut refused = 0;
+    for seed in SEEDS_WITH_AUTHZ_FAULTS {
+        let (passed, out) = pipeline(seed, "20s", &["--faults"]);
+        assert!(passed, "seed {seed} failed:\n{out}");
+        for kind in ["SlowAuthz", "DeadAuthz", "PartitionAuthz"] {
+            if out.contains(&format!("fault: inject {kind}")) {
+                kinds.insert(kind);
+            }
+        }
+        refused += authz_failed(&out).unwrap_or(0);
+    }
+    assert_eq!(kinds.len(), 3, "authz faults injected: {kinds:?}");
+    assert!(
+        refused > 0,
+        "no request was refused for a failed authz call"
+    );
+}
+
+/// An API server that takes a failed authz call as Allow (planted) lets mallory, whom
+/// nothing allows, write while the authz service is down: property 10 must say so within a
+/// few seeds, and the seed that caught it must pass without the bug. Seeds 1, 5 and 8 of
+/// 1-8 catch it with today's fault menu.
+#[test]
+fn authz_fail_open_is_caught() {
+    for seed in 1..=8 {
+        let (passed, out) = pipeline(seed, "20s", &["--plant", "authz-fail-open"]);
+        if passed {
+            continue;
+        }
+        assert!(
+            out.contains("property 10:") && out.contains("mallory, whom nothing allows"),
+            "the planted bug was caught, but not as property 10 on mallory's calls:\n{out}"
+        );
+        let (clean, out) = pipeline(seed, "20s", &[]);
+        assert!(clean, "seed {seed} fails without the bug too:\n{out}");
+        return;
+    }
+    panic!("authz-fail-open not found within 8 seeds");
 }

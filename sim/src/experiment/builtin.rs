@@ -2,7 +2,9 @@
 //! change (`config`'s format), not code. Each is small enough to run in minutes of real time
 //! on two cores: a simulated request costs some milliseconds of CPU (a TLS handshake per
 //! connection), so the sizes (clients, seconds, seeds) keep each experiment near 50 000
-//! requests in all.
+//! requests in all. `failure-policy-outage` paces its clients (`rate`): closed-loop clients
+//! would send a request every few milliseconds while a Fail webhook's refusals come back at
+//! once, and take over 20 minutes.
 
 use super::config::parse_sweep;
 use super::sweep::Sweep;
@@ -58,23 +60,27 @@ plots:
 const FAILURE_POLICY_OUTAGE: &str = "\
 name: failure-policy-outage
 description: >
-  The only webhook is down (its host crashed) for 30 s in the middle of a 90 s run:
-  under failurePolicy Fail every pod create fails while it is down; under Ignore they go
-  through unchecked. Failure rate and latency over time.
-seeds_per_point: 2
+  The only webhook is down (connection refused, as when its Service has no ready endpoint)
+  for 30 s in the middle of a 90 s run: under failurePolicy Fail every pod create fails
+  while it is down; under Ignore they go through unchecked. Paced clients (a fixed rate
+  each, whatever the answers), so a fast failure does not turn into a flood of retries.
+  Failure rate and latency over time, per second.
+seeds_per_point: 3
 base:
   webhooks: 1
   webhook_kind: validating
   webhook_latency: lognormal 10ms 40ms
   timeout_seconds: 2
   webhook_outage: 30s 30s
-  clients: 2
+  clients: 4
+  rate: 10
+  max_in_flight: 4
   duration: 90s
 axes:
   failure_policy: [Fail, Ignore]
 plots:
-  - { over_time: failure_rate, bucket: 2s }
-  - { over_time: e2e.p99_ms, bucket: 2s }
+  - { over_time: failure_rate, bucket: 1s }
+  - { over_time: e2e.p99_ms, bucket: 1s }
 ";
 
 const STORE_PARTITION: &str = "\

@@ -8,6 +8,9 @@
 //! first_seed: 1             # default 1
 //! base:                     # parameters no axis varies (defaults: Point::default())
 //!   clients: 8
+//!   rate: 20                # requests/s per client on a schedule; `closed` (the default):
+//!                           # each client sends its next request when the last is answered
+//!   max_in_flight: 8        # a paced client's bound on outstanding requests (default 8)
 //!   duration: 60s
 //! axes:                     # the cartesian product, the first axis varying slowest
 //!   webhook_latency: [lognormal 200ms 800ms, fixed 50ms]

@@ -13,6 +13,8 @@
 //!   the plots asked for ([`sweep::PlotSpec`]) and the metrics they show.
 //! - [`config`]: the YAML sweep file, read into a [`Sweep`] with clear errors.
 //! - [`builtin`]: the five experiments of issue 8, as sweep files compiled in.
+//! - [`pace`]: paced (open-loop) clients, on a schedule with a bound on requests in flight,
+//!   for both runners.
 //! - [`stats`]: nearest-rank percentiles, outcome rates, time buckets.
 //! - [`report`]: `results.md`, `results.csv` and `over-time.csv`.
 //! - [`plot`]: the plots, as SVG and PNG, drawn with an embedded font.
@@ -22,6 +24,7 @@
 
 pub mod builtin;
 pub mod config;
+pub mod pace;
 pub mod plot;
 pub mod point;
 pub mod progress;

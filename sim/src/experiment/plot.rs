@@ -7,17 +7,19 @@
 //! linked. The SVG names the family `sans-serif` and leaves the drawing to the viewer.
 //!
 //! Each chart keeps its legend in a column of its own on the right, so no line hides under
-//! it, whatever the data.
+//! it, whatever the data. An over-time chart shades the points' fault windows (a webhook
+//! outage, a store partition) and names them, so the reader sees when the fault was on.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use super::Report;
-use super::point::DurationText;
+use super::point::{DurationText, Partition};
 use super::sweep::{Metric, Param, PlotSpec};
 
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans-subset.ttf");
@@ -53,6 +55,16 @@ pub struct Chart {
     /// For a parameter without an order: the names of x = 0, 1, 2...
     pub x_categories: Option<Vec<String>>,
     pub series: Vec<Series>,
+    /// Spans of x to shade, with a label: the fault windows of an over-time chart.
+    pub spans: Vec<Span>,
+}
+
+/// A shaded span of the x axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub from: f64,
+    pub to: f64,
+    pub label: String,
 }
 
 /// One line.
@@ -133,6 +145,7 @@ fn lines(report: &Report, x: Param, y: &Metric) -> Chart {
             })
         }),
         series,
+        spans: Vec::new(),
     }
 }
 
@@ -166,7 +179,41 @@ fn over_time(report: &Report, plot: usize, y: &Metric, bucket: std::time::Durati
         y_title: y.title(),
         x_categories: None,
         series,
+        spans: fault_spans(report),
     }
+}
+
+/// Every point's webhook outage and partition window, once each, in time order.
+fn fault_spans(report: &Report) -> Vec<Span> {
+    let mut spans: Vec<Span> = Vec::new();
+    for result in &report.points {
+        let point = &result.point.point;
+        let outage = point
+            .webhook_outage
+            .filter(|_| point.webhooks > 0)
+            .map(|w| (w, "webhook down"));
+        let partition = match point.partition {
+            Partition::None => None,
+            Partition::Follower(w) => Some((w, "follower cut off")),
+            Partition::Leader(w) => Some((w, "leader cut off")),
+        };
+        for (window, what) in outage.into_iter().chain(partition) {
+            let span = Span {
+                from: window.start.as_secs_f64(),
+                to: window.end().as_secs_f64(),
+                label: format!(
+                    " {what} {}-{} s",
+                    format_number(window.start.as_secs_f64()),
+                    format_number(window.end().as_secs_f64())
+                ),
+            };
+            if !spans.contains(&span) {
+                spans.push(span);
+            }
+        }
+    }
+    spans.sort_by(|a, b| a.from.total_cmp(&b.from));
+    spans
 }
 
 /// `param=value, ...` for every axis but `skip`; the metric's name when nothing is left.
@@ -286,6 +333,7 @@ where
         mesh.x_labels(categories.len() * 2 + 1);
     }
     mesh.draw().map_err(err)?;
+    shade_spans(&mut cartesian, chart).map_err(err)?;
     for (i, series) in chart.series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let points = series.points.iter().copied();
@@ -304,6 +352,29 @@ where
         }
     }
     legend(&legend_area, chart).map_err(err)
+}
+
+/// Each span as a translucent grey band over the whole height (the grid shows through), its
+/// label at the top, one row lower for each span so overlapping labels stay apart.
+fn shade_spans<DB: DrawingBackend>(
+    cartesian: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    chart: &Chart,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let y = cartesian.y_range();
+    let band = RGBAColor(0, 0, 0, 0.10);
+    for (i, span) in chart.spans.iter().enumerate() {
+        cartesian.draw_series(std::iter::once(Rectangle::new(
+            [(span.from, y.start), (span.to, y.end)],
+            band.filled(),
+        )))?;
+        let row = y.end - (y.end - y.start) * (0.03 + 0.05 * i as f64);
+        cartesian.draw_series(std::iter::once(Text::new(
+            span.label.clone(),
+            (span.from, row),
+            (FAMILY, 15).into_font().color(&RGBColor(60, 60, 60)),
+        )))?;
+    }
+    Ok(())
 }
 
 /// The legend column: a swatch and the name of each series, top to bottom.

@@ -35,8 +35,14 @@ pub struct Point {
     pub store_latency: Duration,
     /// A store member cut off from the rest for a while.
     pub partition: Partition,
-    /// Concurrent clients creating pods, each one request at a time.
+    /// Concurrent clients creating pods.
     pub clients: u32,
+    /// How each client sends: one request at a time (closed loop), or on a schedule.
+    pub load: Load,
+    /// A paced client's bound on its requests still waiting for an answer: a send that
+    /// finds this many outstanding is skipped (and counted), so a slow server cannot grow
+    /// the client's queue without end. Unused in the closed loop (always one).
+    pub max_in_flight: u32,
     /// How long the clients run (simulated time).
     pub duration: Duration,
 }
@@ -55,7 +61,31 @@ impl Default for Point {
             store_latency: Duration::from_millis(1),
             partition: Partition::None,
             clients: 4,
+            load: Load::Closed,
+            max_in_flight: 8,
             duration: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How a client sends its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// The next request as soon as the last one is answered, as a controller's work queue
+    /// or `kubectl apply` in a loop does. The request rate follows the server: a server
+    /// that fails fast gets many more requests.
+    Closed,
+    /// `per_second` requests a second on a fixed schedule whatever the answers (open
+    /// loop), as independent users or a fleet of nodes do; at most `max_in_flight`
+    /// outstanding (see [`Point::max_in_flight`]).
+    Paced { per_second: u32 },
+}
+
+impl fmt::Display for Load {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Load::Closed => f.write_str("closed"),
+            Load::Paced { per_second } => per_second.fmt(f),
         }
     }
 }
@@ -230,13 +260,19 @@ pub enum Outcome {
     Timeout,
     /// Any other failure; `code` is `None` when no HTTP answer came (connection reset).
     Error { code: Option<u16> },
+    /// Never sent: a paced client's turn came while `max_in_flight` of its requests were
+    /// still outstanding. Takes no time; counted beside the others, so the outcomes add up
+    /// to the requests the schedule asked for.
+    Skipped,
 }
 
 impl Outcome {
-    /// The short key the reports count errors by: `403`, `timeout`, `500`, `no-answer`.
+    /// The short key the reports count errors by: `403`, `timeout`, `500`, `no-answer`,
+    /// `skipped`.
     pub fn key(&self) -> String {
         match self {
             Outcome::Ok => "ok".into(),
+            Outcome::Skipped => "skipped".into(),
             Outcome::Denied { code } | Outcome::Error { code: Some(code) } => code.to_string(),
             Outcome::Timeout => "timeout".into(),
             Outcome::Error { code: None } => "no-answer".into(),
@@ -290,5 +326,6 @@ mod tests {
         assert_eq!(Outcome::Error { code: Some(500) }.key(), "500");
         assert_eq!(Outcome::Error { code: None }.key(), "no-answer");
         assert_eq!(Outcome::Timeout.key(), "timeout");
+        assert_eq!(Outcome::Skipped.key(), "skipped");
     }
 }

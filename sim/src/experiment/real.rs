@@ -13,8 +13,8 @@
 //!    ONE Validating/MutatingWebhookConfiguration with every webhook, then creates probe pods
 //!    until one is seen passing through the webhooks (the API server watches the
 //!    configuration in, so it takes effect a moment after it is created);
-//! 4. runs `point.clients` clients, each creating pods one at a time for `point.duration` of
-//!    real time, every request traced (`x-kubesim-trace`), and turns each answer's
+//! 4. runs `point.clients` clients, each creating pods one at a time (or paced, `rate: N`)
+//!    for `point.duration` of real time, every request traced (`x-kubesim-trace`), and turns each answer's
 //!    `Server-Timing` into the record's stages.
 //!
 //! A webhook outage kills the webhook processes when its window opens and starts them again
@@ -84,7 +84,7 @@ pub fn run_point(
         let cluster = setup::prepare(&mut deployment, point, &ports).await?;
         let start = tokio::time::Instant::now();
         let (records, outage) = tokio::join!(
-            load::run_clients(&cluster, point, start),
+            load::run_clients(&cluster, point, seed, start),
             load::webhook_outage(&mut deployment, point, start),
         );
         outage?;

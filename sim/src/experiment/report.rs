@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use super::point::Load;
 use super::stats::{Latencies, Outcomes};
 use super::sweep::{Param, PlotSpec, Rate};
 use super::{PointResult, Report};
@@ -46,13 +47,29 @@ pub fn markdown(report: &Report) -> String {
         "Latencies in ms, nearest-rank percentiles over every request of every seed, whatever \
          its outcome. Rates in % of requests; `not ok` counts the other outcomes by HTTP code.\n"
     );
+    if paced(report) {
+        let _ = writeln!(
+            out,
+            "Paced clients send on a schedule; `skipped %` are the sends due while \
+             `max_in_flight` requests were outstanding (never sent, not in the latencies).\n"
+        );
+    }
     summary_table(&mut out, report, &axes);
     stage_table(&mut out, report);
     failed_runs(&mut out, report);
     out
 }
 
+/// Whether any point's clients are paced: only then has the summary a `skipped %` column.
+fn paced(report: &Report) -> bool {
+    report
+        .points
+        .iter()
+        .any(|r| matches!(r.point.point.load, Load::Paced { .. }))
+}
+
 fn summary_table(out: &mut String, report: &Report, axes: &[&str]) {
+    let paced = paced(report);
     let mut header = vec!["#"];
     header.extend(axes);
     header.extend([
@@ -65,8 +82,11 @@ fn summary_table(out: &mut String, report: &Report, axes: &[&str]) {
         "denied %",
         "timeout %",
         "error %",
-        "not ok",
     ]);
+    if paced {
+        header.push("skipped %");
+    }
+    header.push("not ok");
     table_header(out, &header, axes.len() + 1);
     for result in &report.points {
         let o = &result.stats.outcomes;
@@ -82,8 +102,11 @@ fn summary_table(out: &mut String, report: &Report, axes: &[&str]) {
             percent(o, Rate::Denial),
             percent(o, Rate::Timeout),
             percent(o, Rate::Error),
-            o.codes_text(),
         ]);
+        if paced {
+            row.push(percent(o, Rate::Skipped));
+        }
+        row.push(o.codes_text());
         table_row(out, &row);
     }
     out.push('\n');
@@ -142,6 +165,7 @@ pub fn csv(report: &Report) -> String {
             "denial_rate",
             "timeout_rate",
             "error_rate",
+            "skipped_rate",
             "not_ok_by_code",
         ]
         .map(String::from),
@@ -162,10 +186,7 @@ pub fn csv(report: &Report) -> String {
             o.total().to_string(),
         ]);
         row.extend(latency_cells(Some(&result.stats.e2e)));
-        row.extend(
-            [Rate::Success, Rate::Denial, Rate::Timeout, Rate::Error]
-                .map(|r| format!("{:.6}", o.rate(r))),
-        );
+        row.extend(RATE_COLUMNS.map(|r| format!("{:.6}", o.rate(r))));
         row.push(o.codes_text());
         for stage in &stages {
             row.extend(latency_cells(result.stats.stages.get(stage)));
@@ -174,6 +195,15 @@ pub fn csv(report: &Report) -> String {
     }
     out
 }
+
+/// The rates both CSVs give, in their column order.
+const RATE_COLUMNS: [Rate; 5] = [
+    Rate::Success,
+    Rate::Denial,
+    Rate::Timeout,
+    Rate::Error,
+    Rate::Skipped,
+];
 
 /// One row per point and time bucket, for the first over-time plot's bucket width; `None`
 /// when the sweep asks for no over-time plot.
@@ -196,6 +226,7 @@ pub fn over_time_csv(report: &Report) -> Option<String> {
             "denial_rate",
             "timeout_rate",
             "error_rate",
+            "skipped_rate",
         ]
         .map(String::from),
     );
@@ -208,10 +239,7 @@ pub fn over_time_csv(report: &Report) -> Option<String> {
             row.push(format!("{:.3}", bucket.start.as_secs_f64()));
             row.push(o.total().to_string());
             row.extend(latency_cells((o.total() > 0).then_some(&bucket.stats.e2e)));
-            row.extend(
-                [Rate::Success, Rate::Denial, Rate::Timeout, Rate::Error]
-                    .map(|r| format!("{:.6}", o.rate(r))),
-            );
+            row.extend(RATE_COLUMNS.map(|r| format!("{:.6}", o.rate(r))));
             out.push_str(&csv_line(&row));
         }
     }

@@ -3,9 +3,10 @@
 //! and per stage, and the share of each outcome; and the same per time bucket, for plots of
 //! a fault's effect over the run.
 //!
-//! End-to-end percentiles count every request, whatever its outcome: a request that timed out
-//! after 10 s is 10 s a user waited. Stage percentiles count the requests that reached the
-//! stage.
+//! End-to-end percentiles count every request sent, whatever its outcome: a request that
+//! timed out after 10 s is 10 s a user waited. A paced client's skipped request was never
+//! sent and has no latency, so it counts in the outcomes only. Stage percentiles count the
+//! requests that reached the stage.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -65,7 +66,10 @@ pub struct Outcomes {
     pub denied: u64,
     pub timeout: u64,
     pub error: u64,
-    /// Every outcome but `ok`, by [`Outcome::key`] (`403`, `500`, `timeout`, `no-answer`).
+    /// Never sent: a paced client's bound on requests in flight was hit.
+    pub skipped: u64,
+    /// Every outcome but `ok`, by [`Outcome::key`] (`403`, `500`, `timeout`, `no-answer`,
+    /// `skipped`).
     pub by_code: BTreeMap<String, u64>,
 }
 
@@ -76,6 +80,7 @@ impl Outcomes {
             Outcome::Denied { .. } => self.denied += 1,
             Outcome::Timeout => self.timeout += 1,
             Outcome::Error { .. } => self.error += 1,
+            Outcome::Skipped => self.skipped += 1,
         }
         if *outcome != Outcome::Ok {
             *self.by_code.entry(outcome.key()).or_default() += 1;
@@ -83,7 +88,7 @@ impl Outcomes {
     }
 
     pub fn total(&self) -> u64 {
-        self.ok + self.denied + self.timeout + self.error
+        self.ok + self.denied + self.timeout + self.error + self.skipped
     }
 
     /// A share from 0 to 1; 0 when there were no requests.
@@ -94,6 +99,7 @@ impl Outcomes {
             Rate::Timeout => self.timeout,
             Rate::Error => self.error,
             Rate::Failure => self.timeout + self.error,
+            Rate::Skipped => self.skipped,
         };
         match self.total() {
             0 => 0.0,
@@ -127,7 +133,9 @@ impl Stats {
         let mut stages: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
         let mut outcomes = Outcomes::default();
         for record in records {
-            e2e.push(record.latency);
+            if record.outcome != Outcome::Skipped {
+                e2e.push(record.latency);
+            }
             for (stage, latency) in &record.stages {
                 stages.entry(stage).or_default().push(*latency);
             }
@@ -247,6 +255,31 @@ mod tests {
         };
         assert_eq!(stats.metric(&missing), None);
         assert_eq!(Stats::of(&[]).metric(&Metric::Rate(Rate::Error)), None);
+    }
+
+    #[test]
+    fn skipped_requests_count_as_outcomes_not_latencies() {
+        let skipped = RequestRecord {
+            start: Duration::from_millis(5),
+            latency: Duration::ZERO,
+            stages: BTreeMap::new(),
+            outcome: Outcome::Skipped,
+        };
+        let records = [
+            record(0, 10, Outcome::Ok),
+            record(0, 20, Outcome::Error { code: Some(500) }),
+            skipped.clone(),
+            skipped,
+        ];
+        let stats = Stats::of(&records);
+        let o = &stats.outcomes;
+        assert_eq!((o.ok, o.error, o.skipped, o.total()), (1, 1, 2, 4));
+        assert_eq!(o.rate(Rate::Skipped), 0.5);
+        assert_eq!(o.rate(Rate::Failure), 0.25);
+        assert_eq!(o.codes_text(), "500x1 skippedx2");
+        // The two sent requests only: a skipped one's zero latency would pull p50 down.
+        assert_eq!(stats.e2e.count, 2);
+        assert_eq!(stats.e2e.p50_ms, 10.0);
     }
 
     #[test]

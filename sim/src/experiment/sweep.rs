@@ -6,13 +6,18 @@ use std::fmt;
 use std::time::Duration;
 
 use super::point::{
-    Authorization, DurationText, FailurePolicy, LatencyDist, Partition, Point, WebhookKind, Window,
+    Authorization, DurationText, FailurePolicy, LatencyDist, Load, Partition, Point, WebhookKind,
+    Window,
 };
 
 /// Bounds on a sweep, so a typo in a config cannot ask for a week of simulation.
 pub const MAX_SEEDS_PER_POINT: u32 = 1_000;
 /// Points times seeds.
 pub const MAX_RUNS: usize = 100_000;
+/// The highest `rate` a paced client takes (requests per second).
+pub const MAX_RATE_PER_SECOND: u32 = 10_000;
+/// The highest `max_in_flight`.
+pub const MAX_IN_FLIGHT: u32 = 1_000;
 
 /// An experiment: what to vary and what to draw.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +57,8 @@ pub enum Param {
     StoreLatency,
     Partition,
     Clients,
+    Rate,
+    MaxInFlight,
     Duration,
 }
 
@@ -66,6 +73,7 @@ pub enum Value {
     Authz(Authorization),
     Duration(Duration),
     Partition(Partition),
+    Load(Load),
 }
 
 impl fmt::Display for Value {
@@ -80,12 +88,13 @@ impl fmt::Display for Value {
             Value::Authz(a) => a.fmt(f),
             Value::Duration(d) => DurationText(*d).fmt(f),
             Value::Partition(p) => p.fmt(f),
+            Value::Load(l) => l.fmt(f),
         }
     }
 }
 
 impl Param {
-    pub const ALL: [Param; 12] = [
+    pub const ALL: [Param; 14] = [
         Param::WebhookLatency,
         Param::TimeoutSeconds,
         Param::FailurePolicy,
@@ -97,6 +106,8 @@ impl Param {
         Param::StoreLatency,
         Param::Partition,
         Param::Clients,
+        Param::Rate,
+        Param::MaxInFlight,
         Param::Duration,
     ];
 
@@ -114,6 +125,8 @@ impl Param {
             Param::StoreLatency => "store_latency",
             Param::Partition => "partition",
             Param::Clients => "clients",
+            Param::Rate => "rate",
+            Param::MaxInFlight => "max_in_flight",
             Param::Duration => "duration",
         }
     }
@@ -136,6 +149,8 @@ impl Param {
             Param::StoreLatency => "store link latency (ms)",
             Param::Partition => "partition",
             Param::Clients => "concurrent clients",
+            Param::Rate => "requests per second per client",
+            Param::MaxInFlight => "max requests in flight per client",
             Param::Duration => "run duration (s)",
         }
     }
@@ -157,6 +172,8 @@ impl Param {
                 "`none`, `follower <start> <duration>` or `leader <start> <duration>`"
             }
             Param::Clients => "an integer from 1 to 10000",
+            Param::Rate => "`closed` or requests per second per client, from 1 to 10000",
+            Param::MaxInFlight => "an integer from 1 to 1000",
             Param::Duration => "a duration such as `30s`, from 1ms to 1h",
         }
     }
@@ -169,6 +186,13 @@ impl Param {
             Param::TimeoutSeconds => Value::Count(parse_count(text, 1, 30)?),
             Param::Webhooks => Value::Count(parse_count(text, 0, 50)?),
             Param::Clients => Value::Count(parse_count(text, 1, 10_000)?),
+            Param::Rate => match text.trim() {
+                "closed" => Value::Load(Load::Closed),
+                n => Value::Load(Load::Paced {
+                    per_second: parse_count(n, 1, MAX_RATE_PER_SECOND)?,
+                }),
+            },
+            Param::MaxInFlight => Value::Count(parse_count(text, 1, MAX_IN_FLIGHT)?),
             Param::FailurePolicy => match text.trim() {
                 "Fail" => Value::Policy(FailurePolicy::Fail),
                 "Ignore" => Value::Policy(FailurePolicy::Ignore),
@@ -206,6 +230,8 @@ impl Param {
             (Param::TimeoutSeconds, Value::Count(n)) => point.timeout_seconds = n,
             (Param::Webhooks, Value::Count(n)) => point.webhooks = n,
             (Param::Clients, Value::Count(n)) => point.clients = n,
+            (Param::Rate, Value::Load(l)) => point.load = l,
+            (Param::MaxInFlight, Value::Count(n)) => point.max_in_flight = n,
             (Param::FailurePolicy, Value::Policy(p)) => point.failure_policy = p,
             (Param::WebhookKind, Value::Kind(k)) => point.webhook_kind = k,
             (Param::Authorization, Value::Authz(a)) => point.authorization = a,
@@ -226,6 +252,8 @@ impl Param {
             Param::TimeoutSeconds => Value::Count(point.timeout_seconds),
             Param::Webhooks => Value::Count(point.webhooks),
             Param::Clients => Value::Count(point.clients),
+            Param::Rate => Value::Load(point.load),
+            Param::MaxInFlight => Value::Count(point.max_in_flight),
             Param::FailurePolicy => Value::Policy(point.failure_policy),
             Param::WebhookKind => Value::Kind(point.webhook_kind),
             Param::Authorization => Value::Authz(point.authorization),
@@ -246,6 +274,7 @@ impl Param {
             Value::Duration(d) if self == Param::StoreLatency => Some(ms_f64(d)),
             Value::Duration(d) => Some(d.as_secs_f64()),
             Value::Outage(Some(w)) => Some(w.start.as_secs_f64()),
+            Value::Load(Load::Paced { per_second }) => Some(f64::from(per_second)),
             _ => None,
         }
     }
@@ -409,7 +438,7 @@ impl Quantile {
 }
 
 /// Shares of requests by outcome; `Failure` is timeouts and errors together (not denials,
-/// which are a webhook doing its job).
+/// which are a webhook doing its job, nor skips, which are the client's own bound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rate {
     Success,
@@ -417,6 +446,7 @@ pub enum Rate {
     Timeout,
     Error,
     Failure,
+    Skipped,
 }
 
 impl Rate {
@@ -427,6 +457,7 @@ impl Rate {
             Rate::Timeout => "timeout_rate",
             Rate::Error => "error_rate",
             Rate::Failure => "failure_rate",
+            Rate::Skipped => "skipped_rate",
         }
     }
 }
@@ -440,6 +471,7 @@ impl Metric {
             Rate::Timeout,
             Rate::Error,
             Rate::Failure,
+            Rate::Skipped,
         ];
         if let Some(rate) = rates.into_iter().find(|r| r.name() == text) {
             return Ok(Metric::Rate(rate));
@@ -447,7 +479,8 @@ impl Metric {
         let bad = || {
             format!(
                 "metric `{text}`: expected `<stage>.p50_ms` (p90, p99; stage `e2e` for end to \
-                 end) or one of success_rate, denial_rate, timeout_rate, error_rate, failure_rate"
+                 end) or one of success_rate, denial_rate, timeout_rate, error_rate, failure_rate, \
+                 skipped_rate"
             )
         };
         let (stage, q) = text.rsplit_once('.').ok_or_else(bad)?;
@@ -606,6 +639,9 @@ mod tests {
             (Param::Partition, "none"),
             (Param::StoreLatency, "5ms"),
             (Param::Duration, "1m"),
+            (Param::Rate, "20"),
+            (Param::Rate, "closed"),
+            (Param::MaxInFlight, "4"),
         ];
         for (param, text) in texts {
             let value = param.parse(text).expect(text);
@@ -640,6 +676,10 @@ mod tests {
             (Param::WebhookOutage, "10s 0s"),
             (Param::StoreLatency, "11s"),
             (Param::Duration, "0s"),
+            (Param::Rate, "0"),
+            (Param::Rate, "2.5"),
+            (Param::Rate, "open"),
+            (Param::MaxInFlight, "0"),
         ];
         for (param, text) in bad {
             assert!(

@@ -35,8 +35,10 @@
 //! - Start: after the set-up, a dry-run pod create as the measured user is repeated until it
 //!   is authorized and reaches the webhooks (or succeeds, without webhooks), so caches,
 //!   informers and the webhook configuration are loaded when the clock of the run starts.
-//! - Clients: `point.clients` tasks on one client host, each creating pods one at a time for
-//!   `point.duration`; a request started before the end is waited for. The user is bound by
+//! - Clients: `point.clients` tasks on one client host, each creating pods for
+//!   `point.duration`, one at a time (`rate: closed`) or paced (`rate: N`: N a second on
+//!   a schedule from the seed, at most `max_in_flight` outstanding, each on its own kept
+//!   connection; `experiment::pace`); a request started before the end is waited for. The user is bound by
 //!   RBAC to create pods in the namespace and is not in `system:masters`, so authorization
 //!   really runs.
 //! - Faults, from the clients' start: `webhook_outage` restarts every webhook host at its
@@ -68,7 +70,10 @@ use super::hosts::{self, APISERVER, APISERVER_PORT, ApiServerFiles, WebhookHost}
 use super::http::ApiClient;
 use super::pki::{MemFile, Pki};
 use crate::cluster::{Cluster, ClusterConfig, Fault, Faults, Members};
-use crate::experiment::point::{Authorization, FailurePolicy, LatencyDist, Partition, WebhookKind};
+use crate::experiment::pace;
+use crate::experiment::point::{
+    Authorization, FailurePolicy, LatencyDist, Load, Partition, WebhookKind,
+};
 use crate::experiment::{Outcome, Point, RequestRecord, Samples};
 use crate::rng::SimRng;
 use client::{NoAnswer, TimedClient};
@@ -220,6 +225,10 @@ fn build(
         faults: cluster.faults(),
         records: records.clone(),
         rng: SimRng::new(seed, 0xe4_9e41),
+        phases: match point.load {
+            Load::Closed => Vec::new(),
+            Load::Paced { per_second } => pace::phases(seed, point.clients, per_second),
+        },
     };
     cluster.client("experiment", drive(plan));
     Ok(RunFiles {
@@ -345,6 +354,8 @@ struct Plan {
     faults: Faults,
     records: Records,
     rng: SimRng,
+    /// Each paced client's first send (empty in the closed loop).
+    phases: Vec<Duration>,
 }
 
 /// The one client host: set-up, warm-up, then the measured clients and the faults together.
@@ -352,16 +363,16 @@ async fn drive(mut plan: Plan) -> anyhow::Result<()> {
     set_up(&plan.admin, plan.configuration.as_ref()).await?;
     warm_up(&plan.user).await?;
     let start = Instant::now();
-    let until = start + plan.point.duration;
     let clients = (0..plan.point.clients).map(|index| {
-        measured_client(
+        let client = Measured {
             index,
-            plan.user.clone(),
+            user: plan.user.clone(),
             start,
-            until,
-            plan.point.webhook_kind,
-            plan.records.clone(),
-        )
+            kind: plan.point.webhook_kind,
+            records: plan.records.clone(),
+        };
+        let phase = plan.phases.get(index as usize).copied().unwrap_or_default();
+        client.run(plan.point.clone(), phase)
     });
     let clients = Box::pin(join_all(clients));
     let faults = Box::pin(play_faults(&mut plan, start));
@@ -471,42 +482,92 @@ fn pod(name: &str) -> Value {
     })
 }
 
-/// One client: creates pods one at a time until `until`, recording each request.
-async fn measured_client(
+/// One measured client: its pod creates, recorded into the run's shared records.
+struct Measured {
     index: u32,
     user: TimedClient,
+    /// The clients' start, which record starts count from.
     start: Instant,
-    until: Instant,
     kind: WebhookKind,
     records: Records,
-) {
-    let path = format!("/api/v1/namespaces/{NAMESPACE}/pods");
-    for n in 0u64.. {
-        let sent = Instant::now();
-        if sent >= until || records.borrow().len() >= wire::MAX_RECORDS {
-            return;
+}
+
+impl Measured {
+    /// Creates pods for `point.duration`, closed loop or paced as the point says.
+    async fn run(self, point: Point, phase: Duration) {
+        match point.load {
+            Load::Closed => self.closed_loop(self.start + point.duration).await,
+            Load::Paced { per_second } => self.paced(&point, per_second, phase).await,
         }
-        let answer = user.post(&path, &pod(&format!("c{index}-{n}"))).await;
+    }
+
+    /// One request at a time until `until`.
+    async fn closed_loop(&self, until: Instant) {
+        for n in 0u64.. {
+            let sent = Instant::now();
+            if sent >= until || self.records.borrow().len() >= wire::MAX_RECORDS {
+                return;
+            }
+            let answer = self.user.post(&pods_path(), &self.pod(n)).await;
+            let record = self.record(sent, answer);
+            let latency = record.latency;
+            self.records.borrow_mut().push(record);
+            if latency.is_zero() {
+                // A failure that takes no simulated time would spin without time passing.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+
+    /// `per_second` sends a second from `phase`, at most `point.max_in_flight` at once, each
+    /// on a connection of its own from a pool of this client's (a kept HTTP/1.1 connection
+    /// carries one request at a time), so the pool holds at most `max_in_flight`.
+    async fn paced(&self, point: &Point, per_second: u32, phase: Duration) {
+        let clients = usize::try_from(point.clients).unwrap_or(usize::MAX).max(1);
+        let max_sends = wire::MAX_RECORDS / clients;
+        let times = pace::schedule(per_second, phase, point.duration, max_sends);
+        let idle: RefCell<Vec<TimedClient>> = RefCell::new(vec![self.user.clone()]);
+        let max_in_flight = usize::try_from(point.max_in_flight).unwrap_or(usize::MAX);
+        let records = pace::run_paced(times, self.start, max_in_flight, |n| {
+            let idle = &idle;
+            async move {
+                let connection = idle.borrow_mut().pop();
+                let connection = connection.unwrap_or_else(|| self.user.clone());
+                let sent = Instant::now();
+                let answer = connection.post(&pods_path(), &self.pod(n)).await;
+                idle.borrow_mut().push(connection);
+                self.record(sent, answer)
+            }
+        })
+        .await;
+        self.records.borrow_mut().extend(records);
+    }
+
+    fn pod(&self, n: u64) -> Value {
+        pod(&format!("c{}-{n}", self.index))
+    }
+
+    fn record(&self, sent: Instant, answer: Result<client::Answer, NoAnswer>) -> RequestRecord {
         let latency = sent.elapsed();
         let (outcome, stages) = match answer {
             Ok(answer) => (
                 timing::outcome(answer.code),
-                timing::stages(&answer.server_timing, kind),
+                timing::stages(&answer.server_timing, self.kind),
             ),
             Err(NoAnswer::GaveUp) => (Outcome::Timeout, Default::default()),
             Err(NoAnswer::Failed(_)) => (Outcome::Error { code: None }, Default::default()),
         };
-        records.borrow_mut().push(RequestRecord {
-            start: sent - start,
+        RequestRecord {
+            start: sent - self.start,
             latency,
             stages,
             outcome,
-        });
-        if latency.is_zero() {
-            // A failure that takes no simulated time would spin without time passing.
-            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
+}
+
+fn pods_path() -> String {
+    format!("/api/v1/namespaces/{NAMESPACE}/pods")
 }
 
 /// The point's faults, at their times from the clients' start.

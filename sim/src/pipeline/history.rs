@@ -18,6 +18,10 @@ use crate::history::{Time, now};
 
 /// The annotation each write sets to its own unique value.
 pub const MARKER: &str = "sim.kubesim.io/marker";
+/// What the API server's answer says when its call to the authz service failed (refused,
+/// timed out, cut off): a 500 that names the failure, as kube's authorization filter answers
+/// an authorizer's error (`kubesim_authz::webhook`'s words).
+pub const AUTHZ_FAILURE: &str = "failed calling authorization webhook";
 
 /// What a client asked for. `namespace`/`name` name a pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +245,12 @@ impl ApiCall {
         }
     }
 
+    /// Refused because the API server could not ask the authz service: nothing ran past
+    /// authorization.
+    pub fn authz_failed(&self) -> bool {
+        self.code() == Some(500) && self.message().contains(AUTHZ_FAILURE)
+    }
+
     pub fn resource_version(&self) -> Option<u64> {
         match &self.outcome {
             ApiOutcome::Answered {
@@ -378,6 +388,8 @@ pub struct Bounds {
     pub slack: Duration,
     /// The longest timeoutSeconds of any webhook: the most one webhook call may take.
     pub webhook_timeout: Duration,
+    /// The API server's bound on one call to the authz service.
+    pub authz_timeout: Duration,
 }
 
 /// The record of a pipeline run.

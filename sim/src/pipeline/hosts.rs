@@ -1,7 +1,8 @@
 //! The pipeline's server hosts beside the store members: `apiserver` (the production
 //! `ApiServer` on an `Env` of turmoil's network, the simulated clock and seeded entropy) and
 //! the sample admission webhooks (`kubesim_webhooks::serve`), each restartable by the driver
-//! (`Fault::BounceHost`) and each started afresh from its config at every start.
+//! (`Fault::BounceHost`) and each started afresh from its config at every start. The `authz`
+//! host is `super::authz`; [`authorize_through_authz`] points the API server at it.
 //!
 //! A webhook's knobs (latency, failures) are read at each start from a [`WebhookHost`]
 //! shared with the nemesis, which makes a webhook slow or broken by changing its knobs and
@@ -70,6 +71,24 @@ pub fn apiserver_config(
     config.auth.anonymous_auth = false;
     config.auth.authorization_modes = "RBAC".to_owned();
     config
+}
+
+/// Authorization through the `authz` host alone (`--authorization-mode=Webhook`, the
+/// webhook's kubeconfig in `kubeconfig`), each call bounded by `timeout`, and no decision
+/// cache (kube caches allowed answers 5 min and the others 30 s): every request asks, so an
+/// authz fault reaches every request it overlaps. The failure policy stays kube's
+/// `NoOpinion`: with no authorizer after the webhook, a failed call is a refusal.
+pub fn authorize_through_authz(
+    config: &mut ApiServerConfig,
+    kubeconfig: &MemFile,
+    timeout: Duration,
+) {
+    let auth = &mut config.auth;
+    auth.authorization_modes = "Webhook".to_owned();
+    auth.authorization_webhook_config_file = Some(kubeconfig.path());
+    auth.authorization_webhook_timeout = timeout;
+    auth.authorization_webhook_authorized_ttl = Duration::ZERO;
+    auth.authorization_webhook_unauthorized_ttl = Duration::ZERO;
 }
 
 /// Adds the `apiserver` host. Each start gets fresh entropy (seed, incarnation) and an empty

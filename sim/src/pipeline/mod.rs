@@ -1,6 +1,6 @@
-//! The whole pipeline under turmoil: clients → API server (authentication, RBAC, admission
-//! with webhooks, registry) → the 3-member store, with faults, checked against properties 9
-//! to 12 of RELIABILITY.md (`crate::check::api`).
+//! The whole pipeline under turmoil: clients → API server (authentication, authorization
+//! through the authz service, admission with webhooks, registry) → the 3-member store, with
+//! faults, checked against properties 9 to 12 of RELIABILITY.md (`crate::check::api`).
 //!
 //! Map of the module, in the order a run uses it ([`run`]):
 //! - [`pki`]: the run's CA and every certificate, from the seed, in memory.
@@ -8,15 +8,20 @@
 //!   the webhook hosts (`webhook-fail`: no-privileged, validating, failurePolicy Fail;
 //!   `webhook-ignore`: label-injector, mutating, Ignore), beside `store-1..3` of a
 //!   [`Cluster`].
+//! - [`authz`]: the `authz` host (the authz service deciding with RBAC from the store), which
+//!   the API server asks for every request (`--authorization-mode=Webhook`, see
+//!   [`AUTHZ_TIMEOUT`]); shared with the experiment runner.
 //! - [`http`]: [`http::ApiClient`], HTTPS over turmoil's TCP as one identity.
 //! - [`workload`]: the administrator's set-up, then `admin` (system:masters), `alice` (RBAC:
 //!   pods in `team-a`) and `mallory` (nothing) writing and reading pods, and two watchers.
 //! - [`nemesis`]: slow, broken, crashed and partitioned webhooks, the store cut off from the
-//!   API server, store members isolated or crashed, the API server restarted.
+//!   API server, store members isolated or crashed, the API server restarted, the authz
+//!   service slow, dead or cut off from the API server.
 //! - [`history`]: [`history::ApiHistory`], what the checkers read.
 //!
 //! `kubesim-sim run --pipeline` runs seeds in child processes, as for the store alone.
 
+pub mod authz;
 pub mod experiment;
 pub mod history;
 pub mod hosts;
@@ -35,11 +40,12 @@ use kubesim_webhooks::samples::{LabelInjector, NoPrivileged};
 use crate::check::Violation;
 use crate::cluster::{Cluster, ClusterConfig};
 use crate::trace::hash_lines;
+use authz::AuthzHost;
 use history::{ApiHistory, ApiRecorder, Bounds};
 use hosts::{APISERVER, APISERVER_PORT, ApiServerFiles, WebhookHost};
 use http::ApiClient;
 use nemesis::{NEMESIS, PipelineNemesis};
-use pki::Pki;
+use pki::{MemFile, Pki};
 use workload::{DENIED, Role, Shared, WRITER, Watcher, Worker};
 
 /// The API server's `--request-timeout` in the simulation.
@@ -49,6 +55,15 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The webhooks' timeoutSeconds: the Fail one, then the Ignore one.
 pub const WEBHOOK_TIMEOUTS: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(1)];
+/// The API server's bound on one call to the authz service. It authorizes through that
+/// service alone (`--authorization-mode=Webhook`), not after RBAC (`RBAC,Webhook`, or kube's
+/// usual `Node,RBAC,Webhook`): RBAC would allow alice itself and the webhook would only
+/// ever be asked about mallory, so an authz fault would touch one user in three. Alone, a
+/// slow or dead authz service refuses alice's calls too, and a request allowed because the
+/// call failed (fail open) shows as mallory's calls succeeding. `system:masters` (the
+/// administrator) is allowed before any authorizer is asked, as in kube, so the set-up and
+/// the final list never depend on the authz service.
+pub const AUTHZ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What shapes a pipeline run; the seed decides the rest.
 #[derive(Debug, Clone)]
@@ -56,7 +71,7 @@ pub struct PipelineConfig {
     pub seed: u64,
     /// Length of the fault phase (simulated).
     pub fault_phase: Duration,
-    /// A known bug to plant in the admission chain (test-only; `kubesim_admission::planted`).
+    /// A known bug to plant in the API server (test-only; `kubesim_admission::planted`).
     pub planted_bug: PlantedBug,
 }
 
@@ -124,8 +139,15 @@ impl PipelineReport {
             .flat_map(|c| c.webhook_calls().iter().map(|(_, took)| *took))
             .collect();
         let longest = webhook_calls.iter().max().copied().unwrap_or_default();
+        // Refusals because the authz call failed: the authz faults reached requests.
+        let authz_failed = self
+            .history
+            .calls
+            .iter()
+            .filter(|c| c.authz_failed())
+            .count();
         format!(
-            "seed {:>6} pipeline   {}  trace {:016x}  {calls} calls ({answered} answered, {ok} 2xx), {} webhook calls (longest {:.3}s), {injected} faults, {} watch sessions ({events} events), {:.0}s simulated in {:.1}s",
+            "seed {:>6} pipeline   {}  trace {:016x}  {calls} calls ({answered} answered, {ok} 2xx, {authz_failed} authz failed), {} webhook calls (longest {:.3}s), {injected} faults, {} watch sessions ({events} events), {:.0}s simulated in {:.1}s",
             self.config.seed,
             if self.passed() { "pass" } else { "FAIL" },
             self.trace_hash,
@@ -162,6 +184,7 @@ pub fn run(config: &PipelineConfig) -> PipelineReport {
         request_timeout: REQUEST_TIMEOUT,
         slack: Duration::from_secs(2),
         webhook_timeout: WEBHOOK_TIMEOUTS.iter().max().copied().unwrap_or_default(),
+        authz_timeout: AUTHZ_TIMEOUT,
     };
     let recorder = ApiRecorder::new(bounds);
     let mut cluster_config = ClusterConfig::new(config.seed);
@@ -187,20 +210,30 @@ pub fn run(config: &PipelineConfig) -> PipelineReport {
     }
 }
 
-/// Adds every host and client. Returns the API server's files, which must outlive the run.
+/// Files the API server reads at each start; they must outlive the run.
+struct RunFiles {
+    _apiserver: ApiServerFiles,
+    _authz_kubeconfig: MemFile,
+}
+
+/// Adds every host and client. Returns the API server's files.
 fn build(
     cluster: &mut Cluster,
     config: &PipelineConfig,
     recorder: &ApiRecorder,
-) -> anyhow::Result<ApiServerFiles> {
+) -> anyhow::Result<RunFiles> {
     let seed = config.seed;
     let epoch = cluster.config().epoch;
     let members = cluster.member_names();
     let mut pki = Pki::new(seed, epoch)?;
     let files = ApiServerFiles::new(&mut pki)?;
+    let authz_kubeconfig = authz::kubeconfig()?;
     let mut apiserver = hosts::apiserver_config(&files, &members, REQUEST_TIMEOUT);
+    hosts::authorize_through_authz(&mut apiserver, &authz_kubeconfig, AUTHZ_TIMEOUT);
     apiserver.admission.planted_bug = config.planted_bug;
     hosts::add_apiserver(cluster, apiserver, seed, epoch);
+    let authz = AuthzHost::new(&members, seed, epoch);
+    authz.add(cluster);
     let webhooks = vec![
         WebhookHost::new(
             "webhook-fail",
@@ -280,6 +313,8 @@ fn build(
         fault_phase: config.fault_phase,
         webhooks,
         webhook_timeouts: WEBHOOK_TIMEOUTS.to_vec(),
+        authz,
+        authz_timeout: AUTHZ_TIMEOUT,
         members,
         faults: cluster.faults(),
         recorder: recorder.clone(),
@@ -288,7 +323,10 @@ fn build(
         seed,
     };
     cluster.client(NEMESIS, nemesis.run());
-    Ok(files)
+    Ok(RunFiles {
+        _apiserver: files,
+        _authz_kubeconfig: authz_kubeconfig,
+    })
 }
 
 /// A client of the `apiserver` host as `user` (in `group`), with a certificate from `pki`.

@@ -2,8 +2,10 @@
 //! seconds and healed, then the end of the run: heal everything, let the clients finish,
 //! and a final list that every "never stored" check can rely on.
 //!
-//! Faults on a webhook change its knobs and bounce its host (`WebhookHost`); crashes and
-//! bounces go through the driver ([`Faults`]); partitions are turmoil's own.
+//! Faults on a webhook change its knobs and bounce its host (`WebhookHost`); a slow authz
+//! service changes its latency while it serves, a dead one is restarted without a listener
+//! or crashed (`AuthzHost`); crashes and bounces go through the driver ([`Faults`]);
+//! partitions are turmoil's own.
 //!
 //! Compaction, as kube-apiserver's compactor does it: after each fault is healed the
 //! nemesis compacts the store at the revision it saw after the fault before (one interval
@@ -20,6 +22,7 @@ use std::time::Duration;
 use kubesim_proto::etcdserverpb::{CompactionRequest, PutRequest};
 use kubesim_webhooks::{FailureMode, Knobs, Latency};
 
+use super::authz::{AUTHZ, AuthzHost};
 use super::history::{
     APISERVER_RESTART, ApiOp, ApiOutcome, ApiRecorder, client_partition, compaction_record,
 };
@@ -74,6 +77,16 @@ enum PipelineFault {
     /// moves on (a write by the nemesis) and is compacted at its new revision: when healed,
     /// the watch cache's etcd watch resumes from a compacted revision.
     CompactBehindCache,
+    /// The authz service answers after a delay drawn around the API server's authz timeout
+    /// (`above`: every call past it, so every request is refused; otherwise within it, so
+    /// requests are slow but decided).
+    SlowAuthz { above: bool },
+    /// The authz service is down: its host restarted without a listener (connections
+    /// refused at once), or crashed (`crashed`: connections hang until the authorizer's
+    /// timeout). Healed by a restart that serves.
+    DeadAuthz { crashed: bool },
+    /// The API server cannot reach the authz service.
+    PartitionAuthz,
 }
 
 impl fmt::Display for PipelineFault {
@@ -93,6 +106,9 @@ pub struct PipelineNemesis {
     pub webhooks: Vec<WebhookHost>,
     /// Each webhook's timeoutSeconds, in the order of `webhooks`.
     pub webhook_timeouts: Vec<Duration>,
+    pub authz: AuthzHost,
+    /// The API server's bound on one authz call.
+    pub authz_timeout: Duration,
     pub members: Vec<String>,
     pub faults: Faults,
     pub recorder: ApiRecorder,
@@ -158,7 +174,7 @@ impl PipelineNemesis {
         let member = rng.pick(&others).cloned().unwrap_or_default();
         let clients = self.shared.clients();
         let client = rng.pick(&clients).cloned().unwrap_or_default();
-        match rng.weighted(&[4, 2, 2, 2, 2, 1, 1, 2, 1, 2]) {
+        match rng.weighted(&[4, 2, 2, 2, 2, 1, 1, 2, 1, 2, 2, 2, 1]) {
             // Mostly the Fail webhook: its timeouts are where a fail-open bug would show.
             0 => PipelineFault::SlowWebhook {
                 webhook: usize::from(rng.chance(1.0 / 3.0)),
@@ -185,6 +201,13 @@ impl PipelineNemesis {
             6 => PipelineFault::CrashMember(member),
             7 => PipelineFault::BounceApiServer,
             8 if !client.is_empty() => PipelineFault::PartitionClient(client),
+            10 => PipelineFault::SlowAuthz {
+                above: rng.chance(0.6),
+            },
+            11 => PipelineFault::DeadAuthz {
+                crashed: rng.chance(0.5),
+            },
+            12 => PipelineFault::PartitionAuthz,
             _ => PipelineFault::CompactBehindCache,
         }
     }
@@ -192,18 +215,7 @@ impl PipelineNemesis {
     fn inject(&self, fault: &PipelineFault, rng: &mut SimRng) {
         match fault {
             PipelineFault::SlowWebhook { webhook, above } => {
-                let timeout = self.webhook_timeouts[*webhook];
-                let latency = if *above {
-                    Latency::Uniform {
-                        low: timeout + Duration::from_millis(200),
-                        high: timeout + Duration::from_secs(2),
-                    }
-                } else {
-                    Latency::Uniform {
-                        low: Duration::ZERO,
-                        high: timeout.saturating_sub(Duration::from_millis(400)),
-                    }
-                };
+                let latency = around(self.webhook_timeouts[*webhook], *above);
                 self.rebuild(
                     *webhook,
                     Knobs {
@@ -249,6 +261,17 @@ impl PipelineNemesis {
             PipelineFault::PartitionClient(client) => {
                 turmoil::partition(APISERVER, client.as_str())
             }
+            PipelineFault::SlowAuthz { above } => self
+                .authz
+                .set_latency(around(self.authz_timeout, *above), rng.next_u64()),
+            PipelineFault::DeadAuthz { crashed: true } => {
+                self.faults.inject(Fault::CrashHost(AUTHZ.to_owned()))
+            }
+            PipelineFault::DeadAuthz { crashed: false } => {
+                self.authz.set_listening(false);
+                self.faults.inject(Fault::BounceHost(AUTHZ.to_owned()));
+            }
+            PipelineFault::PartitionAuthz => turmoil::partition(APISERVER, AUTHZ),
         }
     }
 
@@ -277,6 +300,12 @@ impl PipelineNemesis {
             PipelineFault::CrashMember(member) => self.faults.inject(Fault::Bounce(member.clone())),
             PipelineFault::PartitionClient(client) => turmoil::repair(APISERVER, client.as_str()),
             PipelineFault::BounceApiServer => {}
+            PipelineFault::SlowAuthz { .. } => self.authz.set_latency(Latency::default(), 0),
+            PipelineFault::DeadAuthz { .. } => {
+                self.authz.set_listening(true);
+                self.faults.inject(Fault::BounceHost(AUTHZ.to_owned()));
+            }
+            PipelineFault::PartitionAuthz => turmoil::repair(APISERVER, AUTHZ),
         }
     }
 
@@ -390,5 +419,21 @@ impl PipelineNemesis {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         anyhow::bail!("liveness: no successful list within 60 attempts after healing")
+    }
+}
+
+/// A delay drawn around `timeout`: past it (from 200 ms to 2 s over) when `above`, so every
+/// call times out; otherwise within it (up to 400 ms short), so every call is slow but ends.
+fn around(timeout: Duration, above: bool) -> Latency {
+    if above {
+        Latency::Uniform {
+            low: timeout + Duration::from_millis(200),
+            high: timeout + Duration::from_secs(2),
+        }
+    } else {
+        Latency::Uniform {
+            low: Duration::ZERO,
+            high: timeout.saturating_sub(Duration::from_millis(400)),
+        }
     }
 }

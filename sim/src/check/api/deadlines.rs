@@ -7,6 +7,10 @@
 //!   `Server-Timing`) ended within the longest webhook timeoutSeconds, plus slack. Judging
 //!   the call and not the whole request matters: a request may also wait for the store, or
 //!   run admission twice (an update retried after a conflict), and still be on time.
+//! - Every call refused because the authz call failed ended within the API server's authz
+//!   timeout, plus slack: authorization comes before admission and the store, so nothing
+//!   else waits in such a request, and a slow or unreachable authz service may cost each
+//!   request its timeout, never more.
 //!
 //! - Every call the client gave up on without an answer after waiting past the request
 //!   timeout plus slack (the client's own timeout is longer) is a request that outlived its
@@ -46,6 +50,18 @@ pub fn check(history: &ApiHistory) -> Vec<Violation> {
                 call.to_string(),
             ));
             continue;
+        }
+        let authz_bound = bounds.authz_timeout + bounds.slack;
+        if call.authz_failed() && took > authz_bound {
+            violations.push(violation(
+                format!(
+                    "refused for a failed authz call after {}, past the authz timeout {:?} + {:?}",
+                    seconds(took),
+                    bounds.authz_timeout,
+                    bounds.slack
+                ),
+                call.to_string(),
+            ));
         }
         let webhook_bound = bounds.webhook_timeout + bounds.slack;
         for (webhook, call_took) in call.webhook_calls() {
@@ -191,6 +207,19 @@ mod tests {
         assert!(found[0].message.contains("past the request timeout"));
         assert!(found[1].message.contains("no-privileged.sim.kubesim.io"));
         assert!(found[1].message.contains("timeoutSeconds"));
+    }
+
+    #[test]
+    fn an_authz_failure_past_the_authz_timeout_is_caught() {
+        let mut h = history();
+        let message = "Internal Server Error: \"/api/v1/namespaces/team-a/pods\": \
+                       failed calling authorization webhook \"Webhook\": the call timed out";
+        call(&mut h, "a", create("p"), (0, 3_900), 500, vec![], message);
+        assert_eq!(check(&h), vec![]);
+        call(&mut h, "a", create("q"), (0, 4_100), 500, vec![], message);
+        let found = check(&h);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("past the authz timeout"));
     }
 
     /// Appends a call by `client` from `start` to `end` ms that got no answer.

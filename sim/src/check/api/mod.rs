@@ -2,11 +2,12 @@
 //! a pipeline run's [`ApiHistory`] (`crate::pipeline`):
 //! - [`resource_versions`]: 9 — resourceVersion only grows, per object and per list; a stale
 //!   update gets 409 and changes nothing.
-//! - [`admission`]: 10 — nothing is stored that authorization denied or that the Fail webhook
-//!   did not approve; the Ignore webhook never blocks.
+//! - [`admission`]: 10 — nothing is stored that authorization denied (also when the authz
+//!   service failed: it fails closed) or that the Fail webhook did not approve; the Ignore
+//!   webhook never blocks.
 //! - [`deadlines`]: 11 — no request outlives its deadline, answered or not (an unanswered
 //!   one only when a restart or partition explains it); a webhook failure ends within the
-//!   webhooks' timeoutSeconds.
+//!   webhooks' timeoutSeconds, an authz failure within the authz timeout.
 //! - [`watch_resume`]: 12 — a watcher resuming from its last resourceVersion sees every later
 //!   change exactly once, or gets 410 (which a compaction or restart explains) and relists.
 //!
@@ -99,6 +100,7 @@ pub(crate) mod test_support {
                 request_timeout: Duration::from_secs(8),
                 slack: Duration::from_secs(2),
                 webhook_timeout: Duration::from_secs(2),
+                authz_timeout: Duration::from_secs(2),
             },
             ..ApiHistory::default()
         }

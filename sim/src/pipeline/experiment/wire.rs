@@ -2,7 +2,7 @@
 //! (`kubesim-sim experiment`): a hand encoding, so the framework's types need no serde.
 //!
 //! `{"requests": [[start_ns, latency_ns, outcome, {stage: ns, ...}], ...]}` with `outcome`
-//! one of `ok`, `denied:<code>`, `timeout`, `error:<code>`, `error:` (no answer).
+//! one of `ok`, `denied:<code>`, `timeout`, `error:<code>`, `error:` (no answer), `skipped`.
 //! Nanoseconds keep every duration exact, so a decoded run equals the run.
 
 use std::collections::BTreeMap;
@@ -81,6 +81,7 @@ fn outcome_text(outcome: Outcome) -> String {
         Outcome::Timeout => "timeout".into(),
         Outcome::Error { code: Some(code) } => format!("error:{code}"),
         Outcome::Error { code: None } => "error:".into(),
+        Outcome::Skipped => "skipped".into(),
     }
 }
 
@@ -88,6 +89,7 @@ fn parse_outcome(text: &str) -> Option<Outcome> {
     Some(match text {
         "ok" => Outcome::Ok,
         "timeout" => Outcome::Timeout,
+        "skipped" => Outcome::Skipped,
         "error:" => Outcome::Error { code: None },
         _ => match text.split_once(':')? {
             ("denied", code) => Outcome::Denied {
@@ -120,6 +122,7 @@ mod tests {
                 record(Outcome::Timeout, 3),
                 record(Outcome::Error { code: Some(500) }, 4),
                 record(Outcome::Error { code: None }, 5),
+                record(Outcome::Skipped, 6),
             ],
         };
         assert_eq!(decode(&encode(&samples)), Ok(samples));
