@@ -11,7 +11,15 @@
 //!   the client certificate and key embedded in base64, so a copy of the file keeps working.
 //!
 //! [`generate`] makes everything in memory; [`write_files`] puts it on disk, refusing to
-//! overwrite unless `--force`. Keys and the kubeconfig (which holds a key) are mode 0600.
+//! overwrite unless `--force` (or, with `--if-missing`, keeping the set when it is all there:
+//! docker-compose.yml runs this on every start). Keys and the kubeconfig (which holds a key)
+//! are mode 0600.
+//!
+//! Optional extras, each signed by that CA and each kept when it exists:
+//! - `--webhook-hosts`: `webhook.crt`, `webhook.key`, the admission webhooks' serving
+//!   certificate (CN `kubesim-webhook`, EKU serverAuth) with those SANs ([`serving_certificate`]);
+//! - `--identities`: what `kubesim up` makes beside the certificates (`up/identities.rs`): the
+//!   ServiceAccount signing key `sa.key`/`sa.pub` and the example user's `jane.crt`/`jane.key`.
 //!
 //! `kubesim up` also uses [`client_certificate`] (a user's certificate signed by that CA's
 //! key, e.g. `jane` in group `dev-team`), [`service_account_key`] (the key ServiceAccount
@@ -41,6 +49,8 @@ pub const DEFAULT_SERVER: &str = "https://127.0.0.1:6443";
 
 pub const CA_COMMON_NAME: &str = "kubesim-ca";
 pub const APISERVER_COMMON_NAME: &str = "kube-apiserver";
+/// The webhooks' serving certificate's CN (clients check its SANs, not this).
+pub const WEBHOOK_COMMON_NAME: &str = "kubesim-webhook";
 /// The admin's user name: Kubernetes takes the client certificate's CN as the user.
 pub const ADMIN_USER: &str = "kubesim-admin";
 /// The admin's group: each O of a client certificate is a group, and this one is bound to
@@ -68,6 +78,9 @@ pub const APISERVER_KEY_FILE: &str = "apiserver.key";
 pub const ADMIN_CERT_FILE: &str = "admin.crt";
 pub const ADMIN_KEY_FILE: &str = "admin.key";
 pub const KUBECONFIG_FILE: &str = "kubeconfig";
+/// `--webhook-hosts`' serving certificate and key.
+pub const WEBHOOK_CERT_FILE: &str = "webhook.crt";
+pub const WEBHOOK_KEY_FILE: &str = "webhook.key";
 /// Every file, in the order they are written.
 pub const FILES: [&str; 7] = [
     CA_CERT_FILE,
@@ -94,15 +107,35 @@ pub struct CertsArgs {
     /// Overwrite files that already exist instead of refusing.
     #[arg(long)]
     pub force: bool,
+    /// When every file is there already, keep them all and succeed instead of refusing (a
+    /// partial set is still refused): for a deployment that runs this on every start.
+    #[arg(long, conflicts_with = "force")]
+    pub if_missing: bool,
+    /// Also write the admission webhooks' serving certificate (webhook.crt, webhook.key) with
+    /// these SANs, a comma list as --hosts takes; kept when webhook.crt exists.
+    #[arg(long, value_name = "HOSTS")]
+    pub webhook_hosts: Option<String>,
+    /// Also write what `kubesim up` makes beside the certificates: the ServiceAccount token
+    /// signing key (sa.key, sa.pub) and the example user jane's client certificate (jane.crt,
+    /// jane.key, group dev-team); each kept when it exists.
+    #[arg(long)]
+    pub identities: bool,
 }
 
 impl CertsArgs {
     /// Checks the flags. `now_since_epoch` is the real clock: this is a command run by a
     /// person, and certificates must be valid in the real world.
     pub fn to_options(&self, now_since_epoch: Duration) -> Result<CertOptions, FlagError> {
+        let webhook_hosts = match &self.webhook_hosts {
+            Some(list) => {
+                parse_hosts(list).map_err(|e| FlagError::new("webhook-hosts", e.reason.clone()))?
+            }
+            None => Vec::new(),
+        };
         Ok(CertOptions {
             hosts: parse_hosts(&self.hosts)?,
             server: parse_server(&self.server)?,
+            webhook_hosts,
             now_since_epoch,
         })
     }
@@ -135,6 +168,8 @@ pub struct CertOptions {
     pub hosts: Vec<Host>,
     /// `https://host:port`, written into the kubeconfig.
     pub server: String,
+    /// The webhooks' serving certificate's SANs; empty: no such certificate.
+    pub webhook_hosts: Vec<Host>,
     /// Start of validity (before [`BACKDATE`]), from the real clock.
     pub now_since_epoch: Duration,
 }
@@ -262,6 +297,34 @@ pub fn client_certificate(
     let cert = client_params(user, group, not_before)
         .signed_by(&key, &ca)
         .map_err(|e| format!("signing the certificate of {user}: {e}"))?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// A serving certificate (PEM certificate, PEM key) named `common_name` with one SAN per
+/// `hosts` entry, EKU serverAuth, valid a year from `now_since_epoch` less [`BACKDATE`],
+/// signed with `ca_key_pem` (the CA rebuilt from its key, as in [`client_certificate`]).
+pub fn serving_certificate(
+    ca_key_pem: &str,
+    common_name: &str,
+    hosts: &[Host],
+    now_since_epoch: Duration,
+) -> Result<(String, String), String> {
+    if now_since_epoch > CLOCK_LIMIT {
+        return Err(format!(
+            "the system clock is implausible ({}s since 1970)",
+            now_since_epoch.as_secs()
+        ));
+    }
+    let not_before = now_since_epoch.saturating_sub(BACKDATE);
+    let ca_key = KeyPair::from_pem(ca_key_pem).map_err(|e| format!("the CA key: {e}"))?;
+    let ca = rcgen::Issuer::new(ca_params(not_before), ca_key);
+    let key = new_key_pair()?;
+    let mut params = leaf_params(common_name, None, not_before);
+    params.subject_alt_names = hosts.iter().map(Host::san).collect::<Result<_, _>>()?;
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params
+        .signed_by(&key, &ca)
+        .map_err(|e| format!("signing the certificate of {common_name}: {e}"))?;
     Ok((cert.pem(), key.serialize_pem()))
 }
 
@@ -503,11 +566,77 @@ pub fn run(args: &CertsArgs, opts: &CertOptions) -> Result<String, CertsError> {
             opts.server
         );
     }
-    let certs = generate(opts).map_err(CertsError::Generate)?;
-    write_files(&args.out, &certs, args.force)?;
+    let kept = args.if_missing && FILES.iter().all(|name| args.out.join(name).is_file());
+    if !kept {
+        let certs = generate(opts).map_err(CertsError::Generate)?;
+        write_files(&args.out, &certs, args.force)?;
+    }
     // Absolute, so the export line works from any directory; the directory exists by now.
     let dir = fs::canonicalize(&args.out).unwrap_or_else(|_| args.out.clone());
-    Ok(summary(&dir, &opts.server))
+    let mut out = file_lines(&dir, if kept { "kept" } else { "wrote" }, &FILES);
+    if args.identities {
+        out.push_str(&write_identities(&dir, opts.now_since_epoch)?);
+    }
+    if !opts.webhook_hosts.is_empty() {
+        out.push_str(&write_webhook_certificate(&dir, opts)?);
+    }
+    out.push_str(&export_lines(&dir, &opts.server));
+    Ok(out)
+}
+
+/// `--identities`: the ServiceAccount key and jane's certificate, made as `kubesim up` makes
+/// them (and by the same code), each unless it exists.
+fn write_identities(dir: &Path, now_since_epoch: Duration) -> Result<String, CertsError> {
+    use crate::up::identities;
+    let extra = |e: anyhow::Error| CertsError::Extra(format!("{e:#}"));
+    let sa = [identities::SA_KEY_FILE, identities::SA_PUBLIC_KEY_FILE];
+    let sa_verb = if dir.join(sa[0]).exists() {
+        "kept"
+    } else {
+        "wrote"
+    };
+    identities::ensure_service_account_key(dir).map_err(extra)?;
+    let user = [
+        identities::EXAMPLE_USER_CERT_FILE,
+        identities::EXAMPLE_USER_KEY_FILE,
+    ];
+    let user_verb = if dir.join(user[0]).exists() {
+        "kept"
+    } else {
+        "wrote"
+    };
+    identities::ensure_example_user(dir, now_since_epoch).map_err(extra)?;
+    Ok(file_lines(dir, sa_verb, &sa) + &file_lines(dir, user_verb, &user))
+}
+
+/// `--webhook-hosts`: `webhook.crt` and `webhook.key`, signed by `ca.key`, unless
+/// `webhook.crt` exists. The key is written first, so a reader that waits for the
+/// certificate finds both.
+fn write_webhook_certificate(dir: &Path, opts: &CertOptions) -> Result<String, CertsError> {
+    let names = [WEBHOOK_KEY_FILE, WEBHOOK_CERT_FILE];
+    if dir.join(WEBHOOK_CERT_FILE).exists() {
+        return Ok(file_lines(dir, "kept", &names));
+    }
+    let ca_key_path = dir.join(CA_KEY_FILE);
+    let ca_key = fs::read_to_string(&ca_key_path).map_err(|source| {
+        CertsError::Write(WriteError::Io {
+            path: ca_key_path,
+            source,
+        })
+    })?;
+    let (cert_pem, key_pem) = serving_certificate(
+        &ca_key,
+        WEBHOOK_COMMON_NAME,
+        &opts.webhook_hosts,
+        opts.now_since_epoch,
+    )
+    .map_err(CertsError::Generate)?;
+    for (name, contents, secret) in [(names[0], &key_pem, true), (names[1], &cert_pem, false)] {
+        let path = dir.join(name);
+        write_file(&path, contents, secret, true)
+            .map_err(|source| CertsError::Write(WriteError::Io { path, source }))?;
+    }
+    Ok(file_lines(dir, "wrote", &names))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -516,6 +645,9 @@ pub enum CertsError {
     Generate(String),
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// `--identities` could not be read or written.
+    #[error("{0}")]
+    Extra(String),
 }
 
 impl CertsError {
@@ -596,12 +728,18 @@ fn owner_only(options: &mut fs::OpenOptions) {
 #[cfg(not(unix))]
 fn owner_only(_options: &mut fs::OpenOptions) {}
 
-/// What to tell the user after writing: the files, and how to point kubectl at the server.
-pub fn summary(dir: &Path, server: &str) -> String {
+/// `<verb> <dir>/<name>`, a line per file.
+fn file_lines(dir: &Path, verb: &str, names: &[&str]) -> String {
     let mut out = String::new();
-    for name in FILES {
-        let _ = writeln!(out, "wrote {}", dir.join(name).display());
+    for name in names {
+        let _ = writeln!(out, "{verb} {}", dir.join(name).display());
     }
+    out
+}
+
+/// How to point kubectl at the server.
+fn export_lines(dir: &Path, server: &str) -> String {
+    let mut out = String::new();
     let kubeconfig = dir.join(KUBECONFIG_FILE);
     let _ = writeln!(out, "kubectl reaches {server} with:");
     let _ = writeln!(
@@ -625,6 +763,7 @@ pub(crate) fn shell_quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::sync::Arc;
 
     use base64::Engine as _;
     use rustls::pki_types::pem::PemObject as _;
@@ -638,7 +777,20 @@ mod tests {
         CertOptions {
             hosts: parse_hosts(DEFAULT_HOSTS).unwrap(),
             server: DEFAULT_SERVER.to_string(),
+            webhook_hosts: Vec::new(),
             now_since_epoch: NOW,
+        }
+    }
+
+    fn args(out: &Path) -> CertsArgs {
+        CertsArgs {
+            out: out.to_path_buf(),
+            hosts: DEFAULT_HOSTS.to_string(),
+            server: DEFAULT_SERVER.to_string(),
+            force: false,
+            if_missing: true,
+            webhook_hosts: None,
+            identities: false,
         }
     }
 
@@ -916,7 +1068,7 @@ mod tests {
     #[test]
     fn summary_names_files_and_the_export_line() {
         let dir = Path::new("/tmp/kube sim");
-        let text = summary(dir, DEFAULT_SERVER);
+        let text = file_lines(dir, "wrote", &FILES) + &export_lines(dir, DEFAULT_SERVER);
         assert_eq!(
             text,
             "wrote /tmp/kube sim/ca.crt\nwrote /tmp/kube sim/ca.key\n\
@@ -1010,5 +1162,108 @@ mod tests {
         assert!(!is_plain_token(""));
         assert!(!is_plain_token("a b"));
         assert!(!is_plain_token("a\nb: c"));
+    }
+
+    /// What compose's `certs` service relies on: a second run keeps the whole set (the same
+    /// CA, so kubeconfigs already handed out keep working); a partial set is not papered over.
+    #[test]
+    fn if_missing_keeps_a_complete_set_and_refuses_a_partial_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("pki");
+        let args = args(&out);
+        let first = run(&args, &options()).unwrap();
+        assert!(first.starts_with("wrote "), "{first}");
+        let ca = fs::read_to_string(out.join(CA_CERT_FILE)).unwrap();
+
+        let second = run(&args, &options()).unwrap();
+        assert_eq!(second.matches("kept ").count(), FILES.len(), "{second}");
+        assert!(!second.contains("wrote "), "{second}");
+        assert_eq!(fs::read_to_string(out.join(CA_CERT_FILE)).unwrap(), ca);
+
+        fs::remove_file(out.join(ADMIN_KEY_FILE)).unwrap();
+        let error = run(&args, &options()).unwrap_err();
+        assert!(error.is_usage(), "{error}");
+        assert_eq!(fs::read_to_string(out.join(CA_CERT_FILE)).unwrap(), ca);
+        #[derive(Debug, clap::Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            _args: CertsArgs,
+        }
+        use clap::Parser as _;
+        let both = ["certs", "--out", "d", "--if-missing", "--force"];
+        assert!(
+            Cmd::try_parse_from(both).is_err(),
+            "--if-missing and --force contradict each other"
+        );
+    }
+
+    #[test]
+    fn identities_are_written_once_beside_the_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = args(dir.path());
+        args.identities = true;
+        let first = run(&args, &options()).unwrap();
+        for name in ["sa.key", "sa.pub", "jane.crt", "jane.key"] {
+            let line = format!("wrote {}\n", dir.path().join(name).display());
+            assert!(first.contains(&line), "{name}: {first}");
+        }
+        let sa_key = fs::read_to_string(dir.path().join("sa.key")).unwrap();
+        let second = run(&args, &options()).unwrap();
+        assert!(!second.contains("wrote "), "{second}");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("sa.key")).unwrap(),
+            sa_key
+        );
+    }
+
+    /// The webhooks' certificate is accepted, by the verifier clients use, for each of its
+    /// hosts and no other.
+    #[test]
+    fn the_webhook_certificate_serves_its_hosts_under_the_ca() {
+        use rustls::client::WebPkiServerVerifier;
+        use rustls::client::danger::ServerCertVerifier as _;
+        use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = args(dir.path());
+        args.webhook_hosts = Some("label-injector,no-privileged,127.0.0.1".into());
+        let opts = args.to_options(NOW).unwrap();
+        let text = run(&args, &opts).unwrap();
+        assert!(text.contains("wrote "), "{text}");
+        let ca = fs::read(dir.path().join(CA_CERT_FILE)).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&ca) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .unwrap();
+        let pem = fs::read(dir.path().join(WEBHOOK_CERT_FILE)).unwrap();
+        let leaf = CertificateDer::pem_slice_iter(&pem)
+            .next()
+            .unwrap()
+            .unwrap();
+        let at = UnixTime::since_unix_epoch(NOW);
+        let verify = |name: &str| {
+            let name = ServerName::try_from(name.to_string()).unwrap();
+            verifier.verify_server_cert(&leaf, &[], &name, &[], at)
+        };
+        for host in ["label-injector", "no-privileged", "127.0.0.1"] {
+            assert!(verify(host).is_ok(), "{host}: {:?}", verify(host));
+        }
+        assert!(verify("apiserver-1").is_err());
+        assert!(
+            fs::read_to_string(dir.path().join(WEBHOOK_KEY_FILE))
+                .unwrap()
+                .starts_with("-----BEGIN PRIVATE KEY-----\n")
+        );
+        // Kept on the next run, even with other hosts: the certificate in use stays.
+        args.webhook_hosts = Some("elsewhere".into());
+        let again = run(&args, &args.to_options(NOW).unwrap()).unwrap();
+        assert!(again.contains("kept "), "{again}");
+        assert_eq!(fs::read(dir.path().join(WEBHOOK_CERT_FILE)).unwrap(), pem);
+        args.webhook_hosts = Some("a,,b".into());
+        assert_eq!(args.to_options(NOW).unwrap_err().flag, "webhook-hosts");
     }
 }

@@ -16,6 +16,8 @@
 //! - [`oidc_issuer_cmd`]: `kubesim oidc-issuer`, a test OpenID Connect issuer over HTTPS;
 //! - [`webhook_cmd`]: `kubesim webhook <name>`, a sample admission webhook (`crates/webhooks`)
 //!   over HTTPS and gRPC on one TLS port, slow or broken on purpose when asked;
+//! - [`seed_cmd`]: `kubesim seed`, `up`'s example identities, webhook configurations and
+//!   kubeconfigs made against a running API server (docker-compose.yml's one-shot);
 //! - [`flags`]: parsing and checking of etcd-style flag values;
 //! - [`signal`]: waiting for SIGINT/SIGTERM;
 //! - `otel` (with the `otel` feature): the request spans exported over OTLP
@@ -25,10 +27,12 @@ mod apiserver_cmd;
 mod authz_cmd;
 mod bench;
 mod certs;
+mod demo_cmd;
 mod flags;
 mod oidc_issuer_cmd;
 #[cfg(feature = "otel")]
 mod otel;
+mod seed_cmd;
 mod signal;
 mod store_cmd;
 mod up;
@@ -73,6 +77,12 @@ enum Command {
     /// Run a sample admission webhook (label-injector, sidecar-injector, no-privileged,
     /// image-policy, env-guard, audit-sink) over HTTPS and gRPC, slow or broken on purpose.
     Webhook(webhook_cmd::WebhookArgs),
+    /// Make `kubesim up`'s example identities, the sample webhooks' configurations and the
+    /// kubeconfigs through a running API server (the compose deployment's one-shot).
+    Seed(seed_cmd::SeedArgs),
+    /// Walk through a request's way through a running kubesim (authentication, RBAC,
+    /// admission webhooks, storage, watch, conflicts), printing each stage and why.
+    Demo(demo_cmd::DemoArgs),
 }
 
 /// mimalloc instead of glibc's malloc: the API server allocates a tree of small strings and
@@ -138,6 +148,11 @@ async fn main() -> ExitCode {
             Ok(config) => webhook_cmd::run(config).await,
             Err(e) => return usage_error("webhook", &e),
         },
+        Command::Seed(args) => match args.to_plan() {
+            Ok(plan) => seed_cmd::run(plan).await,
+            Err(e) => return usage_error("seed", &e),
+        },
+        Command::Demo(args) => demo_cmd::run(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,8 +11,10 @@
 //! the kubeconfig gets a context per identity ([`identities`]): the admin, user `jane` (a
 //! client certificate) and ServiceAccount `deploy-bot` (a TokenRequest token).
 
-mod examples;
-mod identities;
+// Shared with `kubesim seed` (seed_cmd.rs) and `kubesim certs --identities` (certs.rs), which
+// do the same for the compose deployment from outside the API server's process.
+pub(crate) mod examples;
+pub(crate) mod identities;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -328,6 +330,7 @@ fn ensure_certs(data_dir: &Path, server: &str) -> anyhow::Result<PathBuf> {
             hosts: crate::certs::parse_hosts(crate::certs::DEFAULT_HOSTS)
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
             server: server.to_string(),
+            webhook_hosts: Vec::new(),
             now_since_epoch,
         };
         let certs = crate::certs::generate(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -516,7 +519,11 @@ async fn finish_start(args: &UpArgs, plane: &ControlPlane) -> anyhow::Result<(Su
 
 /// Connects as the admin, waits for readiness, and creates the examples.
 async fn make_examples(pki: &Path, authority: &str) -> Result<examples::Seeded, String> {
-    let plan = admin_plan(pki, authority);
+    let server = Server {
+        authority: authority.to_string(),
+        host: "127.0.0.1".to_string(),
+    };
+    let plan = admin_plan(pki, server);
     let tls = tls_connector(&plan.certs).map_err(|e| format!("{e:#}"))?;
     let client = ApiClient::connect(&plan, &tls, 1)
         .await
@@ -526,13 +533,11 @@ async fn make_examples(pki: &Path, authority: &str) -> Result<examples::Seeded, 
 }
 
 /// The benchmark client's plan, reduced to what a client of one connection reads: where the
-/// server is, the admin's certificate, and the bounds of a request.
-fn admin_plan(pki: &Path, authority: &str) -> Plan {
+/// server is (`server.host` is the name its certificate must carry), the admin's certificate
+/// under `pki`, and the bounds of a request.
+pub(crate) fn admin_plan(pki: &Path, server: Server) -> Plan {
     Plan {
-        server: Server {
-            authority: authority.to_string(),
-            host: "127.0.0.1".to_string(),
-        },
+        server,
         certs: CertFiles {
             ca: pki.join(crate::certs::CA_CERT_FILE),
             cert: pki.join(crate::certs::ADMIN_CERT_FILE),

@@ -152,25 +152,10 @@ pub async fn wait_ready(client: &ApiClient, timeout: Duration) -> Result<(), Str
 /// Creates every example object, then asks for deploy-bot's token. Never fails: each
 /// failure is a warning in the result.
 pub async fn seed(client: &ApiClient, user: &str) -> Seeded {
-    let mut seeded = Seeded::default();
-    for example in objects(user) {
-        let body = bytes::Bytes::from(example.body.to_string());
-        match client
-            .send(0, Method::POST, &example.path, Some(body))
-            .await
-        {
-            // 409: made by an earlier start on the same data directory.
-            Ok(reply) if matches!(reply.code, 201 | 409) => {}
-            Ok(reply) => seeded.warnings.push(format!(
-                "creating {}: {}",
-                example.what,
-                failure_text(reply.code, &reply.body)
-            )),
-            Err(e) => seeded
-                .warnings
-                .push(format!("creating {}: {e}", example.what)),
-        }
-    }
+    let mut seeded = Seeded {
+        token: None,
+        warnings: create_all(client, &objects(user)).await,
+    };
     match request_token(client).await {
         Ok(token) => seeded.token = Some(token),
         Err(e) => seeded.warnings.push(format!(
@@ -178,6 +163,28 @@ pub async fn seed(client: &ApiClient, user: &str) -> Seeded {
         )),
     }
     seeded
+}
+
+/// Creates each object in order; returns one warning per object that could not be made.
+/// An object that exists already (409, made by an earlier start) is fine.
+pub async fn create_all(client: &ApiClient, objects: &[Example]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for example in objects {
+        let body = bytes::Bytes::from(example.body.to_string());
+        match client
+            .send(0, Method::POST, &example.path, Some(body))
+            .await
+        {
+            Ok(reply) if matches!(reply.code, 201 | 409) => {}
+            Ok(reply) => warnings.push(format!(
+                "creating {}: {}",
+                example.what,
+                failure_text(reply.code, &reply.body)
+            )),
+            Err(e) => warnings.push(format!("creating {}: {e}", example.what)),
+        }
+    }
+    warnings
 }
 
 async fn request_token(client: &ApiClient) -> Result<String, String> {

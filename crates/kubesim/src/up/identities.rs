@@ -176,6 +176,7 @@ mod tests {
         let opts = certs::CertOptions {
             hosts: certs::parse_hosts(certs::DEFAULT_HOSTS).unwrap(),
             server: certs::DEFAULT_SERVER.into(),
+            webhook_hosts: Vec::new(),
             now_since_epoch: now,
         };
         certs::write_files(&pki, &certs::generate(&opts).unwrap(), false).unwrap();
