@@ -2,24 +2,30 @@
 //! modes) or `--authorization-config` (an AuthorizationConfiguration file,
 //! `apiserver.config.k8s.io/v1alpha1`, `v1beta1` or `v1`), with kube's defaults, validation
 //! and messages; and the webhook's kubeconfig, from which kubesim takes the authz service's
-//! gRPC endpoint (the current cluster's `server`, `http://host:port`).
+//! gRPC endpoint (the current cluster's `server`: `https://host:port` with the cluster's
+//! `certificate-authority(-data)` and the user's optional client certificate, as kube's
+//! webhook kubeconfig; or `http://host:port`, plain gRPC, as the simulation and `kubesim up`
+//! use).
 //!
 //! What kubesim refuses that kube accepts, each with its own message: CEL `matchConditions`,
-//! `connectionInfo.type: InClusterConfig`, and https servers (the authz service speaks plain
-//! gRPC for now). Files that `--authorization-mode=ABAC`/`Webhook` also need
-//! (`--authorization-policy-file`, `--authorization-webhook-config-file`) are the caller's
-//! to check.
+//! `connectionInfo.type: InClusterConfig`, a server with a path (the service answers gRPC,
+//! not a SubjectAccessReview POST) and a bearer token. Files that
+//! `--authorization-mode=ABAC`/`Webhook` also need (`--authorization-policy-file`,
+//! `--authorization-webhook-config-file`) are the caller's to check.
 
 use std::collections::HashSet;
 use std::fmt;
+use std::io::{self, Read};
+use std::path::Path;
 use std::time::Duration;
 
 use kubesim_api::status::{FieldError, go_quote};
 use kubesim_api::validation::is_dns1123_subdomain;
+use kubesim_audit::kubeconfig::RestConfig;
 use serde::Deserialize;
 
 use crate::chain::aggregate;
-use crate::webhook::{DEFAULT_CACHE_SIZE, FailurePolicy, MAX_TIMEOUT, WebhookConfig};
+use crate::webhook::{DEFAULT_CACHE_SIZE, FailurePolicy, MAX_TIMEOUT, WebhookConfig, WebhookTls};
 
 /// An authorizer of the chain, by kube's mode name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -379,13 +385,19 @@ fn check_webhook(
         });
     errors.extend(check_versions(path, webhook));
     let failure_policy = check_failure_policy(path, &webhook.failure_policy, &mut errors);
-    let endpoint = check_connection_info(path, &webhook.connection_info, read_file, &mut errors);
+    let connection = check_connection_info(path, &webhook.connection_info, read_file, &mut errors);
     if !webhook.match_conditions.is_empty() {
         let detail = "CEL match conditions are not supported by kubesim";
         errors.push(FieldError::forbidden(&field("matchConditions"), detail).to_string());
     }
-    let config = match (timeout, authorized, unauthorized, failure_policy, endpoint) {
-        (Some(timeout), Some(authorized), Some(unauthorized), Some(policy), Some(endpoint))
+    let config = match (
+        timeout,
+        authorized,
+        unauthorized,
+        failure_policy,
+        connection,
+    ) {
+        (Some(timeout), Some(authorized), Some(unauthorized), Some(policy), Some(connection))
             if errors.is_empty() =>
         {
             let cached = |ttl: Duration, cache: Option<bool>| {
@@ -397,7 +409,8 @@ fn check_webhook(
             };
             Some(WebhookConfig {
                 name: String::new(),
-                endpoint,
+                endpoint: connection.endpoint,
+                tls: connection.tls,
                 timeout,
                 authorized_ttl: cached(authorized, webhook.cache_authorized_requests),
                 unauthorized_ttl: cached(unauthorized, webhook.cache_unauthorized_requests),
@@ -485,14 +498,14 @@ fn check_failure_policy(
     }
 }
 
-/// kube's connectionInfo checks, then kubesim's: the kubeconfig file must be readable and
-/// name an `http://host:port` server, whose `host:port` is returned.
+/// kube's connectionInfo checks, then kubesim's: the kubeconfig file (and the files it
+/// names) must be readable and name an `https://host:port` or `http://host:port` server.
 fn check_connection_info(
     path: &str,
     info: &ConnectionInfoFile,
     read_file: &dyn Fn(&str) -> Result<String, String>,
     errors: &mut Vec<String>,
-) -> Option<String> {
+) -> Option<WebhookConnection> {
     let type_path = format!("{path}.connectionInfo.type");
     let file_path = format!("{path}.connectionInfo.kubeConfigFile");
     let file = info.kube_config_file.as_deref().unwrap_or("");
@@ -519,9 +532,16 @@ fn check_connection_info(
             "must be an absolute path",
         )),
         KUBE_CONFIG_FILE => match read_file(file).and_then(|text| {
-            endpoint_from_kubeconfig(&text).map_err(|e| format!("kubeconfig: {e}"))
+            let dir = Path::new(file).parent().unwrap_or(Path::new("/"));
+            let read_named = |named: &Path| {
+                read_file(&named.to_string_lossy())
+                    .map(String::into_bytes)
+                    .map_err(io::Error::other)
+            };
+            connection_from_kubeconfig(&text, dir, &read_named)
+                .map_err(|e| format!("kubeconfig: {e}"))
         }) {
-            Ok(endpoint) => Some(endpoint),
+            Ok(connection) => Some(connection),
             Err(error) if error.starts_with("kubeconfig: ") => {
                 fail(FieldError::invalid(&file_path, file.into(), &error))
             }
@@ -592,6 +612,81 @@ fn decimal(value: u128, scale: u128) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
+/// Where the authz service is and how its connection is secured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConnection {
+    /// `host:port` to dial.
+    pub endpoint: String,
+    /// Set for an `https://` server.
+    pub tls: Option<WebhookTls>,
+}
+
+/// The largest kubeconfig, CA bundle, certificate or key read: far above any real one, so a
+/// wrong path (a log, a device) fails instead of filling memory.
+const MAX_KUBECONFIG_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A file read whole, refused past [`MAX_KUBECONFIG_FILE_BYTES`].
+fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_KUBECONFIG_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_KUBECONFIG_FILE_BYTES {
+        let detail = format!("larger than {MAX_KUBECONFIG_FILE_BYTES} bytes");
+        return Err(io::Error::other(detail));
+    }
+    Ok(bytes)
+}
+
+/// [`connection_from_kubeconfig`] of the file at `path` (`--authorization-webhook-config-file`),
+/// its relative paths relative to its directory, as client-go resolves them.
+pub fn load_connection(path: &Path) -> Result<WebhookConnection, String> {
+    let bytes = read_bounded(path).map_err(|e| e.to_string())?;
+    let yaml = String::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    connection_from_kubeconfig(&yaml, dir, &read_bounded)
+}
+
+/// The authz service's connection from a webhook kubeconfig: the endpoint of the current
+/// context's cluster ([`endpoint_from_kubeconfig`]) and, for an `https://` server, its TLS
+/// settings as client-go reads them (`certificate-authority` or `certificate-authority-data`,
+/// `tls-server-name`, the user's `client-certificate(-data)` and `client-key(-data)`); the
+/// files it names are read by `read_file`, relative paths under `dir`.
+pub fn connection_from_kubeconfig(
+    yaml: &str,
+    dir: &Path,
+    read_file: &dyn Fn(&Path) -> io::Result<Vec<u8>>,
+) -> Result<WebhookConnection, String> {
+    let config: Kubeconfig =
+        yaml_serde::from_str(yaml).map_err(|e| format!("invalid kubeconfig: {e}"))?;
+    let server = &current_cluster(&config)?.server;
+    let endpoint = endpoint_from_server(server)?;
+    if !server.starts_with("https://") {
+        return Ok(WebhookConnection {
+            endpoint,
+            tls: None,
+        });
+    }
+    let rest = RestConfig::parse(yaml, dir, read_file).map_err(|e| e.message)?;
+    // client-go picks the first context when none is current; kubesim the only cluster. A
+    // file where the two differ is ambiguous, so it is refused rather than half used.
+    if rest.server.addr != endpoint {
+        return Err("no current-context is set and the contexts name another cluster".into());
+    }
+    if rest.token.is_some() {
+        return Err(
+            "a bearer token is not supported: the authz service authenticates \
+                    no caller by token; use client-certificate and client-key"
+                .into(),
+        );
+    }
+    let tls = WebhookTls::new(rest)?;
+    Ok(WebhookConnection {
+        endpoint,
+        tls: Some(tls),
+    })
+}
+
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct Kubeconfig {
@@ -629,7 +724,8 @@ struct Context {
 
 /// The authz service's `host:port` from a webhook kubeconfig: the `server` of the current
 /// context's cluster (of the only cluster when there is no current context), which must be
-/// `http://host:port` because the authz service speaks plain gRPC.
+/// `https://host:port` (TLS) or `http://host:port` (plain gRPC). Reads no other file: the
+/// TLS settings are [`connection_from_kubeconfig`]'s.
 pub fn endpoint_from_kubeconfig(yaml: &str) -> Result<String, String> {
     let config: Kubeconfig =
         yaml_serde::from_str(yaml).map_err(|e| format!("invalid kubeconfig: {e}"))?;
@@ -676,13 +772,13 @@ fn endpoint_from_server(server: &str) -> Result<String, String> {
     if server.is_empty() {
         return Err("the cluster has no server".to_string());
     }
-    if server.starts_with("https://") {
+    let Some(rest) = server
+        .strip_prefix("https://")
+        .or_else(|| server.strip_prefix("http://"))
+    else {
         return Err(format!(
-            "server {quoted}: https is not supported yet, the authz service speaks plain gRPC: use http://host:port"
+            "server {quoted}: must be an https://host:port or http://host:port URL"
         ));
-    }
-    let Some(rest) = server.strip_prefix("http://") else {
-        return Err(format!("server {quoted}: must be an http://host:port URL"));
     };
     let host_port = rest.strip_suffix('/').unwrap_or(rest);
     if host_port.contains('/') {
@@ -697,7 +793,7 @@ fn endpoint_from_server(server: &str) -> Result<String, String> {
     match port {
         Some(_) => Ok(host_port.to_string()),
         None => Err(format!(
-            "server {quoted}: must be http://host:port, with a port"
+            "server {quoted}: must be https://host:port or http://host:port, with a port"
         )),
     }
 }
@@ -842,6 +938,7 @@ authorizers:
             Some(WebhookConfig {
                 name: "freeze.example.com".into(),
                 endpoint: "authz.local:7443".into(),
+                tls: None,
                 timeout: Duration::from_secs(3),
                 authorized_ttl: Duration::from_secs(90),
                 unauthorized_ttl: Duration::from_secs(10),
@@ -854,6 +951,7 @@ authorizers:
             Some(WebhookConfig {
                 name: "fallback".into(),
                 endpoint: "authz.local:7443".into(),
+                tls: None,
                 timeout: Duration::from_secs(30),
                 // cacheAuthorizedRequests: false; unauthorizedTTL defaults to 30 s.
                 authorized_ttl: Duration::ZERO,
@@ -1026,7 +1124,7 @@ authorizers:
                 "/etc/kubesim/authz.kubeconfig",
                 "/etc/kubesim/https.kubeconfig"
             ),
-            r#"authorizers[0].connectionInfo.kubeConfigFile: Invalid value: "/etc/kubesim/https.kubeconfig": kubeconfig: server "https://authz.local:7443": https is not supported yet, the authz service speaks plain gRPC: use http://host:port"#
+            r#"authorizers[0].connectionInfo.kubeConfigFile: Invalid value: "/etc/kubesim/https.kubeconfig": kubeconfig: invalid configuration: unable to read certificate-authority /etc/ca.pem for authz due to open /etc/ca.pem: no such file or directory"#
         );
     }
 
@@ -1164,15 +1262,19 @@ authorizers:
         );
         assert_eq!(
             server("http://authz"),
-            Err(r#"server "http://authz": must be http://host:port, with a port"#.into())
+            Err(r#"server "http://authz": must be https://host:port or http://host:port, with a port"#.into())
         );
         assert_eq!(
             server("authz:9000"),
-            Err(r#"server "authz:9000": must be an http://host:port URL"#.into())
+            Err(
+                r#"server "authz:9000": must be an https://host:port or http://host:port URL"#
+                    .into()
+            )
         );
+        assert_eq!(server("https://authz:9000"), Ok("authz:9000".into()));
         assert_eq!(
-            server("https://authz:9000"),
-            Err(r#"server "https://authz:9000": https is not supported yet, the authz service speaks plain gRPC: use http://host:port"#.into())
+            server("https://authz:9000/authorize"),
+            Err(r#"server "https://authz:9000/authorize": a path is not supported, the authz service answers gRPC (kubesim.authz.v1.Authorizer)"#.into())
         );
         assert_eq!(
             endpoint_from_kubeconfig(
@@ -1191,6 +1293,53 @@ authorizers:
         assert_eq!(
             endpoint_from_kubeconfig("{}"),
             Err("no clusters are defined".into())
+        );
+    }
+
+    /// An https kubeconfig whose CA file (`/pki/ca.crt`, relative in the file) holds `ca`.
+    fn https_connection(user: &str, ca: &[u8]) -> Result<WebhookConnection, String> {
+        let yaml = format!(
+            "clusters:\n- name: authz\n  cluster:\n    server: https://authz:8443\n    \
+             certificate-authority: ca.crt\nusers:\n- name: apiserver\n  user:\n{user}\
+             contexts:\n- name: webhook\n  context:\n    cluster: authz\n    user: apiserver\n\
+             current-context: webhook\n"
+        );
+        let read = |path: &Path| match path.to_str() {
+            Some("/pki/ca.crt") => Ok(ca.to_vec()),
+            _ => Err(io::Error::other(format!(
+                "open {}: missing",
+                path.display()
+            ))),
+        };
+        connection_from_kubeconfig(&yaml, Path::new("/pki"), &read)
+    }
+
+    #[test]
+    fn https_kubeconfigs_are_checked_before_any_call() {
+        let no_user = "    {}\n";
+        assert_eq!(
+            https_connection("    token: secret\n", b"").map(|c| c.endpoint),
+            Err(
+                "a bearer token is not supported: the authz service authenticates no caller by \
+                 token; use client-certificate and client-key"
+                    .into()
+            )
+        );
+        assert_eq!(
+            https_connection(no_user, b"not a certificate").map(|c| c.endpoint),
+            Err(
+                "unable to load root certificates: no valid certificate authority data seen".into()
+            )
+        );
+        // The files it names are read now: a missing one fails start-up, not a call.
+        let missing_file = "    client-certificate: /pki/apiserver.crt\n";
+        assert_eq!(
+            https_connection(missing_file, b"").map(|c| c.endpoint),
+            Err(
+                "invalid configuration: unable to read client-cert /pki/apiserver.crt for \
+                 apiserver due to open /pki/apiserver.crt: missing"
+                    .into()
+            )
         );
     }
 

@@ -7,6 +7,8 @@
 //! experiment: the API server's webhook timeout and failure policy then decide. An optional
 //! latency hook ([`AuthzService::with_latency`]) draws each answer's delay instead, for the
 //! simulated experiments (a seeded distribution per call).
+//!
+//! `tls.rs`: the same service over TLS (the handshake on each accepted connection).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +20,8 @@ use kubesim_proto::authzpb::{AuthorizeRequest, AuthorizeResponse};
 use tonic::{Request, Response, Status};
 
 use crate::{Attributes, Authorizer, Decision, DecisionKind};
+
+pub mod tls;
 
 /// Bound on an injected delay, whatever the experiment sets.
 pub const MAX_INJECTED_DELAY: Duration = Duration::from_secs(300);

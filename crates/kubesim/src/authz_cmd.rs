@@ -2,22 +2,29 @@
 //! `kubesim.authz.v1.Authorizer` (proto/kubesim/authz.proto) that evaluates RBAC against the
 //! store itself, through watch caches of Roles, ClusterRoles and their bindings. The API
 //! server reaches it as its Webhook authorizer (`--authorization-webhook-config-file`, a
-//! kubeconfig whose server is `http://<--bind-address>`).
+//! kubeconfig whose server is `https://<--bind-address>` with the CA that signed the
+//! service's certificate, or `http://<--bind-address>` without TLS).
 //!
-//! It speaks plain gRPC (HTTP/2 without TLS) on `--bind-address`, by default
+//! With `--tls-cert-file` and `--tls-private-key-file` (kube's names) it serves gRPC over TLS
+//! (ALPN `h2`, the handshake in `kubesim_authz::service::tls`); without them, plain gRPC
+//! (HTTP/2 without TLS), as `kubesim up` runs it. `--bind-address` is by default
 //! `127.0.0.1:8443`: loopback, because nothing authenticates its callers. `--delay` holds
 //! every answer back, for the slow-authz-service experiment. [`AuthzServer::start`] is what
 //! `kubesim up` calls to run the same service in its own process.
 
 use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use kubesim_apiserver::security::rbac_source::CachedRbac;
 use kubesim_authz::rbac::Rbac;
+use kubesim_authz::service::tls::{TlsLimits, grpc_server_config, tls_incoming};
 use kubesim_authz::service::{AuthzService, MAX_INJECTED_DELAY};
 use kubesim_net::Env;
+use kubesim_net::network::{Conn, bounded_incoming};
 use kubesim_storage::EtcdStorage;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -43,9 +50,16 @@ const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuthzArgs {
-    /// host:port to serve gRPC on (plain HTTP/2, no TLS).
+    /// host:port to serve gRPC on (over TLS with --tls-cert-file, else plain HTTP/2).
     #[arg(long, default_value = DEFAULT_BIND_ADDRESS)]
     pub bind_address: String,
+    /// The serving certificate (PEM, leaf first, then intermediates): serve gRPC over TLS.
+    /// Needs --tls-private-key-file.
+    #[arg(long)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The key of --tls-cert-file (PEM).
+    #[arg(long)]
+    pub tls_private_key_file: Option<PathBuf>,
     /// The store's client URLs (http://host:port, comma separated): kubesim store members or
     /// an etcd. Only the first is used for now.
     #[arg(long, value_delimiter = ',')]
@@ -67,6 +81,15 @@ pub struct AuthzConfig {
     pub etcd_servers: Vec<String>,
     pub etcd_prefix: String,
     pub delay: Duration,
+    /// Serve over TLS with these files; plain gRPC when none.
+    pub tls: Option<ServingFiles>,
+}
+
+/// `--tls-cert-file` and `--tls-private-key-file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServingFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 impl AuthzArgs {
@@ -98,9 +121,32 @@ impl AuthzArgs {
             etcd_servers,
             etcd_prefix: self.etcd_prefix.clone(),
             delay,
+            tls: self.serving_files()?,
         })
     }
+
+    /// Both TLS files or neither: one alone would serve plain gRPC to a caller expecting TLS.
+    fn serving_files(&self) -> Result<Option<ServingFiles>, FlagError> {
+        match (&self.tls_cert_file, &self.tls_private_key_file) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some(ServingFiles {
+                cert_file: cert.clone(),
+                key_file: key.clone(),
+            })),
+            (Some(_), None) => Err(FlagError::new(
+                "tls-private-key-file",
+                "is required with --tls-cert-file",
+            )),
+            (None, Some(_)) => Err(FlagError::new(
+                "tls-cert-file",
+                "is required with --tls-private-key-file",
+            )),
+        }
+    }
 }
+
+/// The connections the server reads: TLS or plain.
+type Connections = Pin<Box<dyn futures::Stream<Item = std::io::Result<Conn>> + Send>>;
 
 /// A running authz service.
 pub struct AuthzServer {
@@ -113,9 +159,17 @@ pub struct AuthzServer {
 }
 
 impl AuthzServer {
-    /// Binds `--bind-address` (so a port in use fails at once), starts the RBAC watch caches
-    /// over the store, waits for their first lists, then serves.
+    /// Loads the TLS files, binds `--bind-address` (so a port in use fails at once), starts
+    /// the RBAC watch caches over the store, waits for their first lists, then serves.
     pub async fn start(env: &Env, config: &AuthzConfig) -> anyhow::Result<AuthzServer> {
+        let tls = match &config.tls {
+            Some(files) => Some(
+                kubesim_webhooks::tls::load(&files.cert_file, &files.key_file)
+                    .map(|loaded| grpc_server_config(&loaded))
+                    .map_err(|e| anyhow::anyhow!("authz service: {e}"))?,
+            ),
+            None => None,
+        };
         let listener =
             env.net.bind(&config.bind_address).await.map_err(|e| {
                 anyhow::anyhow!("authz service: binding {}: {e}", config.bind_address)
@@ -135,7 +189,11 @@ impl AuthzServer {
             .with_delay(delay_ms)
             .into_server();
         let (stop, stopped) = oneshot::channel::<()>();
-        let connections = kubesim_net::network::bounded_incoming(listener, MAX_CONNECTIONS);
+        let accepted = bounded_incoming(listener, MAX_CONNECTIONS);
+        let connections: Connections = match tls {
+            Some(tls) => Box::pin(tls_incoming(accepted, tls, TlsLimits::default())),
+            None => Box::pin(accepted),
+        };
         let server = tonic::transport::Server::builder()
             .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
             .timeout(HANDLER_TIMEOUT)
@@ -183,6 +241,7 @@ pub async fn serve(
     tracing::info!(
         address = %server.local_addr(),
         delay = ?config.delay,
+        tls = config.tls.is_some(),
         "authz service ready to serve gRPC (kubesim.authz.v1.Authorizer)"
     );
     shutdown.await;
@@ -230,6 +289,7 @@ mod tests {
                 etcd_servers: vec!["http://127.0.0.1:2379".into()],
                 etcd_prefix: "/registry".into(),
                 delay: Duration::ZERO,
+                tls: None,
             }
         );
     }
@@ -241,8 +301,17 @@ mod tests {
             "--etcd-servers=http://127.0.0.1:2379, http://127.0.0.1:22379",
             "--etcd-prefix=/kubesim",
             "--delay=1s500ms",
+            "--tls-cert-file=/pki/webhook.crt",
+            "--tls-private-key-file=/pki/webhook.key",
         ])
         .unwrap();
+        assert_eq!(
+            config.tls,
+            Some(ServingFiles {
+                cert_file: "/pki/webhook.crt".into(),
+                key_file: "/pki/webhook.key".into(),
+            })
+        );
         assert_eq!(config.bind_address, "[::1]:9000");
         assert_eq!(
             config.etcd_servers,
@@ -255,7 +324,7 @@ mod tests {
     #[test]
     fn bad_flags_name_the_flag() {
         let etcd = "--etcd-servers=http://127.0.0.1:2379";
-        let cases: [(&[&str], &str, &str); 5] = [
+        let cases: [(&[&str], &str, &str); 7] = [
             (
                 &[],
                 "etcd-servers",
@@ -272,6 +341,16 @@ mod tests {
                 "must start with /",
             ),
             (&[etcd, "--delay=6m"], "delay", "must be at most 5m0s"),
+            (
+                &[etcd, "--tls-cert-file=/pki/webhook.crt"],
+                "tls-private-key-file",
+                "is required with --tls-cert-file",
+            ),
+            (
+                &[etcd, "--tls-private-key-file=/pki/webhook.key"],
+                "tls-cert-file",
+                "is required with --tls-private-key-file",
+            ),
             (
                 &[etcd, "--delay=slow"],
                 "delay",
@@ -338,17 +417,12 @@ mod tests {
         }
     }
 
-    /// The command's actor end to end: RBAC objects written to the store are answered over
-    /// gRPC, and `--delay` holds each answer back.
-    #[tokio::test]
-    async fn the_service_answers_from_rbac_in_the_store() {
-        use kubesim_proto::authzpb::authorizer_client::AuthorizerClient;
-        let dir = tempfile::tempdir().unwrap();
-        let env = Env::production(dir.path());
-        let node = start_store(&env).await;
+    /// A store whose RBAC lets jane list pods in `dev`; its client address.
+    pub(super) async fn store_with_rbac(env: &Env) -> (kubesim_store::StoreNode, String) {
+        let node = start_store(env).await;
         let store = node.client_addr().to_string();
         put(
-            &env,
+            env,
             &store,
             "/registry/roles/dev/pod-reader",
             serde_json::json!({
@@ -358,18 +432,30 @@ mod tests {
             }),
         )
         .await;
-        put(&env, &store, "/registry/rolebindings/dev/read-pods", serde_json::json!({
+        put(env, &store, "/registry/rolebindings/dev/read-pods", serde_json::json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": {"name": "read-pods", "namespace": "dev", "uid": "u2"},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "jane"}],
         }))
         .await;
+        (node, store)
+    }
+
+    /// The command's actor end to end: RBAC objects written to the store are answered over
+    /// gRPC, and `--delay` holds each answer back.
+    #[tokio::test]
+    async fn the_service_answers_from_rbac_in_the_store() {
+        use kubesim_proto::authzpb::authorizer_client::AuthorizerClient;
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::production(dir.path());
+        let (node, store) = store_with_rbac(&env).await;
         let config = AuthzConfig {
             bind_address: "127.0.0.1:0".into(),
             etcd_servers: vec![format!("http://{store}")],
             etcd_prefix: "/registry".into(),
             delay: Duration::from_millis(300),
+            tls: None,
         };
         let server = AuthzServer::start(&env, &config).await.unwrap();
         let addr = server.local_addr().to_string();
@@ -398,6 +484,140 @@ mod tests {
             .into_inner();
         assert!(!elsewhere.allowed && !elsewhere.denied, "{elsewhere:?}");
         assert_eq!(elsewhere.decided_by, "");
+
+        server.shutdown().await;
+        node.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    //! `kubesim authz` over TLS with the certificate `kubesim certs --webhook-hosts` writes,
+    //! asked by the API server's Webhook authorizer configured from a kubeconfig file, as
+    //! `--authorization-webhook-config-file` reads it.
+
+    use std::path::Path;
+
+    use kubesim_api::user::UserInfo;
+    use kubesim_authz::webhook::{FailurePolicy, WebhookAuthorizer, WebhookConfig};
+    use kubesim_authz::{Attributes, Authorizer, DecisionKind};
+
+    use super::tests::store_with_rbac;
+    use super::*;
+    use crate::certs;
+
+    /// What `kubesim certs --webhook-hosts authz,127.0.0.1` writes: the CA, and the
+    /// webhooks' serving certificate and key, in `dir`.
+    fn write_certs(dir: &Path) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let opts = certs::CertOptions {
+            hosts: certs::parse_hosts("127.0.0.1").unwrap(),
+            server: certs::DEFAULT_SERVER.into(),
+            webhook_hosts: certs::parse_hosts("authz,127.0.0.1").unwrap(),
+            now_since_epoch: now,
+        };
+        let generated = certs::generate(&opts).unwrap();
+        let (cert, key) = certs::serving_certificate(
+            &generated.ca_key_pem,
+            certs::WEBHOOK_COMMON_NAME,
+            &opts.webhook_hosts,
+            now,
+        )
+        .unwrap();
+        std::fs::write(dir.join(certs::WEBHOOK_CERT_FILE), cert).unwrap();
+        std::fs::write(dir.join(certs::WEBHOOK_KEY_FILE), key).unwrap();
+        std::fs::write(dir.join(certs::CA_CERT_FILE), &generated.ca_cert_pem).unwrap();
+        generated.ca_cert_pem
+    }
+
+    /// A webhook kubeconfig at `dir/authz.kubeconfig` naming `server`, trusting `ca_file`
+    /// (relative to `dir`), checking the certificate for `server_name`.
+    fn write_kubeconfig(
+        dir: &Path,
+        server: &str,
+        ca_file: &str,
+        server_name: &str,
+    ) -> WebhookConfig {
+        let yaml = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: authz\n  cluster:\n    \
+             server: {server}\n    certificate-authority: {ca_file}\n    \
+             tls-server-name: {server_name}\nusers:\n- name: kube-apiserver\n  user: {{}}\n\
+             contexts:\n- name: webhook\n  context:\n    cluster: authz\n    \
+             user: kube-apiserver\ncurrent-context: webhook\n"
+        );
+        let path = dir.join("authz.kubeconfig");
+        std::fs::write(&path, yaml).unwrap();
+        let connection = kubesim_authz::mode::load_connection(&path).unwrap();
+        WebhookConfig {
+            endpoint: connection.endpoint,
+            tls: connection.tls,
+            timeout: Duration::from_secs(5),
+            failure_policy: FailurePolicy::Deny,
+            ..WebhookConfig::default()
+        }
+    }
+
+    fn jane_lists_pods_in(namespace: &str) -> Attributes {
+        Attributes {
+            user: UserInfo::new("jane", &["system:authenticated"]),
+            verb: "list".into(),
+            resource_request: true,
+            namespace: namespace.into(),
+            api_version: "v1".into(),
+            resource: "pods".into(),
+            ..Attributes::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_api_servers_webhook_authorizer_asks_over_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::production(dir.path());
+        let (node, store) = store_with_rbac(&env).await;
+        write_certs(dir.path());
+        let config = AuthzConfig {
+            bind_address: "127.0.0.1:0".into(),
+            etcd_servers: vec![format!("http://{store}")],
+            etcd_prefix: "/registry".into(),
+            delay: Duration::ZERO,
+            tls: Some(ServingFiles {
+                cert_file: dir.path().join(certs::WEBHOOK_CERT_FILE),
+                key_file: dir.path().join(certs::WEBHOOK_KEY_FILE),
+            }),
+        };
+        let server = AuthzServer::start(&env, &config).await.unwrap();
+        let url = format!("https://{}", server.local_addr());
+
+        // The compose name `authz` is one of the certificate's SANs.
+        let webhook = write_kubeconfig(dir.path(), &url, "ca.crt", "authz");
+        let authz = WebhookAuthorizer::new(webhook, env.net.clone());
+        let allowed = authz.authorize(&jane_lists_pods_in("dev")).await;
+        assert_eq!(allowed.kind, DecisionKind::Allow, "{allowed:?}");
+        assert_eq!(
+            allowed.decided_by,
+            r#"Webhook "Webhook": RBAC: allowed by RoleBinding "read-pods/dev" of Role "pod-reader" to User "jane""#
+        );
+        let elsewhere = authz.authorize(&jane_lists_pods_in("prod")).await;
+        assert_eq!(elsewhere.kind, DecisionKind::NoOpinion, "{elsewhere:?}");
+
+        // Another CA (another `kubesim certs` run): refused, and Deny under failurePolicy Deny.
+        let other = tempfile::tempdir().unwrap();
+        let other_ca = other.path().join("other-ca.crt");
+        std::fs::write(&other_ca, write_certs(other.path())).unwrap();
+        let webhook = write_kubeconfig(dir.path(), &url, other_ca.to_str().unwrap(), "authz");
+        let refused = WebhookAuthorizer::new(webhook, env.net.clone())
+            .authorize(&jane_lists_pods_in("dev"))
+            .await;
+        assert_eq!(refused.kind, DecisionKind::Deny, "{refused:?}");
+        assert!(
+            refused
+                .error
+                .contains("x509: certificate signed by unknown authority"),
+            "{}",
+            refused.error
+        );
 
         server.shutdown().await;
         node.shutdown().await;

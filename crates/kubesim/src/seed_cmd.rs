@@ -421,6 +421,9 @@ mod tests {
             .filter(|line| !line.starts_with('#'))
             .map(|line| format!("{line}\n"))
             .collect();
-        assert_eq!(body, identities::webhook_kubeconfig("authz:8443"));
+        assert_eq!(
+            body,
+            identities::webhook_kubeconfig("authz:8443", Some("/pki/ca.crt"))
+        );
     }
 }

@@ -420,6 +420,7 @@ async fn start_control_plane(
         etcd_servers: etcd_servers.clone(),
         etcd_prefix: kubesim_apiserver::registry::DEFAULT_ETCD_PREFIX.to_string(),
         delay: Duration::ZERO,
+        tls: None,
     };
     let authz = AuthzServer::start(&env, &authz_config).await?;
     let authz_endpoint = authz.local_addr().to_string();

@@ -242,8 +242,9 @@ fn legacy_webhook(options: &AuthOptions) -> Result<WebhookConfig, String> {
         .ok_or_else(|| {
             "--authorization-mode=Webhook needs --authorization-webhook-config-file".to_string()
         })?;
-    let kubeconfig = read_text(path, "--authorization-webhook-config-file")?;
-    let endpoint = mode::endpoint_from_kubeconfig(&kubeconfig).map_err(|e| {
+    // The kubeconfig and the CA and client certificate files it names, as client-go reads
+    // an `https://` webhook's.
+    let connection = mode::load_connection(path).map_err(|e| {
         format!(
             "--authorization-webhook-config-file {}: {e}",
             path.display()
@@ -259,7 +260,8 @@ fn legacy_webhook(options: &AuthOptions) -> Result<WebhookConfig, String> {
         }
     };
     Ok(WebhookConfig {
-        endpoint,
+        endpoint: connection.endpoint,
+        tls: connection.tls,
         timeout: options.authorization_webhook_timeout,
         authorized_ttl: options.authorization_webhook_authorized_ttl,
         unauthorized_ttl: options.authorization_webhook_unauthorized_ttl,

@@ -5,7 +5,8 @@
 //!
 //! - this file: [`WebhookConfig`], [`WebhookAuthorizer`], and [`request_from_attributes`]
 //!   (the `AuthorizeRequest` kube would send as a SubjectAccessReview spec);
-//! - `cache.rs`: the bounded expiring LRU cache.
+//! - `cache.rs`: the bounded expiring LRU cache;
+//! - `tls.rs`: TLS to an `https://` authz service ([`WebhookTls`]), done on the network seam.
 //!
 //! Unlike kube, a failed call is not retried with backoff: one call bounded by the timeout,
 //! so a slow authz service costs each uncached request at most `timeout`.
@@ -13,6 +14,9 @@
 mod cache;
 #[cfg(test)]
 mod tests;
+mod tls;
+#[cfg(test)]
+mod tls_tests;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +37,7 @@ use tonic::transport::Channel;
 
 use crate::{Attributes, Authorizer, Decision, DecisionKind, RuleSet};
 use cache::DecisionCache;
+pub use tls::WebhookTls;
 
 /// kube's decision cache size (`cache.NewLRUExpireCache(8192)`).
 pub const DEFAULT_CACHE_SIZE: usize = 8192;
@@ -72,6 +77,9 @@ pub struct WebhookConfig {
     pub name: String,
     /// `host:port` of the authz service's gRPC listener.
     pub endpoint: String,
+    /// TLS to the service, for an `https://` server in the kubeconfig; plain gRPC (the
+    /// simulation, `kubesim up`) when none.
+    pub tls: Option<WebhookTls>,
     /// Bound on one call, connecting included. kube's legacy flags use 30 s, the most the
     /// AuthorizationConfiguration accepts.
     pub timeout: Duration,
@@ -89,6 +97,7 @@ impl Default for WebhookConfig {
         WebhookConfig {
             name: "Webhook".to_string(),
             endpoint: String::new(),
+            tls: None,
             timeout: MAX_TIMEOUT,
             authorized_ttl: Duration::from_secs(5 * 60),
             unauthorized_ttl: Duration::from_secs(30),
@@ -197,7 +206,11 @@ impl WebhookAuthorizer {
                 request_timeout: self.config.timeout * 2,
                 ..ChannelConfig::default()
             };
-            kubesim_net::network::channel(self.net.clone(), &self.config.endpoint, config)
+            let net = match &self.config.tls {
+                Some(tls) => tls.network(self.net.clone())?,
+                None => self.net.clone(),
+            };
+            kubesim_net::network::channel(net, &self.config.endpoint, config)
                 .map_err(|e| format!("bad endpoint {}: {e}", go_quote(&self.config.endpoint)))
         });
         channel.clone()

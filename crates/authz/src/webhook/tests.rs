@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::*;
 use crate::service::AuthzService;
+use crate::service::tls::{TlsLimits, tls_incoming};
 
 /// The authorizer behind the test service: allows `get`, denies `delete`, no opinion on
 /// anything else, and counts what it was asked.
@@ -41,8 +42,8 @@ impl Authorizer for Script {
     }
 }
 
-struct TestServer {
-    endpoint: String,
+pub(super) struct TestServer {
+    pub(super) endpoint: String,
     script: Arc<Script>,
     delay_ms: Arc<AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -51,6 +52,15 @@ struct TestServer {
 
 impl TestServer {
     async fn start() -> TestServer {
+        TestServer::serve(None).await
+    }
+
+    /// The service over TLS with `tls` (the production accept path, `service::tls`).
+    pub(super) async fn start_tls(tls: Arc<rustls::ServerConfig>) -> TestServer {
+        TestServer::serve(Some(tls)).await
+    }
+
+    async fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
         let listener = TokioNetwork.bind("127.0.0.1:0").await.expect("bind");
         let endpoint = listener.local_addr().expect("local address").to_string();
         let script = Arc::new(Script {
@@ -60,13 +70,19 @@ impl TestServer {
         let service = AuthzService::new(script.clone()).with_delay(delay_ms.clone());
         let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(service.into_server())
-                .serve_with_incoming_shutdown(incoming(listener), async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("serve");
+            let router = tonic::transport::Server::builder().add_service(service.into_server());
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            let accepted = incoming(listener);
+            let served = match tls {
+                None => router.serve_with_incoming_shutdown(accepted, stopped).await,
+                Some(tls) => {
+                    let accepted = tls_incoming(accepted, tls, TlsLimits::default());
+                    router.serve_with_incoming_shutdown(accepted, stopped).await
+                }
+            };
+            served.expect("serve");
         });
         TestServer {
             endpoint,
@@ -77,12 +93,12 @@ impl TestServer {
         }
     }
 
-    fn asked(&self) -> u64 {
+    pub(super) fn asked(&self) -> u64 {
         self.script.asked.load(Ordering::SeqCst)
     }
 
     /// Stops serving and waits until the listener and every connection are closed.
-    async fn kill(mut self) {
+    pub(super) async fn kill(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -104,7 +120,7 @@ fn webhook(endpoint: &str, policy: FailurePolicy, timeout: Duration) -> WebhookA
     WebhookAuthorizer::new(config, Arc::new(TokioNetwork))
 }
 
-fn pod(verb: &str, name: &str) -> Attributes {
+pub(super) fn pod(verb: &str, name: &str) -> Attributes {
     Attributes {
         user: UserInfo::new("jane", &["dev"]),
         verb: verb.into(),

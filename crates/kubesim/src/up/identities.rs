@@ -54,16 +54,21 @@ pub fn ensure_example_user(pki: &Path, now_since_epoch: Duration) -> anyhow::Res
     write(&pki.join(EXAMPLE_USER_CERT_FILE), &cert_pem, false)
 }
 
-/// The Webhook authorizer's kubeconfig: one cluster whose server is the authz service's
-/// plain-gRPC address `http://<authz>`.
-pub fn webhook_kubeconfig(authz: &str) -> String {
+/// The Webhook authorizer's kubeconfig: one cluster whose server is the authz service at
+/// `authz` (`host:port`): plain gRPC (`http://`) without a CA, gRPC over TLS (`https://`,
+/// the service's certificate checked against `ca`, a path) with one.
+pub fn webhook_kubeconfig(authz: &str, ca: Option<&str>) -> String {
+    let cluster = match ca {
+        None => format!("    server: http://{authz}\n"),
+        Some(ca) => format!("    server: https://{authz}\n    certificate-authority: {ca}\n"),
+    };
     format!(
         "apiVersion: v1\n\
          kind: Config\n\
          clusters:\n\
          - name: authz\n  \
-           cluster:\n    \
-             server: http://{authz}\n\
+           cluster:\n\
+         {cluster}\
          users:\n\
          - name: kube-apiserver\n  \
            user: {{}}\n\
@@ -79,7 +84,7 @@ pub fn webhook_kubeconfig(authz: &str) -> String {
 /// Writes `pki/authz-webhook.kubeconfig` for the authz service at `authz` (`host:port`).
 pub fn write_webhook_kubeconfig(pki: &Path, authz: &str) -> anyhow::Result<PathBuf> {
     let path = pki.join(WEBHOOK_KUBECONFIG_FILE);
-    write(&path, &webhook_kubeconfig(authz), false)?;
+    write(&path, &webhook_kubeconfig(authz, None), false)?;
     Ok(path)
 }
 
@@ -157,7 +162,7 @@ mod tests {
 
     #[test]
     fn the_webhook_kubeconfig_names_the_authz_service() {
-        let text = webhook_kubeconfig("127.0.0.1:12379");
+        let text = webhook_kubeconfig("127.0.0.1:12379", None);
         assert_eq!(
             kubesim_authz::mode::endpoint_from_kubeconfig(&text),
             Ok("127.0.0.1:12379".to_string())
