@@ -467,12 +467,15 @@ fn same_sweep_same_bytes() {
         assert!(ba == bb, "{} differs", fa.display());
     }
     // Sequential mutating webhooks add up; validating ones do not (the built-in sweeps 1, 2,
-    // 4 and 8 webhooks of each kind).
+    // 4, 8 and 10 webhooks of each kind).
     let md = read(&a, "results.md");
     assert!(md.contains("| 3 | mutating | 8 |"), "{md}");
+    assert!(md.contains("| 8 | validating | 8 |"), "{md}");
     let mutating_8 = &first.points[3].stats.stages["admission"];
-    let validating_8 = &first.points[7].stats.stages["admission"];
+    let mutating_10 = &first.points[4].stats.stages["admission"];
+    let validating_8 = &first.points[8].stats.stages["admission"];
     assert_eq!(mutating_8.p50_ms, 80.0);
+    assert_eq!(mutating_10.p50_ms, 100.0);
     assert_eq!(validating_8.p50_ms, 10.0);
 }
 

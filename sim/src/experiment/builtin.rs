@@ -105,7 +105,7 @@ plots:
 const CHAINED_WEBHOOKS: &str = "\
 name: chained-webhooks
 description: >
-  1 to 8 webhooks on pod creation: mutating ones are called one after another, validating
+  1 to 10 webhooks on pod creation: mutating ones are called one after another, validating
   ones in parallel, so latency should add up for the first and not for the second.
 seeds_per_point: 2
 base:
@@ -116,7 +116,7 @@ base:
   duration: 20s
 axes:
   webhook_kind: [mutating, validating]
-  webhooks: [1, 2, 4, 8]
+  webhooks: [1, 2, 4, 8, 10]
 plots:
   - { x: webhooks, y: e2e.p50_ms }
   - { x: webhooks, y: e2e.p99_ms }
