@@ -284,6 +284,20 @@ pub fn client_certificate(
     group: Option<&str>,
     now_since_epoch: Duration,
 ) -> Result<(String, String), String> {
+    let (ca, not_before) = issuer_from_key(ca_key_pem, now_since_epoch)?;
+    let key = new_key_pair()?;
+    let cert = client_params(user, group, not_before)
+        .signed_by(&key, &ca)
+        .map_err(|e| format!("signing the certificate of {user}: {e}"))?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// The CA rebuilt from its key (its parameters are fixed), and the leaf certificates'
+/// not-before: now less [`BACKDATE`]. Refuses an implausible clock.
+fn issuer_from_key(
+    ca_key_pem: &str,
+    now_since_epoch: Duration,
+) -> Result<(rcgen::Issuer<'static, KeyPair>, Duration), String> {
     if now_since_epoch > CLOCK_LIMIT {
         return Err(format!(
             "the system clock is implausible ({}s since 1970)",
@@ -292,12 +306,10 @@ pub fn client_certificate(
     }
     let not_before = now_since_epoch.saturating_sub(BACKDATE);
     let ca_key = KeyPair::from_pem(ca_key_pem).map_err(|e| format!("the CA key: {e}"))?;
-    let ca = rcgen::Issuer::new(ca_params(not_before), ca_key);
-    let key = new_key_pair()?;
-    let cert = client_params(user, group, not_before)
-        .signed_by(&key, &ca)
-        .map_err(|e| format!("signing the certificate of {user}: {e}"))?;
-    Ok((cert.pem(), key.serialize_pem()))
+    Ok((
+        rcgen::Issuer::new(ca_params(not_before), ca_key),
+        not_before,
+    ))
 }
 
 /// A serving certificate (PEM certificate, PEM key) named `common_name` with one SAN per
@@ -309,15 +321,7 @@ pub fn serving_certificate(
     hosts: &[Host],
     now_since_epoch: Duration,
 ) -> Result<(String, String), String> {
-    if now_since_epoch > CLOCK_LIMIT {
-        return Err(format!(
-            "the system clock is implausible ({}s since 1970)",
-            now_since_epoch.as_secs()
-        ));
-    }
-    let not_before = now_since_epoch.saturating_sub(BACKDATE);
-    let ca_key = KeyPair::from_pem(ca_key_pem).map_err(|e| format!("the CA key: {e}"))?;
-    let ca = rcgen::Issuer::new(ca_params(not_before), ca_key);
+    let (ca, not_before) = issuer_from_key(ca_key_pem, now_since_epoch)?;
     let key = new_key_pair()?;
     let mut params = leaf_params(common_name, None, not_before);
     params.subject_alt_names = hosts.iter().map(Host::san).collect::<Result<_, _>>()?;
