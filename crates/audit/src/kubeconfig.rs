@@ -183,8 +183,8 @@ impl RestConfig {
     }
 }
 
-/// A file read whole, refused past [`MAX_FILE_BYTES`].
-fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+/// A file read whole, refused past [`MAX_FILE_BYTES`] (a kubeconfig, or a file it names).
+pub fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)?
         .take(MAX_FILE_BYTES + 1)

@@ -5,10 +5,9 @@
 //! paths from the kubeconfig's directory). It always takes `current-context`, so a context is
 //! chosen as `kubectl --context` chooses it: by making it the current one in a copy.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use kubesim_audit::kubeconfig::{MAX_FILE_BYTES, RestConfig};
+use kubesim_audit::kubeconfig::{RestConfig, read_bounded};
 use yaml_serde::Value as Yaml;
 
 /// `kubesim up`'s kubeconfig, relative to where it was started.
@@ -93,20 +92,6 @@ impl Kubeconfig {
         RestConfig::parse(&text, dir, &read_bounded)
             .map_err(|e| format!("{} context {context:?}: {e}", self.path.display()))
     }
-}
-
-/// A file read whole, refused past the kubeconfig reader's [`MAX_FILE_BYTES`].
-fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_FILE_BYTES} bytes"
-        )));
-    }
-    Ok(bytes)
 }
 
 #[cfg(test)]
