@@ -15,6 +15,8 @@
 //! part or value is `must be no more than 63 bytes` and a key with two slashes starts
 //! `a valid label key` instead of `a qualified name`.
 
+use std::borrow::Cow;
+
 use crate::status::FieldErrorType;
 use serde_json::Value;
 
@@ -94,15 +96,16 @@ pub fn name_is_dns1035_label(name: &str, prefix: bool) -> Vec<String> {
 /// a trailing '-' is fine. apimachinery's `maskTrailingDash` drops the last *two* bytes and
 /// appends 'a' (so `abc-` is checked as `aba`), which also makes a 254-byte prefix ending in
 /// '-' pass the 253-byte limit; kubesim keeps that quirk so it accepts and rejects the same
-/// prefixes. Bytes, not `str`: the cut may split a multi-byte character, as Go's does.
-fn name_to_check(name: &str, prefix: bool) -> Vec<u8> {
+/// prefixes. Bytes, not `str`: the cut may split a multi-byte character, as Go's does. Only a
+/// masked prefix is copied: names are checked in place.
+fn name_to_check(name: &str, prefix: bool) -> Cow<'_, [u8]> {
     let bytes = name.as_bytes();
     if prefix && bytes.len() > 1 && bytes.ends_with(b"-") {
         let mut masked = bytes[..bytes.len() - 2].to_vec();
         masked.push(b'a');
-        return masked;
+        return Cow::Owned(masked);
     }
-    bytes.to_vec()
+    Cow::Borrowed(bytes)
 }
 
 fn dns1123_subdomain_errors(value: &[u8]) -> Vec<String> {
@@ -162,6 +165,10 @@ fn dns1035_label_errors(value: &[u8]) -> Vec<String> {
 /// DNS-1123 subdomain prefix and '/', then a name of at most 63 bytes of `[-A-Za-z0-9_.]`,
 /// alphanumeric at both ends.
 pub fn is_qualified_name(value: &str) -> Vec<String> {
+    // Nearly every key is valid: say so without building the parts or any message.
+    if is_valid_qualified_name(value.as_bytes(), false) {
+        return Vec::new();
+    }
     let parts: Vec<&[u8]> = value.as_bytes().split(|&b| b == b'/').collect();
     let mut errs = Vec::new();
     let name = match parts.as_slice() {
@@ -207,6 +214,25 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
         errs.push(format!("name part {regex}"));
     }
     errs
+}
+
+/// Whether `value` is a qualified name, without building messages; with `fold_case`, whether
+/// its ASCII lower-casing is one (upper-case letters are then also fine in the prefix).
+fn is_valid_qualified_name(value: &[u8], fold_case: bool) -> bool {
+    let (prefix, name) = match value.iter().position(|&b| b == b'/') {
+        Some(slash) => (Some(&value[..slash]), &value[slash + 1..]),
+        None => (None, value),
+    };
+    let name_ok = name.len() <= QUALIFIED_NAME_MAX_LENGTH && matches_qualified_name(name);
+    name_ok
+        && prefix.is_none_or(|prefix| {
+            prefix.len() <= DNS1123_SUBDOMAIN_MAX_LENGTH
+                && if fold_case {
+                    matches_folded_dns1123_subdomain(prefix)
+                } else {
+                    matches_dns1123_subdomain(prefix)
+                }
+        })
 }
 
 /// A label value: empty, or at most 63 bytes of `[-A-Za-z0-9_.]`, alphanumeric at both ends.
@@ -265,8 +291,12 @@ where
     let mut total_bytes: usize = 0;
     for (key, value) in annotations {
         let (key, value) = (key.as_ref(), value.as_ref());
-        for msg in is_qualified_name(&go_to_lower(key)) {
-            errs.push(invalid(fld_path, key, msg));
+        // An ASCII key's lower-casing is ASCII lower-casing, which the check can do byte by
+        // byte; other keys may lower-case to ASCII (the Kelvin sign to 'k'): those are copied.
+        if !(key.is_ascii() && is_valid_qualified_name(key.as_bytes(), true)) {
+            for msg in is_qualified_name(&go_to_lower(key)) {
+                errs.push(invalid(fld_path, key, msg));
+            }
         }
         total_bytes = total_bytes
             .saturating_add(key.len())
@@ -380,21 +410,21 @@ pub fn validate_object_meta_basics(
     namespaced: bool,
     name_fn: impl Fn(&str, bool) -> Vec<String>,
 ) -> Vec<MetaFieldError> {
-    let empty = serde_json::Map::new();
-    let meta = match meta {
-        Value::Object(fields) => fields,
-        Value::Null => &empty,
+    let fields = match meta {
+        Value::Object(meta) => MetaFields::of(meta),
+        Value::Null => MetaFields::default(),
         other => return vec![type_invalid("metadata", other, "must be of type object")],
     };
     let mut errs = Vec::new();
     // A generateName of the wrong type is reported once, then treated as none.
-    let generate_name = string_field(meta, "generateName", &mut errs).unwrap_or_default();
+    let generate_name =
+        string_field(fields.generate_name, "generateName", &mut errs).unwrap_or_default();
     if !generate_name.is_empty() {
         for msg in name_fn(generate_name, true) {
             errs.push(invalid("metadata.generateName", generate_name, msg));
         }
     }
-    if let Some(name) = string_field(meta, "name", &mut errs) {
+    if let Some(name) = string_field(fields.name, "name", &mut errs) {
         if name.is_empty() {
             errs.push(required(
                 "metadata.name",
@@ -406,17 +436,51 @@ pub fn validate_object_meta_basics(
             }
         }
     }
-    if let Some(namespace) = string_field(meta, "namespace", &mut errs) {
+    if let Some(namespace) = string_field(fields.namespace, "namespace", &mut errs) {
         errs.extend(check_namespace(namespace, namespaced));
     }
-    errs.extend(check_generation(meta.get("generation")));
-    if let Some(labels) = string_map_field(meta, "labels", &mut errs) {
-        errs.extend(validate_labels(labels, "metadata.labels"));
+    errs.extend(check_generation(fields.generation));
+    if let Some(labels) = string_map_field(fields.labels, "labels", &mut errs) {
+        errs.extend(validate_labels(string_entries(labels), "metadata.labels"));
     }
-    if let Some(annotations) = string_map_field(meta, "annotations", &mut errs) {
-        errs.extend(validate_annotations(annotations, "metadata.annotations"));
+    if let Some(annotations) = string_map_field(fields.annotations, "annotations", &mut errs) {
+        errs.extend(validate_annotations(
+            string_entries(annotations),
+            "metadata.annotations",
+        ));
     }
     errs
+}
+
+/// The `metadata` fields checked on create, found in one pass over `metadata`: six lookups
+/// would hash six keys (SipHash) on every create.
+#[derive(Default)]
+struct MetaFields<'a> {
+    generate_name: Option<&'a Value>,
+    name: Option<&'a Value>,
+    namespace: Option<&'a Value>,
+    generation: Option<&'a Value>,
+    labels: Option<&'a Value>,
+    annotations: Option<&'a Value>,
+}
+
+impl<'a> MetaFields<'a> {
+    fn of(meta: &'a serde_json::Map<String, Value>) -> Self {
+        let mut fields = MetaFields::default();
+        for (key, value) in meta {
+            let slot = match key.as_str() {
+                "generateName" => &mut fields.generate_name,
+                "name" => &mut fields.name,
+                "namespace" => &mut fields.namespace,
+                "generation" => &mut fields.generation,
+                "labels" => &mut fields.labels,
+                "annotations" => &mut fields.annotations,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        fields
+    }
 }
 
 fn check_namespace(namespace: &str, namespaced: bool) -> Vec<MetaFieldError> {
@@ -454,14 +518,14 @@ fn check_generation(generation: Option<&Value>) -> Vec<MetaFieldError> {
     }
 }
 
-/// `metadata.<key>` as a string: "" when absent or null; None (and a TypeInvalid error) when
-/// it is something else.
+/// `metadata.<key>` (`field`) as a string: "" when absent or null; None (and a TypeInvalid
+/// error) when it is something else.
 fn string_field<'a>(
-    meta: &'a serde_json::Map<String, Value>,
+    field: Option<&'a Value>,
     key: &str,
     errs: &mut Vec<MetaFieldError>,
 ) -> Option<&'a str> {
-    match meta.get(key) {
+    match field {
         None | Some(Value::Null) => Some(""),
         Some(Value::String(s)) => Some(s),
         Some(other) => {
@@ -475,35 +539,46 @@ fn string_field<'a>(
     }
 }
 
-/// `metadata.<key>` as string pairs: none when absent or null; each entry whose value is not a
-/// string is a TypeInvalid error at `metadata.<key>[<entry>]` and is left out; anything but an
-/// object is a TypeInvalid error and None.
+/// `metadata.<key>` (`field`) as a map of strings: empty when absent or null; each entry whose
+/// value is not a string is a TypeInvalid error at `metadata.<key>[<entry>]` (and
+/// [`string_entries`] leaves it out); anything but an object is a TypeInvalid error and None.
 fn string_map_field<'a>(
-    meta: &'a serde_json::Map<String, Value>,
+    field: Option<&'a Value>,
     key: &str,
     errs: &mut Vec<MetaFieldError>,
-) -> Option<Vec<(&'a str, &'a str)>> {
-    let path = format!("metadata.{key}");
-    let entries = match meta.get(key) {
-        None | Some(Value::Null) => return Some(Vec::new()),
+) -> Option<Option<&'a serde_json::Map<String, Value>>> {
+    let entries = match field {
+        None | Some(Value::Null) => return Some(None),
         Some(Value::Object(entries)) => entries,
         Some(other) => {
-            errs.push(type_invalid(&path, other, "must be of type object"));
+            errs.push(type_invalid(
+                &format!("metadata.{key}"),
+                other,
+                "must be of type object",
+            ));
             return None;
         }
     };
-    let mut pairs = Vec::with_capacity(entries.len());
     for (entry, value) in entries {
-        match value {
-            Value::String(s) => pairs.push((entry.as_str(), s.as_str())),
-            other => errs.push(type_invalid(
-                &format!("{path}[{entry}]"),
-                other,
+        if !value.is_string() {
+            errs.push(type_invalid(
+                &format!("metadata.{key}[{entry}]"),
+                value,
                 "must be of type string",
-            )),
+            ));
         }
     }
-    Some(pairs)
+    Some(Some(entries))
+}
+
+/// The entries of a [`string_map_field`] whose values are strings, in order.
+fn string_entries(
+    entries: Option<&serde_json::Map<String, Value>>,
+) -> impl Iterator<Item = (&str, &str)> {
+    entries
+        .into_iter()
+        .flatten()
+        .filter_map(|(entry, value)| Some((entry.as_str(), value.as_str()?)))
 }
 
 fn required(fld_path: &str, detail: &str) -> MetaFieldError {
@@ -596,6 +671,15 @@ fn matches_dns1123_label(value: &[u8]) -> bool {
 /// `^label(\.label)*$`: every dot-separated part a label (so no empty part).
 fn matches_dns1123_subdomain(value: &[u8]) -> bool {
     value.split(|&b| b == b'.').all(matches_dns1123_label)
+}
+
+/// [`matches_dns1123_subdomain`] of the value's ASCII lower-casing.
+fn matches_folded_dns1123_subdomain(value: &[u8]) -> bool {
+    let alnum = |b: u8| b.is_ascii_alphanumeric();
+    let dns_char = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
+    value
+        .split(|&b| b == b'.')
+        .all(|label| matches_shape(label, alnum, alnum, dns_char))
 }
 
 /// `^[a-z]([-a-z0-9]*[a-z0-9])?$`
@@ -892,9 +976,9 @@ mod tests {
         ] {
             assert_eq!(name_to_check(before, true), after.as_bytes(), "{before:?}");
         }
-        assert_eq!(name_to_check("b-", false), b"b-");
+        assert_eq!(*name_to_check("b-", false), *b"b-");
         // The cut can split a character: 'é' is two bytes, and only its first is kept.
-        assert_eq!(name_to_check("é-", true), vec![0xc3, b'a']);
+        assert_eq!(*name_to_check("é-", true), [0xc3, b'a']);
     }
 
     #[test]
@@ -1530,7 +1614,7 @@ mod tests {
     /// Strings that have broken hand-written matchers elsewhere: empty, separators alone,
     /// separators at the ends, non-ASCII (multi-byte, combining, right-to-left, emoji), control
     /// characters, and lengths around every limit.
-    fn odd_strings() -> Vec<String> {
+    pub(super) fn odd_strings() -> Vec<String> {
         let mut odd: Vec<String> = [
             "",
             "-",
@@ -1640,5 +1724,229 @@ mod tests {
         assert_eq!(go_to_lower("\u{130}"), "i");
         assert_eq!(go_to_lower("\u{212a}"), "k");
         assert_eq!(go_to_lower(""), "");
+    }
+}
+
+/// Pins every message, field path and their order for many bad (and good) inputs, as the
+/// allocating implementation produced them before the success paths were made allocation-free.
+/// The rendered output is too long to keep in the source, so its length and FNV-1a hash are
+/// pinned; on a mismatch the test prints the output to compare with the old code's.
+#[cfg(test)]
+mod pinned_output {
+    use std::fmt::Write;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const WANT_LEN: usize = 4_034_047;
+    const WANT_HASH: u64 = 11_981_779_155_403_507_324;
+
+    fn inputs() -> Vec<String> {
+        let mut values = super::tests::odd_strings();
+        let extra = [
+            "a",
+            "A",
+            "Ab",
+            "abc-",
+            "-abc",
+            "a.b",
+            "a..b",
+            "a_b",
+            "ab_",
+            "MyName",
+            "my.name",
+            "123-abc",
+            "example.com/MyName",
+            "Example.com/MyName",
+            "EXAMPLE.COM/x",
+            "a/b/c",
+            "/",
+            "a/",
+            "/a",
+            "-a/b",
+            "a-/b",
+            "a.-b/c",
+            "example.com/",
+            "example.com/-x",
+            "example.com/x-",
+            "example.com/x_y",
+            "ex_ample.com/x",
+            "ex ample/x",
+            "é/x",
+            "x/é",
+            "\u{130}/x",
+            "x/\u{130}",
+            "\u{212a}ey",
+            "x/\u{212a}",
+            "KEY",
+            "Key/Value",
+            "k8s.io/x",
+            "kubernetes.io/metadata.name",
+            "app",
+            "app.kubernetes.io/name",
+            "1",
+            "1a",
+            "a1",
+        ];
+        values.extend(extra.iter().map(|s| s.to_string()));
+        for n in [62, 63, 64, 252, 253, 254] {
+            let long = "a".repeat(n);
+            values.push(format!("{long}/x"));
+            values.push(format!("x/{long}"));
+            values.push(format!("{long}/{long}"));
+            values.push(format!("{}.b/x", "a".repeat(n)));
+            values.push(format!("{}/x", "A".repeat(n)));
+            values.push(format!("{}-/x", "a".repeat(n)));
+            values.push(format!("x/{}_", "a".repeat(n)));
+        }
+        values
+    }
+
+    type Check = fn(&str) -> Vec<String>;
+
+    fn fnv1a(text: &str) -> u64 {
+        text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    }
+
+    fn render_checks(out: &mut String, values: &[String]) {
+        let checks: [(&str, Check); 7] = [
+            ("subdomain", is_dns1123_subdomain),
+            ("label", is_dns1123_label),
+            ("dns1035", is_dns1035_label),
+            ("qualified", is_qualified_name),
+            ("label_value", is_valid_label_value),
+            ("port_name", is_valid_port_name),
+            ("env", is_env_var_name),
+        ];
+        let name_fns: [(&str, ValidateNameFunc); 3] = [
+            ("name_subdomain", name_is_dns_subdomain),
+            ("name_label", name_is_dns_label),
+            ("name_dns1035", name_is_dns1035_label),
+        ];
+        for value in values {
+            for (what, check) in checks {
+                let _ = writeln!(out, "{what} {value:?} {:?}", check(value));
+            }
+            for (what, name_fn) in name_fns {
+                for prefix in [false, true] {
+                    let _ = writeln!(
+                        out,
+                        "{what} {prefix} {value:?} {:?}",
+                        name_fn(value, prefix)
+                    );
+                }
+            }
+        }
+    }
+
+    fn render_maps(out: &mut String, values: &[String]) {
+        // Each value as key and as value, next to a good one, so the order is pinned too.
+        let pairs: Vec<(&str, &str)> = values
+            .iter()
+            .flat_map(|v| {
+                [
+                    (v.as_str(), "ok"),
+                    ("ok", v.as_str()),
+                    (v.as_str(), v.as_str()),
+                ]
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "labels {:?}",
+            validate_labels(pairs.clone(), "metadata.labels")
+        );
+        let _ = writeln!(out, "annotations {:?}", validate_annotations(pairs, "a.b"));
+        for value in values {
+            let meta = json!({
+                "name": value, "generateName": value, "namespace": value,
+                "labels": {value.as_str(): value, "ok": value},
+                "annotations": {value.as_str(): value, "Ok/Key": "x"},
+            });
+            for namespaced in [true, false] {
+                let errs = validate_object_meta_basics(&meta, namespaced, name_is_dns_subdomain);
+                let _ = writeln!(out, "meta {namespaced} {value:?} {errs:?}");
+                let errs = validate_object_meta_basics(&meta, namespaced, name_is_dns1035_label);
+                let _ = writeln!(out, "meta1035 {namespaced} {value:?} {errs:?}");
+            }
+        }
+    }
+
+    fn render_metas(out: &mut String) {
+        let big = "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT_BYTES);
+        let metas: Vec<Value> = vec![
+            json!(null),
+            json!(3),
+            json!("x"),
+            json!([]),
+            json!({}),
+            json!({"name": "ok", "namespace": "default"}),
+            json!({"name": "", "namespace": ""}),
+            json!({"name": 1, "generateName": 2, "namespace": 3, "generation": "x"}),
+            json!({"name": "ok", "generation": -1, "labels": 1, "annotations": []}),
+            json!({"name": "ok", "generation": 1.5, "labels": {"a": 1, "b": null, "C_": "x"}}),
+            json!({"name": "ok", "annotations": {"a": 1, "B": {"c": 2}, "-": "x"}}),
+            json!({"name": "ok", "annotations": {"a": big}}),
+            json!({"name": "ok", "annotations": {"a": big.clone(), "-": "", "b": 1}}),
+            json!({"name": "ok", "annotations": {"": &big[1..]}}),
+            json!({"name": "ok", "annotations": {"a": &big[1..]}}),
+            json!({"name": "ok", "annotations": {"a": &big[2..]}}),
+            json!({"name": "ok", "labels": null, "annotations": null, "generation": null}),
+            json!({"generateName": "abc-", "name": "abc-x1"}),
+            json!({"generateName": "-", "name": "Abc"}),
+            json!({"generateName": "a".repeat(254) + "-", "name": "a".repeat(254)}),
+        ];
+        for meta in &metas {
+            for namespaced in [true, false] {
+                let errs = validate_object_meta_basics(meta, namespaced, name_is_dns_label);
+                let rendered = format!("{errs:?}");
+                // The 256 KiB value would make the output huge: its hash stands in for it.
+                let _ = writeln!(
+                    out,
+                    "meta {namespaced} {:x} {}",
+                    fnv1a(&rendered),
+                    rendered.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_checks_agree_with_the_messages() {
+        for value in inputs() {
+            let lower = go_to_lower(&value);
+            let valid = is_qualified_name(&value).is_empty();
+            assert_eq!(
+                is_valid_qualified_name(value.as_bytes(), false),
+                valid,
+                "{value:?}"
+            );
+            if value.is_ascii() {
+                let valid_lower = is_qualified_name(&lower).is_empty();
+                let folded = is_valid_qualified_name(value.as_bytes(), true);
+                assert_eq!(folded, valid_lower, "{value:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn output_is_unchanged() {
+        let values = inputs();
+        let mut out = String::new();
+        render_checks(&mut out, &values);
+        render_maps(&mut out, &values);
+        render_metas(&mut out);
+        let (len, hash) = (out.len(), fnv1a(&out));
+        if (len, hash) != (WANT_LEN, WANT_HASH) {
+            let _ = std::fs::write("/tmp/validation-pinned-output.txt", &out);
+        }
+        assert_eq!(
+            (len, hash),
+            (WANT_LEN, WANT_HASH),
+            "output in /tmp/validation-pinned-output.txt"
+        );
     }
 }

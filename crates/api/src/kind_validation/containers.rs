@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::fields::{
-    Errs, Obj, Path, duplicate, forbidden, invalid, name_errors, non_negative, not_found,
-    not_supported, required,
+    Errs, Obj, Path, duplicate, field, field_name_errors, field_non_negative, forbidden, invalid,
+    name_errors, not_found, not_supported, required,
 };
 use super::resources;
 use super::rules::{
@@ -112,7 +112,7 @@ pub(crate) fn validate_init_containers(spec: &Obj, ctx: &PodContext, errs: &mut 
     let mut names: BTreeSet<&str> = spec
         .peek_list("containers")
         .iter()
-        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .filter_map(|c| field(c, "name").and_then(Value::as_str))
         .collect();
     for c in spec.objects("initContainers", errs) {
         common(&c, ctx, errs);
@@ -143,10 +143,9 @@ pub(crate) fn validate_init_containers(spec: &Obj, ctx: &PodContext, errs: &mut 
 
 /// `validateContainerCommon`.
 fn common(c: &Obj, ctx: &PodContext, errs: &mut Errs) {
-    let name_path = c.at_key("name");
     match c.str("name", errs) {
-        Some("") => errs.push(required(&name_path, "")),
-        Some(name) => name_errors(&name_path, name, is_dns1123_label(name), errs),
+        Some("") => errs.push(required(&c.at_key("name"), "")),
+        Some(name) => field_name_errors(c, "name", name, is_dns1123_label(name), errs),
         None => {}
     }
     if c.str("image", errs) == Some("") {
@@ -187,20 +186,20 @@ fn ports(c: &Obj, errs: &mut Errs) {
         if !name.is_empty() {
             let problems = is_valid_port_name(name);
             if !problems.is_empty() {
-                name_errors(&port.at_key("name"), name, problems, errs);
+                field_name_errors(&port, "name", name, problems, errs);
             } else if !names.insert(name) {
                 errs.push(duplicate(&port.at_key("name"), name));
             }
         }
         match port.int("containerPort", errs) {
             Some(0) => errs.push(required(&port.at_key("containerPort"), "")),
-            Some(n) => port_number(&port.at_key("containerPort"), n, errs),
+            Some(n) => field_port_number(&port, "containerPort", n, errs),
             None => {}
         }
         if let Some(host_port) = port.int("hostPort", errs)
             && host_port != 0
         {
-            port_number(&port.at_key("hostPort"), host_port, errs);
+            field_port_number(&port, "hostPort", host_port, errs);
         }
         match port.str("protocol", errs) {
             Some("") => errs.push(required(&port.at_key("protocol"), "")),
@@ -218,23 +217,29 @@ pub(crate) fn port_number(path: &Path, n: i64, errs: &mut Errs) {
     }
 }
 
+/// [`port_number`] for the field `key` of `obj`, whose path is made only for an error.
+fn field_port_number(obj: &Obj, key: &str, n: i64, errs: &mut Errs) {
+    let problems = is_valid_port_num(n);
+    if !problems.is_empty() {
+        let path = obj.at_key(key);
+        for msg in problems {
+            errs.push(invalid(&path, n, &msg));
+        }
+    }
+}
+
 /// `ValidateEnv`.
 fn env(c: &Obj, errs: &mut Errs) {
     for var in c.objects("env", errs) {
         match var.str("name", errs) {
             Some("") => errs.push(required(&var.at_key("name"), "")),
-            Some(name) => name_errors(
-                &var.at_key("name"),
-                name,
-                is_relaxed_env_var_name(name),
-                errs,
-            ),
+            Some(name) => {
+                field_name_errors(&var, "name", name, is_relaxed_env_var_name(name), errs)
+            }
             None => {}
         }
         let value = var.str("value", errs).unwrap_or_default();
-        if let Some(from) = var.obj("valueFrom", errs)
-            && from.is_set()
-        {
+        if let Some(from) = var.set_obj("valueFrom", errs) {
             value_from(&from, value, errs);
         }
     }
@@ -243,16 +248,16 @@ fn env(c: &Obj, errs: &mut Errs) {
 /// `validateEnvVarValueFrom`.
 fn value_from(from: &Obj, value: &str, errs: &mut Errs) {
     let mut sources = 0;
-    if let Some(field_ref) = from.obj("fieldRef", errs).filter(Obj::is_set) {
+    if let Some(field_ref) = from.set_obj("fieldRef", errs) {
         sources += 1;
         object_field_selector(&field_ref, &ENV_FIELD_PATHS, errs);
     }
-    if let Some(resource_ref) = from.obj("resourceFieldRef", errs).filter(Obj::is_set) {
+    if let Some(resource_ref) = from.set_obj("resourceFieldRef", errs) {
         sources += 1;
         resource_field_selector(&resource_ref, false, errs);
     }
     for key in ["configMapKeyRef", "secretKeyRef"] {
-        if let Some(selector) = from.obj(key, errs).filter(Obj::is_set) {
+        if let Some(selector) = from.set_obj(key, errs) {
             sources += 1;
             key_selector(&selector, errs);
         }
@@ -368,27 +373,29 @@ pub(crate) fn resource_field_selector(selector: &Obj, volume: bool, errs: &mut E
 /// when it is empty, so an empty name fails the subdomain rule.
 fn key_selector(selector: &Obj, errs: &mut Errs) {
     let name = selector.str("name", errs).unwrap_or_default();
-    name_errors(
-        &selector.at_key("name"),
+    field_name_errors(
+        selector,
+        "name",
         name,
         name_is_dns_subdomain(name, false),
         errs,
     );
     match selector.str("key", errs) {
         Some("") => errs.push(required(&selector.at_key("key"), "")),
-        Some(key) => name_errors(&selector.at_key("key"), key, is_config_map_key(key), errs),
+        Some(key) => field_name_errors(selector, "key", key, is_config_map_key(key), errs),
         None => {}
     }
 }
 
 /// `ValidateEnvFrom`; the one-source errors are at `envFrom` itself, as kube reports them.
 fn env_from(c: &Obj, errs: &mut Errs) {
-    let path = c.at_key("envFrom");
+    let path = || c.at_key("envFrom");
     for source in c.objects("envFrom", errs) {
         let prefix = source.str("prefix", errs).unwrap_or_default();
         if !prefix.is_empty() {
-            name_errors(
-                &source.at_key("prefix"),
+            field_name_errors(
+                &source,
+                "prefix",
                 prefix,
                 is_relaxed_env_var_name(prefix),
                 errs,
@@ -396,12 +403,13 @@ fn env_from(c: &Obj, errs: &mut Errs) {
         }
         let mut count = 0;
         for key in ["configMapRef", "secretRef"] {
-            if let Some(reference) = source.obj(key, errs).filter(Obj::is_set) {
+            if let Some(reference) = source.set_obj(key, errs) {
                 count += 1;
                 match reference.str("name", errs) {
                     Some("") => errs.push(required(&reference.at_key("name"), "")),
-                    Some(name) => name_errors(
-                        &reference.at_key("name"),
+                    Some(name) => field_name_errors(
+                        &reference,
+                        "name",
                         name,
                         name_is_dns_subdomain(name, true),
                         errs,
@@ -412,13 +420,13 @@ fn env_from(c: &Obj, errs: &mut Errs) {
         }
         if count == 0 {
             errs.push(invalid(
-                &path,
+                &path(),
                 "",
                 "must specify one of: `configMapRef` or `secretRef`",
             ));
         } else if count > 1 {
             errs.push(invalid(
-                &path,
+                &path(),
                 "",
                 "may not have more than one field specified at a time",
             ));
@@ -432,7 +440,7 @@ fn device_entries<'a>(c: &Obj<'a>) -> Vec<(&'a str, &'a str)> {
     c.peek_list("volumeDevices")
         .iter()
         .map(|d| {
-            let get = |k| d.get(k).and_then(Value::as_str).unwrap_or_default();
+            let get = |k| field(d, k).and_then(Value::as_str).unwrap_or_default();
             (get("name"), get("devicePath"))
         })
         .collect()
@@ -440,7 +448,7 @@ fn device_entries<'a>(c: &Obj<'a>) -> Vec<(&'a str, &'a str)> {
 
 /// `ValidateVolumeMounts`.
 fn volume_mounts(c: &Obj, volumes: &Volumes, errs: &mut Errs) {
-    let list_path = c.at_key("volumeMounts");
+    let list_path = || c.at_key("volumeMounts");
     let devices = device_entries(c);
     let mut mount_points = BTreeSet::new();
     for mount in c.objects("volumeMounts", errs) {
@@ -482,7 +490,7 @@ fn volume_mounts(c: &Obj, volumes: &Volumes, errs: &mut Errs) {
             && !MOUNT_PROPAGATIONS.contains(&propagation)
         {
             errs.push(not_supported(
-                &list_path.child("mountPropagation"),
+                &list_path().child("mountPropagation"),
                 propagation,
                 &MOUNT_PROPAGATIONS,
             ));
@@ -492,7 +500,7 @@ fn volume_mounts(c: &Obj, volumes: &Volumes, errs: &mut Errs) {
 
 /// `subPath` and `subPathExpr` of one mount; their path rules are reported at the list's
 /// path, as kube does.
-fn sub_paths(mount: &Obj, list_path: &Path, image_volume: bool, errs: &mut Errs) {
+fn sub_paths(mount: &Obj, list_path: &dyn Fn() -> Path, image_volume: bool, errs: &mut Errs) {
     let sub_path = mount.str("subPath", errs).unwrap_or_default();
     let sub_path_expr = mount.str("subPathExpr", errs).unwrap_or_default();
     if image_volume {
@@ -507,7 +515,7 @@ fn sub_paths(mount: &Obj, list_path: &Path, image_volume: bool, errs: &mut Errs)
         }
     }
     if !sub_path.is_empty() {
-        local_descending(&list_path.child("subPath"), sub_path, errs);
+        local_descending(&list_path().child("subPath"), sub_path, errs);
     }
     if !sub_path_expr.is_empty() {
         if !sub_path.is_empty() {
@@ -517,7 +525,7 @@ fn sub_paths(mount: &Obj, list_path: &Path, image_volume: bool, errs: &mut Errs)
                 "subPathExpr and subPath are mutually exclusive",
             ));
         }
-        local_descending(&list_path.child("subPathExpr"), sub_path_expr, errs);
+        local_descending(&list_path().child("subPathExpr"), sub_path_expr, errs);
     }
 }
 
@@ -527,7 +535,7 @@ fn volume_devices(c: &Obj, volumes: &Volumes, errs: &mut Errs) {
         .peek_list("volumeMounts")
         .iter()
         .map(|m| {
-            let get = |k| m.get(k).and_then(Value::as_str).unwrap_or_default();
+            let get = |k| field(m, k).and_then(Value::as_str).unwrap_or_default();
             (get("name"), get("mountPath"))
         })
         .collect();
@@ -589,7 +597,7 @@ fn volume_devices(c: &Obj, volumes: &Volumes, errs: &mut Errs) {
 /// `ValidateSecurityContext` (container level): IDs, procMount, seccomp, privilege
 /// escalation. Windows options and AppArmor profiles are not checked yet.
 fn security_context(c: &Obj, host_users: bool, errs: &mut Errs) {
-    let Some(sc) = c.obj("securityContext", errs).filter(Obj::is_set) else {
+    let Some(sc) = c.set_obj("securityContext", errs) else {
         return;
     };
     let privileged = sc.opt_bool("privileged", errs).flatten();
@@ -645,7 +653,7 @@ fn no_privilege_escalation(sc: &Obj, privileged: bool, errs: &mut Errs) {
 
 /// `validateSeccompProfileField`, shared by pod and container security contexts.
 pub(crate) fn seccomp_profile(sc: &Obj, errs: &mut Errs) {
-    let Some(profile) = sc.obj("seccompProfile", errs).filter(Obj::is_set) else {
+    let Some(profile) = sc.set_obj("seccompProfile", errs) else {
         return;
     };
     const TYPES: [&str; 3] = ["Localhost", "RuntimeDefault", "Unconfined"];
@@ -686,9 +694,9 @@ enum ProbeKind {
 }
 
 fn hooks_and_probes(c: &Obj, ctx: &PodContext, errs: &mut Errs) {
-    if let Some(lifecycle) = c.obj("lifecycle", errs).filter(Obj::is_set) {
+    if let Some(lifecycle) = c.set_obj("lifecycle", errs) {
         for hook in ["postStart", "preStop"] {
-            if let Some(handler) = lifecycle.obj(hook, errs).filter(Obj::is_set) {
+            if let Some(handler) = lifecycle.set_obj(hook, errs) {
                 validate_handler(&handler, &LIFECYCLE_HANDLERS, ctx.grace_period, errs);
             }
         }
@@ -698,7 +706,7 @@ fn hooks_and_probes(c: &Obj, ctx: &PodContext, errs: &mut Errs) {
         ("readinessProbe", ProbeKind::Readiness),
         ("startupProbe", ProbeKind::Startup),
     ] {
-        if let Some(probe) = c.obj(key, errs).filter(Obj::is_set) {
+        if let Some(probe) = c.set_obj(key, errs) {
             validate_probe(&probe, kind, ctx.grace_period, errs);
         }
     }
@@ -733,17 +741,17 @@ fn validate_probe(probe: &Obj, kind: ProbeKind, grace: Option<i64>, errs: &mut E
         "failureThreshold",
     ] {
         if let Some(n) = probe.int(key, errs) {
-            non_negative(&probe.at_key(key), n, errs);
+            field_non_negative(probe, key, n, errs);
         }
     }
-    let grace_path = probe.at_key("terminationGracePeriodSeconds");
+    let grace_path = || probe.at_key("terminationGracePeriodSeconds");
     let probe_grace = probe
         .opt_int("terminationGracePeriodSeconds", errs)
         .flatten();
     if let Some(g) = probe_grace
         && g <= 0
     {
-        errs.push(invalid(&grace_path, g, "must be greater than 0"));
+        errs.push(invalid(&grace_path(), g, "must be greater than 0"));
     }
     let success = probe
         .int("successThreshold", &mut Errs::new())
@@ -758,7 +766,7 @@ fn validate_probe(probe: &Obj, kind: ProbeKind, grace: Option<i64>, errs: &mut E
         }
         ProbeKind::Readiness if probe_grace.is_some() => {
             errs.push(invalid(
-                &grace_path,
+                &grace_path(),
                 probe_grace,
                 "must not be set for readinessProbes",
             ));
@@ -771,7 +779,7 @@ fn validate_probe(probe: &Obj, kind: ProbeKind, grace: Option<i64>, errs: &mut E
 fn validate_handler(handler: &Obj, kinds: &[&str], grace: Option<i64>, errs: &mut Errs) {
     let mut count = 0;
     for &kind in kinds {
-        let Some(action) = handler.obj(kind, errs).filter(Obj::is_set) else {
+        let Some(action) = handler.set_obj(kind, errs) else {
             continue;
         };
         if count > 0 {
@@ -829,12 +837,7 @@ fn http_get(action: &Obj, errs: &mut Errs) {
     }
     for header in action.objects("httpHeaders", errs) {
         let name = header.str("name", errs).unwrap_or_default();
-        name_errors(
-            &action.at_key("httpHeaders"),
-            name,
-            is_http_header_name(name),
-            errs,
-        );
+        field_name_errors(action, "httpHeaders", name, is_http_header_name(name), errs);
     }
 }
 
@@ -858,14 +861,13 @@ fn host_port_conflicts(containers: &[Obj], list_path: Option<&Path>, errs: &mut 
     let mut seen = BTreeSet::new();
     for c in containers {
         for (pi, port) in c.peek_list("ports").iter().enumerate() {
-            let host_port = port
-                .get("hostPort")
+            let host_port = field(port, "hostPort")
                 .and_then(Value::as_i64)
                 .unwrap_or_default();
             if host_port == 0 {
                 continue;
             }
-            let text = |k| port.get(k).and_then(Value::as_str).unwrap_or_default();
+            let text = |k| field(port, k).and_then(Value::as_str).unwrap_or_default();
             let key = format!("{}/{}/{host_port}", text("protocol"), text("hostIP"));
             if !seen.insert(key.clone()) {
                 let container = list_path.map_or_else(|| c.path().clone(), |p| p.index(0));

@@ -35,8 +35,27 @@ pub(crate) const MAX_INT32: i64 = i32::MAX as i64;
 const MAX_COMPARE_DEPTH: usize = 256;
 
 /// A field path. The root is `""`, so `Path::new("").child("data")` is `data`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Path(String);
+///
+/// Validation makes a path for every object and many of the fields it reads, though only
+/// errors print one, so a path of up to [`INLINE_PATH`] bytes (nearly any pod's) is kept in
+/// place rather than on the heap: an allocation and a free per path were most of what a
+/// path cost.
+#[derive(Clone)]
+pub(crate) struct Path(Repr);
+
+/// The longest path held without an allocation;
+/// `spec.initContainers[10].readinessProbe.httpGet.port` is 51 bytes.
+const INLINE_PATH: usize = 78;
+
+#[derive(Clone)]
+enum Repr {
+    /// The path is `bytes[..len]`, whole `&str`s copied in, so always UTF-8.
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_PATH],
+    },
+    Heap(String),
+}
 
 /// `n` in decimal, written into `buf`.
 fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &str {
@@ -54,13 +73,13 @@ fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &str {
 
 impl Path {
     pub(crate) fn new(root: &str) -> Path {
-        Path(root.to_string())
+        Path::concat(&[root.as_bytes()])
     }
 
     /// `spec` → `spec.containers`.
     pub(crate) fn child(&self, name: &str) -> Path {
-        if self.0.is_empty() {
-            Path(name.to_string())
+        if self.bytes().is_empty() {
+            Path::new(name)
         } else {
             self.joined(&[".", name])
         }
@@ -77,20 +96,65 @@ impl Path {
         self.joined(&["[", key, "]"])
     }
 
-    /// This path with `parts` appended. Paths are made for every field validated, so by
-    /// concatenation rather than `format!` (whose machinery was 2% of a create's CPU).
+    /// This path with `parts` appended, by concatenation rather than `format!` (whose
+    /// machinery was 2% of a create's CPU).
     fn joined(&self, parts: &[&str]) -> Path {
-        let len = self.0.len() + parts.iter().map(|p| p.len()).sum::<usize>();
-        let mut path = String::with_capacity(len);
-        path.push_str(&self.0);
-        for part in parts {
-            path.push_str(part);
+        let base = self.bytes();
+        match parts {
+            [a, b] => Path::concat(&[base, a.as_bytes(), b.as_bytes()]),
+            [a, b, c] => Path::concat(&[base, a.as_bytes(), b.as_bytes(), c.as_bytes()]),
+            _ => {
+                let mut all = vec![base];
+                all.extend(parts.iter().map(|p| p.as_bytes()));
+                Path::concat(&all)
+            }
         }
-        Path(path)
+    }
+
+    /// The whole strings `parts` (as bytes) one after the other, in place when they fit.
+    fn concat(parts: &[&[u8]]) -> Path {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > INLINE_PATH {
+            let text = String::from_utf8_lossy(&parts.concat()).into_owned();
+            return Path(Repr::Heap(text));
+        }
+        let mut bytes = [0u8; INLINE_PATH];
+        let mut end = 0;
+        for part in parts {
+            bytes[end..end + part.len()].copy_from_slice(part);
+            end += part.len();
+        }
+        Path(Repr::Inline {
+            len: end as u8,
+            bytes,
+        })
+    }
+
+    /// The path's UTF-8 bytes, for building longer paths without checking them again.
+    fn bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Heap(path) => path.as_bytes(),
+        }
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        &self.0
+        // Never fails: paths are built from whole strings only.
+        std::str::from_utf8(self.bytes()).unwrap_or_default()
+    }
+}
+
+impl PartialEq for Path {
+    fn eq(&self, other: &Path) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Path {}
+
+impl std::fmt::Debug for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Path").field(&self.as_str()).finish()
     }
 }
 
@@ -166,7 +230,7 @@ impl<'a> Obj<'a> {
 
     /// A field's raw value; `None` for absent and `null` alike.
     pub(crate) fn raw(&self, key: &str) -> Option<&'a Value> {
-        self.map.and_then(|m| m.get(key)).filter(|v| !v.is_null())
+        self.map.and_then(|m| get(m, key)).filter(|v| !v.is_null())
     }
 
     /// Whether a field is set (present and not `null`).
@@ -261,27 +325,32 @@ impl<'a> Obj<'a> {
         Obj::at(self.raw(key), self.at_key(key), errs)
     }
 
+    /// A nested object field that is set: `None` when absent or `null` (no path is made
+    /// then), as when of the wrong type (reported).
+    pub(crate) fn set_obj(&self, key: &str, errs: &mut Errs) -> Option<Obj<'a>> {
+        let value = self.raw(key)?;
+        Obj::at(Some(value), self.at_key(key), errs)
+    }
+
     /// Each item of a list of objects, at `key[i]`; items of the wrong type are reported and
     /// left out. An absent or mistyped list has no items.
     pub(crate) fn objects(&self, key: &str, errs: &mut Errs) -> Vec<Obj<'a>> {
-        let path = self.at_key(key);
         match self.list(key, errs) {
-            Some(items) => objects_of(items, &path, errs),
-            None => Vec::new(),
+            Some(items) if !items.is_empty() => objects_of(items, &self.at_key(key), errs),
+            _ => Vec::new(),
         }
     }
 
     /// A list of strings with each item's index; items of the wrong type are reported at
     /// `key[i]` and left out. `None` when the list itself has the wrong type.
     pub(crate) fn strings(&self, key: &str, errs: &mut Errs) -> Option<Vec<(usize, &'a str)>> {
-        let path = self.at_key(key);
         let items = self.list(key, errs)?;
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             match item {
                 Value::String(s) => out.push((i, s.as_str())),
                 Value::Null => out.push((i, "")),
-                other => errs.push(type_invalid(&path.index(i), other, "string")),
+                other => errs.push(type_invalid(&self.at_key(key).index(i), other, "string")),
             }
         }
         Some(out)
@@ -290,12 +359,11 @@ impl<'a> Obj<'a> {
     /// A `map[string]string` field (labels, selectors, data) in the order the client wrote
     /// it; values of the wrong type are reported at `key[k]` and left out.
     pub(crate) fn string_map(&self, key: &str, errs: &mut Errs) -> Option<Vec<(&'a str, &'a str)>> {
-        let path = self.at_key(key);
         let entries = match self.raw(key) {
             None => return Some(Vec::new()),
             Some(Value::Object(entries)) => entries,
             Some(other) => {
-                errs.push(type_invalid(&path, other, "object"));
+                errs.push(type_invalid(&self.at_key(key), other, "object"));
                 return None;
             }
         };
@@ -304,7 +372,7 @@ impl<'a> Obj<'a> {
             match v {
                 Value::String(s) => out.push((k.as_str(), s.as_str())),
                 Value::Null => out.push((k.as_str(), "")),
-                other => errs.push(type_invalid(&path.key(k), other, "string")),
+                other => errs.push(type_invalid(&self.at_key(key).key(k), other, "string")),
             }
         }
         Some(out)
@@ -324,6 +392,24 @@ impl<'a> Obj<'a> {
             },
         }
     }
+}
+
+/// The most fields an object may have for [`get`] to look a key up by comparing it with each
+/// one; kube objects have a handful per level.
+const SCAN_FIELDS: usize = 16;
+
+/// `map.get(key)`. Validation looks up many fields, most of them absent, and hashing the key
+/// (SipHash) costs more than comparing it with the few keys a small object has.
+pub(crate) fn get<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() > SCAN_FIELDS {
+        return map.get(key);
+    }
+    map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+}
+
+/// `value.get(key)` for an object `value` (see [`get`]); `None` for anything else.
+pub(crate) fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.as_object().and_then(|m| get(m, key))
 }
 
 /// Each item of an already-read list as an object, at `path[i]`; items of the wrong type
@@ -438,10 +524,30 @@ pub(crate) fn non_negative(path: &Path, value: i64, errs: &mut Errs) {
     }
 }
 
+/// [`non_negative`] for the field `key` of `obj`, whose path is made only for the error.
+pub(crate) fn field_non_negative(obj: &Obj, key: &str, value: i64, errs: &mut Errs) {
+    if value < 0 {
+        errs.push(invalid(&obj.at_key(key), value, IS_NEGATIVE));
+    }
+}
+
 /// Invalid errors at `path`, one per message of a name rule.
 pub(crate) fn name_errors(path: &Path, name: &str, messages: Vec<String>, errs: &mut Errs) {
     for msg in messages {
         errs.push(invalid(path, name, &msg));
+    }
+}
+
+/// [`name_errors`] at the field `key` of `obj`, whose path is made only when there are any.
+pub(crate) fn field_name_errors(
+    obj: &Obj,
+    key: &str,
+    name: &str,
+    messages: Vec<String>,
+    errs: &mut Errs,
+) {
+    if !messages.is_empty() {
+        name_errors(&obj.at_key(key), name, messages, errs);
     }
 }
 
@@ -482,6 +588,25 @@ mod tests {
             spec.index(usize::MAX).as_str(),
             format!("spec[{}]", usize::MAX)
         );
+        // Past what is held in place, and back: the same text, equal paths.
+        let long = "x".repeat(INLINE_PATH);
+        let spilled = spec.child(&long).key("é");
+        assert_eq!(spilled.as_str(), format!("spec.{long}[é]"));
+        assert_eq!(spilled.child("y").as_str(), format!("spec.{long}[é].y"));
+        assert_eq!(Path::new(&long), Path::new("").child(&long));
+        assert_eq!(Path::new("").child("ü").index(1).as_str(), "ü[1]");
+    }
+
+    #[test]
+    fn fields_are_found_by_scan_and_by_hash_alike() {
+        let small = json!({"a": 1, "b": 2});
+        let wide: Map<String, Value> = (0..40).map(|i| (format!("k{i}"), json!(i))).collect();
+        let wide = Value::Object(wide);
+        assert_eq!(field(&small, "b"), Some(&json!(2)));
+        assert_eq!(field(&small, "c"), None);
+        assert_eq!(field(&wide, "k39"), Some(&json!(39)));
+        assert_eq!(field(&wide, "k40"), None);
+        assert_eq!(field(&json!([1]), "a"), None);
     }
 
     #[test]

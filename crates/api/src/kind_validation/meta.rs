@@ -115,10 +115,11 @@ fn labels_and_annotations(meta: &Obj, errs: &mut Errs) {
 /// `ValidateOwnerReferences`: each reference's fields at `metadata.ownerReferences.<field>`
 /// (kube does not index them), events may not own anything, one controller at most.
 fn owner_references(meta: &Obj, errs: &mut Errs) {
-    let path = meta.at_key("ownerReferences");
-    let Some(list) = meta.list("ownerReferences", errs) else {
-        return;
+    let list = match meta.list("ownerReferences", errs) {
+        Some(list) if !list.is_empty() => list,
+        _ => return,
     };
+    let path = meta.at_key("ownerReferences");
     let mut first_controller: Option<String> = None;
     for (i, item) in list.iter().enumerate() {
         let Some(reference) = Obj::at(Some(item), path.index(i), errs) else {
@@ -188,10 +189,11 @@ fn parse_api_version(api_version: &str) -> (&str, &str) {
 /// `orphan` and `foregroundDeletion`), then core's standard-name rule at
 /// `metadata.finalizers[i]`.
 fn finalizers(meta: &Obj, kube_finalizers: bool, errs: &mut Errs) {
-    let path = meta.at_key("finalizers");
-    let Some(names) = meta.strings("finalizers", errs) else {
-        return;
+    let names = match meta.strings("finalizers", errs) {
+        Some(names) if !names.is_empty() => names,
+        _ => return,
     };
+    let path = meta.at_key("finalizers");
     for (_, name) in &names {
         name_errors(&path, name, validation::is_qualified_name(name), errs);
     }

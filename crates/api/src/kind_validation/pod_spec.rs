@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::containers::{self, PodContext, one_of, seccomp_profile};
 use super::fields::{
-    Errs, MAX_INT32, Obj, duplicate, inclusive_range, invalid, name_errors, not_supported, required,
+    Errs, MAX_INT32, Obj, duplicate, field, field_name_errors, inclusive_range, invalid,
+    name_errors, not_supported, required,
 };
 use super::rules::{is_valid_id, validate_ip};
 use super::volumes;
@@ -79,15 +80,16 @@ fn names_and_limits(spec: &Obj, errs: &mut Errs) {
         if let Some(value) = spec.str(key, errs)
             && !value.is_empty()
         {
-            name_errors(&spec.at_key(key), value, is_dns1123_label(value), errs);
+            field_name_errors(spec, key, value, is_dns1123_label(value), errs);
         }
     }
     tolerations(spec, errs);
     host_aliases(spec, errs);
     subdomain_name(spec, "priorityClassName", errs);
     if let Some(Some(class)) = spec.opt_str("runtimeClassName", errs) {
-        name_errors(
-            &spec.at_key("runtimeClassName"),
+        field_name_errors(
+            spec,
+            "runtimeClassName",
             class,
             name_is_dns_subdomain(class, false),
             errs,
@@ -113,12 +115,7 @@ fn subdomain_name(spec: &Obj, key: &str, errs: &mut Errs) {
     if let Some(value) = spec.str(key, errs)
         && !value.is_empty()
     {
-        name_errors(
-            &spec.at_key(key),
-            value,
-            name_is_dns_subdomain(value, false),
-            errs,
-        );
+        field_name_errors(spec, key, value, name_is_dns_subdomain(value, false), errs);
     }
 }
 
@@ -144,13 +141,12 @@ fn host_network_ports(spec: &Obj, is_pod: bool, errs: &mut Errs) {
     }
     let path = spec.at_key("containers");
     for (ci, c) in spec.peek_list("containers").iter().enumerate() {
-        let ports = c
-            .get("ports")
+        let ports = field(c, "ports")
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
         for (pi, port) in ports.iter().enumerate() {
-            let get = |k| port.get(k).and_then(Value::as_i64).unwrap_or_default();
+            let get = |k| field(port, k).and_then(Value::as_i64).unwrap_or_default();
             let (host, container) = (get("hostPort"), get("containerPort"));
             if (is_pod || host != 0) && host != container {
                 let at = path.index(ci).child("ports").index(pi).child("hostPort");
@@ -342,8 +338,9 @@ fn label_with_underscore(label: &str) -> bool {
 fn gates(spec: &Obj, errs: &mut Errs) {
     for gate in spec.objects("readinessGates", errs) {
         let condition = gate.str("conditionType", errs).unwrap_or_default();
-        name_errors(
-            &gate.at_key("conditionType"),
+        field_name_errors(
+            &gate,
+            "conditionType",
             condition,
             is_qualified_name(condition),
             errs,
@@ -421,13 +418,13 @@ pub(crate) fn tolerations(spec: &Obj, errs: &mut Errs) {
         let operator = t.str("operator", errs).unwrap_or_default();
         let value = t.str("value", errs).unwrap_or_default();
         let effect = t.str("effect", errs).unwrap_or_default();
-        let op_path = t.at_key("operator");
+        let op_path = || t.at_key("operator");
         if !key.is_empty() {
-            name_errors(&t.at_key("key"), key, is_qualified_name(key), errs);
+            field_name_errors(&t, "key", key, is_qualified_name(key), errs);
         }
         if key.is_empty() && operator != "Exists" {
             errs.push(invalid(
-                &op_path,
+                &op_path(),
                 operator,
                 "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
             ));
@@ -443,18 +440,18 @@ pub(crate) fn tolerations(spec: &Obj, errs: &mut Errs) {
             "Equal" | "" => {
                 let problems = is_valid_label_value(value);
                 if !problems.is_empty() {
-                    errs.push(invalid(&op_path, value, &problems.join(";")));
+                    errs.push(invalid(&op_path(), value, &problems.join(";")));
                 }
             }
             "Exists" if !value.is_empty() => {
                 errs.push(invalid(
-                    &op_path,
+                    &op_path(),
                     value,
                     "value must be empty when `operator` is 'Exists'",
                 ));
             }
             "Exists" => {}
-            other => errs.push(not_supported(&op_path, other, &["Equal", "Exists"])),
+            other => errs.push(not_supported(&op_path(), other, &["Equal", "Exists"])),
         }
         let effects = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
         if !effect.is_empty() && !effects.contains(&effect) {
@@ -477,7 +474,7 @@ fn host_aliases(spec: &Obj, errs: &mut Errs) {
 
 /// `validateOS`.
 fn pod_os(spec: &Obj, errs: &mut Errs) {
-    let Some(os) = spec.obj("os", errs).filter(Obj::is_set) else {
+    let Some(os) = spec.set_obj("os", errs) else {
         return;
     };
     match os.str("name", errs) {

@@ -356,12 +356,14 @@ fn scaled_nanos(number: &str, scale: Scale) -> Option<i128> {
     if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
         return None;
     }
-    let digits = format!("{whole}{fraction}");
-    let mantissa: i128 = if digits.is_empty() {
-        0
-    } else {
-        digits.parse().ok()?
-    };
+    // The digits of both parts as one number, without the '.' (None when too big).
+    let mantissa = whole
+        .bytes()
+        .chain(fraction.bytes())
+        .try_fold(0i128, |n, digit| {
+            let digit = char::from(digit).to_digit(10)?;
+            n.checked_mul(10)?.checked_add(i128::from(digit))
+        })?;
     // mantissa × 10^-len(fraction) × scale, in units of 10^-9.
     let exponent = 9 - fraction.len() as i32;
     match scale {

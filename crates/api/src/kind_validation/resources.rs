@@ -88,7 +88,6 @@ pub(crate) fn quantities<'a>(
 
 /// `ValidateContainerResourceRequirements` for the `resources` object `res`.
 pub(crate) fn validate_container_resources(res: &Obj, errs: &mut Errs) {
-    let (limits_path, requests_path) = (res.at_key("limits"), res.at_key("requests"));
     let limits = quantities(res, "limits", errs);
     let (mut cpu_or_memory, mut huge_pages) = (false, false);
     for (name, path, q) in &limits {
@@ -104,7 +103,7 @@ pub(crate) fn validate_container_resources(res: &Obj, errs: &mut Errs) {
             .iter()
             .find(|(n, _, _)| *n == name)
             .map(|(_, _, l)| l);
-        request_within_limit(name, &q, limit, (&requests_path, &limits_path), errs);
+        request_within_limit(name, &q, limit, res, errs);
         huge_pages |= is_huge_pages(name);
         cpu_or_memory |= matches!(name, "cpu" | "memory");
     }
@@ -113,29 +112,31 @@ pub(crate) fn validate_container_resources(res: &Obj, errs: &mut Errs) {
     }
 }
 
+/// A request against its limit; `res` is the `resources` object, whose `requests` and
+/// `limits` the errors name.
 fn request_within_limit(
     name: &str,
     request: &Quantity,
     limit: Option<&Quantity>,
-    (requests_path, limits_path): (&Path, &Path),
+    res: &Obj,
     errs: &mut Errs,
 ) {
-    let shown = request.canonical();
+    let requests_path = || res.at_key("requests");
     match limit {
         Some(limit) if request != limit && !overcommit_allowed(name) => {
             let detail = format!("must be equal to {name} limit of {}", limit.canonical());
-            errs.push(invalid(requests_path, shown, &detail));
+            errs.push(invalid(&requests_path(), request.canonical(), &detail));
         }
         Some(limit) if request > limit => {
             let detail = format!(
                 "must be less than or equal to {name} limit of {}",
                 limit.canonical()
             );
-            errs.push(invalid(requests_path, shown, &detail));
+            errs.push(invalid(&requests_path(), request.canonical(), &detail));
         }
         None if !overcommit_allowed(name) => {
             errs.push(required(
-                limits_path,
+                &res.at_key("limits"),
                 "Limit must be set for non overcommitable resources",
             ));
         }

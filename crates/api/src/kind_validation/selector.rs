@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::fields::{Errs, Obj, forbidden, invalid, name_errors, required};
+use super::fields::{Errs, Obj, field_name_errors, forbidden, invalid, name_errors, required};
 use crate::validation::{is_qualified_name, is_valid_label_value, validate_labels};
 
 /// One requirement of a built selector.
@@ -94,7 +94,7 @@ fn validate_requirement(expression: &Obj, errs: &mut Errs) {
         )),
     }
     let key = expression.str("key", errs).unwrap_or_default();
-    name_errors(&expression.at_key("key"), key, is_qualified_name(key), errs);
+    field_name_errors(expression, "key", key, is_qualified_name(key), errs);
     for (i, value) in values {
         name_errors(
             &values_path.index(i),

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::fields::{
-    Errs, Obj, Path, duplicate, forbidden, invalid, name_errors, not_supported, required,
+    Errs, Obj, Path, duplicate, field_name_errors, forbidden, invalid, not_supported, required,
 };
 use super::quantity::{Quantity, bad_quantity};
 use crate::validation::is_dns1123_label;
@@ -77,15 +77,14 @@ pub(crate) fn validate(spec: &Obj, errs: &mut Errs) -> Volumes {
     for volume in spec.objects("volumes", errs) {
         let mut own = Errs::new();
         let kind = validate_source(&volume, &mut own);
-        let name_path = volume.at_key("name");
         let name = volume.str("name", &mut own).unwrap_or_default();
         if name.is_empty() {
-            own.push(required(&name_path, ""));
+            own.push(required(&volume.at_key("name"), ""));
         } else {
-            name_errors(&name_path, name, is_dns1123_label(name), &mut own);
+            field_name_errors(&volume, "name", name, is_dns1123_label(name), &mut own);
         }
         if volumes.0.contains_key(name) {
-            own.push(duplicate(&name_path, name));
+            own.push(duplicate(&volume.at_key("name"), name));
         }
         if own.is_empty() {
             volumes.0.insert(name.to_string(), kind);
