@@ -45,22 +45,51 @@ fn field_step(key: &str) -> String {
 
 /// `k:{"<key>":<id>}`: the id as compact JSON, as structured-merge-diff writes it.
 fn keyed_step(key: &str, id: &Value) -> String {
-    let mut step = Vec::with_capacity(key.len() + 24);
-    step.extend_from_slice(b"k:{");
-    // Writing a string or a JSON value into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut step, key);
-    step.push(b':');
-    let _ = serde_json::to_writer(&mut step, id);
-    step.push(b'}');
-    String::from_utf8(step).unwrap_or_default()
+    let mut step = String::with_capacity(key.len() + json_len_hint(id) + 6);
+    step.push_str("k:{");
+    push_json_str(&mut step, key);
+    step.push(':');
+    push_json(&mut step, id);
+    step.push('}');
+    step
 }
 
 /// `v:<item as JSON>`.
 fn value_step(item: &Value) -> String {
-    let mut step = Vec::with_capacity(24);
-    step.extend_from_slice(b"v:");
-    let _ = serde_json::to_writer(&mut step, item);
-    String::from_utf8(step).unwrap_or_default()
+    let mut step = String::with_capacity(json_len_hint(item) + 2);
+    step.push_str("v:");
+    push_json(&mut step, item);
+    step
+}
+
+/// About how long `value` is as JSON, to size a step once.
+fn json_len_hint(value: &Value) -> usize {
+    match value {
+        Value::String(text) => text.len() + 2,
+        _ => 20,
+    }
+}
+
+/// Appends `value` as compact JSON, a string without serde_json's machinery when it can.
+fn push_json(out: &mut String, value: &Value) {
+    match value {
+        Value::String(text) => push_json_str(out, text),
+        // Serializing a JSON value cannot fail.
+        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
+    }
+}
+
+/// Appends `text` as a JSON string. One that needs no escaping (names, paths: every id in
+/// practice) is copied as it is; serde_json escapes only quotes, backslashes and control
+/// characters.
+fn push_json_str(out: &mut String, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&serde_json::to_string(text).unwrap_or_default());
+    } else {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    }
 }
 
 /// Every leaf path of `object` (apiVersion, kind, and the server's metadata excluded; with
@@ -176,7 +205,7 @@ fn walk(
         }
         (Value::Array(items), Strategy::MergeByKey(key)) => {
             for item in items {
-                let Some(id) = item.get(key) else {
+                let Some(id) = merge_key_of(item, key) else {
                     // An item without its key cannot be tracked alone: own the list.
                     set.insert(path.clone());
                     return;
@@ -211,124 +240,213 @@ fn walk(
 }
 
 /// `to_fields_v1(&fields_of(..))` in one walk: the nested `fieldsV1` JSON of every leaf
-/// path of `object`, built as a tree without the set of paths in between. What a create
-/// records (every field is its manager's); a third of a dry-run create's CPU went to making
-/// and comparing path vectors before (docs/benchmarks.md, run 13).
+/// path of `object`, built without the set of paths in between. What a create records
+/// (every field is its manager's); a third of a dry-run create's CPU went to making and
+/// comparing path vectors before (docs/benchmarks.md, run 13).
+///
+/// Every level is built in its final (sorted) order, each map sized once: no tree to sort
+/// afterwards, no map grown or merged into but for list items with one key (managedFields
+/// were 130k instructions of a pod create, most of it allocating, hashing and moving keys;
+/// run 17).
 pub fn fields_v1_of(resource: &Resource, object: &Value, status_only: bool) -> Value {
-    let mut root = Map::new();
-    for (key, value, field, ty) in owned_top_level(resource, object, status_only) {
-        let mut node = Map::new();
-        let inserted = if key == "metadata" {
-            build_metadata(value, field.fields, ty, &mut node)
+    let mut top: Vec<_> = owned_top_level(resource, object, status_only).collect();
+    top.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut builder = Builder {
+        // Enough for a pod's deepest chain of objects: grown rarely, if ever.
+        fields: Vec::with_capacity(64),
+    };
+    let mut root = Map::with_capacity(top.len());
+    for (key, value, field, ty) in top {
+        let node = if key == "metadata" {
+            value
+                .as_object()
+                .and_then(|map| builder.object(map, field.fields, ty, false, &UNOWNED_META, 1))
         } else {
-            build(value, field.strategy, field.fields, ty, &mut node, 1)
+            builder.node(value, field.strategy, field.fields, ty, false, 1)
         };
-        if inserted {
-            merge_child(&mut root, field_step(key), node);
+        if let Some(node) = node {
+            root.insert(field_step(key), Value::Object(node));
         }
     }
-    sort_tree(&mut root);
     Value::Object(root)
 }
 
-fn build_metadata(
-    value: &Value,
-    fields: Fields,
-    ty: Option<Type>,
-    node: &mut Map<String, Value>,
-) -> bool {
-    let Value::Object(map) = value else {
-        return false;
-    };
-    let mut inserted = false;
-    for (key, value) in map {
-        if UNOWNED_META.contains(&key.as_str()) {
-            continue;
-        }
-        let field = meta::lookup(fields, key);
-        let mut child = Map::new();
-        if build(
-            value,
-            field.strategy,
-            field.fields,
-            child_type(ty, key),
-            &mut child,
-            2,
-        ) {
-            merge_child(node, field_step(key), child);
-            inserted = true;
-        }
-    }
-    inserted
+/// What one [`fields_v1_of`] reuses while it walks: the fields of the objects being walked,
+/// sorted in place (one buffer for the whole object, not a vector per level).
+struct Builder<'a> {
+    fields: Vec<(&'a str, &'a Value)>,
 }
 
-/// [`walk`]'s rules, writing into `node` (this value's own node). Returns whether the value
-/// owns anything: an empty keyed or set list owns nothing, as in [`walk`].
-fn build(
-    value: &Value,
-    strategy: Strategy,
-    fields: Fields,
-    ty: Option<Type>,
-    node: &mut Map<String, Value>,
-    depth: usize,
-) -> bool {
-    if depth >= MAX_DEPTH {
-        return true;
-    }
-    match (value, strategy) {
-        (Value::Object(map), _) if !map.is_empty() => {
-            if matches!(ty, Some(Type::Map(_))) {
-                node.insert(".".to_string(), Value::Object(Map::new()));
+impl<'a> Builder<'a> {
+    /// [`walk`]'s rules: the node of `value`, `None` when it owns nothing (an empty keyed or
+    /// set list, a struct whose fields own nothing). With `dot` (a keyed list's item), the
+    /// node has `.` whatever it holds.
+    fn node(
+        &mut self,
+        value: &'a Value,
+        strategy: Strategy,
+        fields: Fields,
+        ty: Option<Type>,
+        dot: bool,
+        depth: usize,
+    ) -> Option<Map<String, Value>> {
+        if depth >= MAX_DEPTH {
+            return Some(if dot { dot_only() } else { Map::new() });
+        }
+        match (value, strategy) {
+            (Value::Object(map), _) if !map.is_empty() => {
+                self.object(map, fields, ty, dot, &[], depth)
             }
-            let mut inserted = matches!(ty, Some(Type::Map(_)));
-            for (key, child_value) in map {
+            (Value::Array(items), Strategy::MergeByKey(key)) => {
+                self.keyed(items, key, fields, ty, depth)
+            }
+            (Value::Array(items), Strategy::MergeScalars) => scalar_set(items),
+            _ => Some(if dot { dot_only() } else { Map::new() }),
+        }
+    }
+
+    /// An object's node: `.` first when it is a map (`labels`, `data`: the map itself is a
+    /// member, as structured-merge-diff records it) or a list item, then `f:<key>` for each
+    /// field not in `skip` that owns something, in key order.
+    fn object(
+        &mut self,
+        map: &'a Map<String, Value>,
+        fields: Fields,
+        ty: Option<Type>,
+        dot: bool,
+        skip: &[&str],
+        depth: usize,
+    ) -> Option<Map<String, Value>> {
+        let dot = dot || matches!(ty, Some(Type::Map(_)));
+        let start = self.fields.len();
+        self.fields.extend(
+            map.iter()
+                .map(|(key, value)| (key.as_str(), value))
+                .filter(|(key, _)| !skip.contains(key)),
+        );
+        // JSON object keys are unique, so an unstable sort is the order; `f:` prefixes all.
+        self.fields[start..].sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut node = Map::with_capacity(self.fields.len() - start + usize::from(dot));
+        if dot {
+            node.insert(".".to_string(), Value::Object(Map::new()));
+        }
+        for index in start..self.fields.len() {
+            let (key, child) = self.fields[index];
+            let built = if is_compound(child) {
                 let field = meta::lookup(fields, key);
-                let mut child = Map::new();
                 let child_ty = child_type(ty, key);
-                if build(
-                    child_value,
+                self.node(
+                    child,
                     field.strategy,
                     field.fields,
                     child_ty,
-                    &mut child,
+                    false,
                     depth + 1,
-                ) {
-                    merge_child(node, field_step(key), child);
-                    inserted = true;
-                }
+                )
+            } else {
+                // A scalar or `{}` is a leaf whatever its type: no lookups.
+                Some(Map::new())
+            };
+            if let Some(built) = built {
+                node.insert(field_step(key), Value::Object(built));
             }
-            inserted
         }
-        (Value::Array(items), Strategy::MergeByKey(key)) => {
-            let mut inserted = false;
-            for item in items {
-                let Some(id) = item.get(key) else {
-                    // An item without its key cannot be tracked alone: own the list.
-                    return true;
-                };
-                let mut child = Map::new();
-                child.insert(".".to_string(), Value::Object(Map::new()));
-                build(
-                    item,
-                    Strategy::Atomic,
-                    fields,
-                    item_type(ty),
-                    &mut child,
-                    depth + 1,
-                );
-                merge_child(node, keyed_step(key, id), child);
-                inserted = true;
-            }
-            inserted
-        }
-        (Value::Array(items), Strategy::MergeScalars) => {
-            for item in items {
-                node.insert(value_step(item), Value::Object(Map::new()));
-            }
-            !items.is_empty()
-        }
-        _ => true,
+        self.fields.truncate(start);
+        (!node.is_empty()).then_some(node)
     }
+
+    /// A keyed list's node: `k:{"<key>":<id>}` per item, in step order, items with one key
+    /// merged. An item without its key cannot be tracked alone: the list is owned (with the
+    /// items before it, as [`walk`] leaves them in the set).
+    fn keyed(
+        &mut self,
+        items: &'a [Value],
+        key: &str,
+        fields: Fields,
+        ty: Option<Type>,
+        depth: usize,
+    ) -> Option<Map<String, Value>> {
+        let mut steps: Vec<(String, &'a Value)> = Vec::with_capacity(items.len());
+        let mut whole = false;
+        for item in items {
+            let Some(id) = merge_key_of(item, key) else {
+                whole = true;
+                break;
+            };
+            steps.push((keyed_step(key, id), item));
+        }
+        if steps.is_empty() {
+            return whole.then(Map::new);
+        }
+        steps.sort_by(|a, b| a.0.cmp(&b.0));
+        let item_ty = item_type(ty);
+        let mut node = Map::with_capacity(steps.len());
+        let mut rest = steps.into_iter().peekable();
+        while let Some((step, item)) = rest.next() {
+            let mut child = self.item(item, fields, item_ty, depth);
+            let mut merged = false;
+            while let Some((_, same)) = rest.next_if(|(next, _)| *next == step) {
+                let other = self.item(same, fields, item_ty, depth);
+                merge_nodes(&mut child, other);
+                merged = true;
+            }
+            if merged {
+                sort_tree(&mut child);
+            }
+            node.insert(step, Value::Object(child));
+        }
+        Some(node)
+    }
+
+    /// One keyed item's node: `.` and its fields.
+    fn item(
+        &mut self,
+        item: &'a Value,
+        fields: Fields,
+        ty: Option<Type>,
+        depth: usize,
+    ) -> Map<String, Value> {
+        self.node(item, Strategy::Atomic, fields, ty, true, depth + 1)
+            .unwrap_or_else(dot_only)
+    }
+}
+
+/// A set list's node: `v:<item>` per distinct item, in order; `None` when empty.
+fn scalar_set(items: &[Value]) -> Option<Map<String, Value>> {
+    let mut steps: Vec<String> = items.iter().map(value_step).collect();
+    steps.sort_unstable();
+    steps.dedup();
+    let mut node = Map::with_capacity(steps.len());
+    for step in steps {
+        node.insert(step, Value::Object(Map::new()));
+    }
+    (!node.is_empty()).then_some(node)
+}
+
+/// The value of a keyed list item's merge key. Found by a scan rather than `get`: items have
+/// few fields, and the key's SipHash cost more than comparing their names.
+fn merge_key_of<'v>(item: &'v Value, key: &str) -> Option<&'v Value> {
+    let fields = item.as_object()?;
+    fields
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|(_, value)| value)
+}
+
+/// Whether `value` can own more than itself: a list, or an object with fields.
+fn is_compound(value: &Value) -> bool {
+    match value {
+        Value::Array(_) => true,
+        Value::Object(map) => !map.is_empty(),
+        _ => false,
+    }
+}
+
+/// `{".": {}}`.
+fn dot_only() -> Map<String, Value> {
+    let mut node = Map::with_capacity(1);
+    node.insert(".".to_string(), Value::Object(Map::new()));
+    node
 }
 
 /// Puts `child` under `step`, merging with what is there (two list items with one key).
@@ -337,21 +455,24 @@ fn build(
 fn merge_child(node: &mut Map<String, Value>, step: String, child: Map<String, Value>) {
     match node.entry(step) {
         Entry::Occupied(mut slot) => match slot.get_mut() {
-            Value::Object(existing) => {
-                for (key, value) in child {
-                    match value {
-                        Value::Object(grandchild) => merge_child(existing, key, grandchild),
-                        other => {
-                            existing.insert(key, other);
-                        }
-                    }
-                }
-            }
+            Value::Object(existing) => merge_nodes(existing, child),
             // Replaced in place, as `insert` on a present key does.
             other => *other = Value::Object(child),
         },
         Entry::Vacant(slot) => {
             slot.insert(Value::Object(child));
+        }
+    }
+}
+
+/// Merges `from` into `into`, level by level (two list items with one key).
+fn merge_nodes(into: &mut Map<String, Value>, from: Map<String, Value>) {
+    for (key, value) in from {
+        match value {
+            Value::Object(grandchild) => merge_child(into, key, grandchild),
+            other => {
+                into.insert(key, other);
+            }
         }
     }
 }
@@ -537,6 +658,80 @@ mod tests {
             to_fields_v1(&fields_of(pods(), &only_server_meta, false)),
             json!({})
         );
+    }
+
+    /// [`fields_v1_of`] against the set made nested, serialized (so in the same key order
+    /// too), for every object and both halves of it.
+    fn assert_same_as_the_set(object: &Value) {
+        for status_only in [false, true] {
+            let set = fields_of(pods(), object, status_only);
+            assert_eq!(
+                serde_json::to_string(&fields_v1_of(pods(), object, status_only)).unwrap(),
+                serde_json::to_string(&to_fields_v1(&set)).unwrap(),
+                "{object}"
+            );
+        }
+    }
+
+    /// `{"a": {"a": ... value}}`, `depth` levels.
+    fn nested(depth: usize, value: Value) -> Value {
+        (0..depth).fold(value, |inner, _| json!({"a": inner}))
+    }
+
+    #[test]
+    fn fields_v1_of_matches_the_set_at_the_edges() {
+        let duplicates = json!({"metadata": {"name": "p", "finalizers": ["b", "a", "b"],
+                "labels": {}, "annotations": {"z": "", "a": ""}},
+            "spec": {"nodeSelector": {},
+                "containers": [
+                    {"name": "w", "ports": [{"containerPort": 80}, {"containerPort": 443}],
+                        "env": [{"name": "B", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}]},
+                    {"name": "a", "image": "i"},
+                    {"name": "w", "image": "j", "ports": [{"containerPort": 80, "name": "h"}],
+                        "env": [{"name": "B", "valueFrom": {"secretKeyRef": {"key": "k"}}},
+                            {"name": "A", "value": "1"}]}],
+                "volumes": [{"name": "v"}, {"secret": {}}, {"name": "u"}],
+                "initContainers": [{"image": "no name"}]},
+            "status": {"conditions": [{"type": "B"}, {"type": "A"}, {"type": "B", "x": 1}],
+                "phase": "P"}});
+        assert_same_as_the_set(&duplicates);
+        for depth in [MAX_DEPTH - 4, MAX_DEPTH - 3, MAX_DEPTH - 2, MAX_DEPTH + 5] {
+            let keyed = json!([{"name": "c", "image": "i"}]);
+            let deep = json!({"metadata": {"labels": nested(depth, json!("x"))},
+                "spec": {"x": nested(depth, json!({"b": 1, "a": [1]})),
+                    "containers": keyed.clone()},
+                "status": nested(depth, keyed)});
+            assert_same_as_the_set(&deep);
+        }
+        for odd in [
+            json!({}),
+            json!([]),
+            json!({"metadata": "m", "spec": 1}),
+            json!({"metadata": {}, "spec": {}, "status": {}}),
+            json!({"metadata": {"name": "n"}, "spec": {"containers": []}}),
+        ] {
+            assert_same_as_the_set(&odd);
+        }
+    }
+
+    #[test]
+    fn steps_write_ids_as_serde_json_does() {
+        let ids = [
+            json!("web"),
+            json!("/var/run/x"),
+            json!("q\"b\\n\n\t\u{1}\u{7f}é/"),
+            json!(8080),
+            json!(-1),
+            json!(1.5),
+            json!(true),
+            json!(null),
+            json!({"a": [1]}),
+        ];
+        for id in ids {
+            let json = serde_json::to_string(&id).unwrap();
+            assert_eq!(keyed_step("name", &id), format!("k:{{\"name\":{json}}}"));
+            assert_eq!(value_step(&id), format!("v:{json}"));
+        }
     }
 
     #[test]

@@ -187,7 +187,7 @@ fn record_create(
         return;
     }
     // Built field by field: `json!` would copy `fields_v1` through a serializer.
-    let mut entry = Map::new();
+    let mut entry = Map::with_capacity(7);
     let text = |s: &str| Value::String(s.to_string());
     entry.insert("manager".into(), text(writer.manager));
     entry.insert("operation".into(), text(operation.as_str()));
@@ -362,6 +362,136 @@ mod tests {
         }
     }
 
+    /// `kubesim bench api`'s pod (crates/kubesim/src/bench/api/pod.rs) as a create records
+    /// it: defaulted, with the ServiceAccount plugin's token volume and mount, plus a
+    /// finalizer and an owner as a ReplicaSet's pods have.
+    fn bench_pod() -> Value {
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "bench-a1b2c3d4-0000042", "namespace": "bench",
+                "uid": "u-1", "creationTimestamp": "t",
+                "labels": {"app.kubernetes.io/name": "bench-web",
+                    "app.kubernetes.io/component": "frontend", "pod-template-hash": "7d9c5b8f6d"},
+                "annotations": {"kubesim.io/bench-run": "a1b2c3d4"},
+                "finalizers": ["example.com/keep"],
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "name": "bench-web-7d9c5b8f6d", "uid": "rs-1", "controller": true,
+                    "blockOwnerDeletion": true}]},
+            "spec": {
+                "containers": [{
+                    "name": "web",
+                    "image": "registry.k8s.io/e2e-test-images/nginx:1.14-4",
+                    "imagePullPolicy": "IfNotPresent",
+                    "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                    "env": [
+                        {"name": "LOG_LEVEL", "value": "info"},
+                        {"name": "POD_NAME",
+                            "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    ],
+                    "resources": {
+                        "requests": {"cpu": "100m", "memory": "128Mi"},
+                        "limits": {"cpu": "500m", "memory": "256Mi"},
+                    },
+                    "readinessProbe": {
+                        "httpGet": {"path": "/healthz", "port": 8080},
+                        "periodSeconds": 10,
+                    },
+                    "volumeMounts": [
+                        {"name": "config", "mountPath": "/etc/bench-web", "readOnly": true},
+                        {"name": "kube-api-access-x2b4c", "readOnly": true,
+                            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"},
+                    ],
+                }],
+                "volumes": [
+                    {"name": "config", "configMap": {"name": "bench-web-config"}},
+                    {"name": "kube-api-access-x2b4c", "projected": {"defaultMode": 420,
+                        "sources": [
+                            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                            {"configMap": {"name": "kube-root-ca.crt",
+                                "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef":
+                                {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+                        ]}},
+                ],
+                "restartPolicy": "Always",
+                "terminationGracePeriodSeconds": 30,
+                "dnsPolicy": "ClusterFirst",
+                "nodeSelector": {"kubernetes.io/os": "linux"},
+                "serviceAccountName": "default",
+                "serviceAccount": "default",
+                "tolerations": [{
+                    "key": "node.kubernetes.io/not-ready",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                }],
+            },
+        });
+        kubesim_api::defaults::apply_defaults(resource("pods"), &mut pod);
+        pod
+    }
+
+    fn resource(plural: &str) -> &'static Resource {
+        kubesim_api::resources::lookup("", "v1", plural)
+            .or_else(|| kubesim_api::resources::lookup("apps", "v1", plural))
+            .unwrap()
+    }
+
+    fn deployment() -> Value {
+        let mut deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "bench", "generation": 1,
+                "labels": {"app": "web"}},
+            "spec": {"replicas": 3,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [
+                        {"name": "web", "image": "nginx:1.25",
+                            "ports": [{"containerPort": 80}, {"containerPort": 443}],
+                            "args": ["--a", "--b"]},
+                        {"name": "log", "image": "busybox", "command": ["tail", "-f"]}],
+                        "initContainers": [{"name": "init", "image": "busybox"}]}}}});
+        kubesim_api::defaults::apply_defaults(resource("deployments"), &mut deployment);
+        deployment
+    }
+
+    fn config_map() -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "bench", "labels": {"b": "2", "a": "1"},
+                "annotations": {"z": "", "kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+            "data": {"zeta": "1", "alpha": "2", "m.n": "3"}, "binaryData": {"k": "AA=="}})
+    }
+
+    /// Pins, byte for byte, what a create records (computed before `fields_v1_of` was
+    /// rewritten to build the tree in its final order): the managedFields entry, at the end of
+    /// metadata, and the object otherwise unchanged.
+    #[test]
+    fn a_create_records_exactly_these_managed_fields() {
+        let cases = [
+            (bench_pod(), "pods", POD_FIELDS),
+            (deployment(), "deployments", DEPLOYMENT_FIELDS),
+            (config_map(), "configmaps", CONFIG_MAP_FIELDS),
+        ];
+        for (object, plural, expected) in cases {
+            let mut created = object.clone();
+            record_update(
+                resource(plural),
+                &mut created,
+                None,
+                writer("kubectl-create"),
+                Operation::Update,
+            );
+            let fields = serde_json::to_string(&created["metadata"]["managedFields"]).unwrap();
+            assert_eq!(fields, expected, "{plural}");
+            let mut without = created.clone();
+            meta::metadata_mut(&mut without).shift_remove("managedFields");
+            assert_eq!(
+                serde_json::to_string(&without).unwrap(),
+                serde_json::to_string(&object).unwrap()
+            );
+            let keys: Vec<&String> = created["metadata"].as_object().unwrap().keys().collect();
+            assert_eq!(keys.last().unwrap().as_str(), "managedFields");
+        }
+    }
+
     #[test]
     fn updates_take_the_fields_they_change() {
         let mut created = json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}});
@@ -444,4 +574,8 @@ mod tests {
             json!({"kubectl/Apply": {"f:data": {".": {}, "f:a": {}}}})
         );
     }
+
+    const POD_FIELDS: &str = r#"[{"manager":"kubectl-create","operation":"Update","apiVersion":"v1","time":"t","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:annotations":{".":{},"f:kubesim.io/bench-run":{}},"f:finalizers":{"v:\"example.com/keep\"":{}},"f:labels":{".":{},"f:app.kubernetes.io/component":{},"f:app.kubernetes.io/name":{},"f:pod-template-hash":{}},"f:ownerReferences":{"k:{\"uid\":\"rs-1\"}":{".":{},"f:apiVersion":{},"f:blockOwnerDeletion":{},"f:controller":{},"f:kind":{},"f:name":{},"f:uid":{}}}},"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:env":{"k:{\"name\":\"LOG_LEVEL\"}":{".":{},"f:name":{},"f:value":{}},"k:{\"name\":\"POD_NAME\"}":{".":{},"f:name":{},"f:valueFrom":{"f:fieldRef":{"f:apiVersion":{},"f:fieldPath":{}}}}},"f:image":{},"f:imagePullPolicy":{},"f:name":{},"f:ports":{"k:{\"containerPort\":8080}":{".":{},"f:containerPort":{},"f:name":{},"f:protocol":{}}},"f:readinessProbe":{"f:failureThreshold":{},"f:httpGet":{"f:path":{},"f:port":{},"f:scheme":{}},"f:periodSeconds":{},"f:successThreshold":{},"f:timeoutSeconds":{}},"f:resources":{"f:limits":{".":{},"f:cpu":{},"f:memory":{}},"f:requests":{".":{},"f:cpu":{},"f:memory":{}}},"f:terminationMessagePath":{},"f:terminationMessagePolicy":{},"f:volumeMounts":{"k:{\"mountPath\":\"/etc/bench-web\"}":{".":{},"f:mountPath":{},"f:name":{},"f:readOnly":{}},"k:{\"mountPath\":\"/var/run/secrets/kubernetes.io/serviceaccount\"}":{".":{},"f:mountPath":{},"f:name":{},"f:readOnly":{}}}}},"f:dnsPolicy":{},"f:enableServiceLinks":{},"f:nodeSelector":{".":{},"f:kubernetes.io/os":{}},"f:preemptionPolicy":{},"f:priority":{},"f:restartPolicy":{},"f:schedulerName":{},"f:securityContext":{},"f:serviceAccount":{},"f:serviceAccountName":{},"f:terminationGracePeriodSeconds":{},"f:tolerations":{},"f:volumes":{"k:{\"name\":\"config\"}":{".":{},"f:configMap":{"f:defaultMode":{},"f:name":{}},"f:name":{}},"k:{\"name\":\"kube-api-access-x2b4c\"}":{".":{},"f:name":{},"f:projected":{"f:defaultMode":{},"f:sources":{}}}}}}}]"#;
+    const DEPLOYMENT_FIELDS: &str = r#"[{"manager":"kubectl-create","operation":"Update","apiVersion":"v1","time":"t","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:progressDeadlineSeconds":{},"f:replicas":{},"f:revisionHistoryLimit":{},"f:selector":{"f:matchLabels":{".":{},"f:app":{}}},"f:strategy":{"f:rollingUpdate":{"f:maxSurge":{},"f:maxUnavailable":{}},"f:type":{}},"f:template":{"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"log\"}":{".":{},"f:command":{},"f:image":{},"f:imagePullPolicy":{},"f:name":{},"f:terminationMessagePath":{},"f:terminationMessagePolicy":{}},"k:{\"name\":\"web\"}":{".":{},"f:args":{},"f:image":{},"f:imagePullPolicy":{},"f:name":{},"f:ports":{"k:{\"containerPort\":443}":{".":{},"f:containerPort":{},"f:protocol":{}},"k:{\"containerPort\":80}":{".":{},"f:containerPort":{},"f:protocol":{}}},"f:terminationMessagePath":{},"f:terminationMessagePolicy":{}}},"f:dnsPolicy":{},"f:initContainers":{"k:{\"name\":\"init\"}":{".":{},"f:image":{},"f:imagePullPolicy":{},"f:name":{},"f:terminationMessagePath":{},"f:terminationMessagePolicy":{}}},"f:restartPolicy":{},"f:schedulerName":{},"f:securityContext":{},"f:terminationGracePeriodSeconds":{}}}}}}]"#;
+    const CONFIG_MAP_FIELDS: &str = r#"[{"manager":"kubectl-create","operation":"Update","apiVersion":"v1","time":"t","fieldsType":"FieldsV1","fieldsV1":{"f:binaryData":{".":{},"f:k":{}},"f:data":{".":{},"f:alpha":{},"f:m.n":{},"f:zeta":{}},"f:metadata":{"f:annotations":{".":{},"f:kubectl.kubernetes.io/last-applied-configuration":{},"f:z":{}},"f:labels":{".":{},"f:a":{},"f:b":{}}}}}]"#;
 }
