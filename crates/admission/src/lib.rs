@@ -161,6 +161,8 @@ struct RecordInner {
     /// here beside admission's steps so the handler reports every stage of a write in one
     /// place (`/metrics`, `Server-Timing`).
     validation: Option<Validation>,
+    /// A plugin set defaults in a pod's containers' resources ([`Record::note_resources_defaulted`]).
+    resources_defaulted: bool,
 }
 
 /// Object validation's part in a request.
@@ -235,6 +237,21 @@ impl Record {
 
     pub fn steps(&self) -> Vec<Step> {
         self.lock().steps.clone()
+    }
+
+    /// Whether some step so far matches `test` (without copying the steps).
+    pub fn any_step(&self, test: impl Fn(&Step) -> bool) -> bool {
+        self.lock().steps.iter().any(test)
+    }
+
+    /// A plugin (LimitRanger) set defaults in a pod's containers' resources, from which pod
+    /// defaults compute requests and the qosClass: the registry defaults the pod again.
+    pub fn note_resources_defaulted(&self) {
+        self.lock().resources_defaulted = true;
+    }
+
+    pub fn resources_defaulted(&self) -> bool {
+        self.lock().resources_defaulted
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, RecordInner> {

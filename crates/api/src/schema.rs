@@ -20,7 +20,8 @@
 //!   request body may hold, subresource kinds included (TokenRequest).
 //! - [`Proto`]: where each field sits in Kubernetes' protobuf encoding, for
 //!   [`crate::protobuf`] to decode `application/vnd.kubernetes.protobuf` bodies with.
-//! - [`strict`]: [`unknown_fields`] and [`duplicate_fields`].
+//! - [`strict`]: [`unknown_fields`] and [`duplicate_fields`]; [`parse`]: a body's Value
+//!   and whether it repeats a key, in one pass, so the duplicate scan runs only then.
 //!
 //! Completeness: every field of the common types is described, so Strict validation can name
 //! an unknown one. Types described only in part (the rarely used volume sources, deep corners
@@ -40,11 +41,13 @@ mod flowcontrol_v1;
 pub mod meta;
 mod node;
 mod pod;
+pub mod parse;
 pub mod prune;
 mod quota_v1;
 mod rbac_v1;
 pub mod strict;
 
+pub use parse::parse_noting_duplicates;
 pub use prune::prune;
 pub use strict::{duplicate_fields, strict_decoding_error, unknown_fields, unknown_fields_in};
 

@@ -13,6 +13,7 @@
 //! | delete | [`Registry::delete`] | 200 (the object, or a Status for most kinds once gone) |
 //! | deletecollection | [`Registry::delete_collection`] | 200 `<Kind>List` of what was deleted |
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -170,7 +171,7 @@ impl Call<'_> {
         self.trace_admission(&opts.record);
         let created = created?;
         warnings.extend(opts.record.warnings());
-        self.object_response(201, &created, &warnings)
+        self.shared_object_response(201, &created, &warnings)
     }
 
     async fn update(&self, body: &[u8]) -> Result<Response<Body>, Status> {
@@ -317,7 +318,7 @@ impl Call<'_> {
             "admission"
         );
         if let (Some(security), Some(audit_id)) = (&self.security, &self.audit_id) {
-            security.trace.add_admission(audit_id, &steps);
+            security.trace.add_admission(audit_id, steps);
         }
     }
 
@@ -472,6 +473,23 @@ impl Call<'_> {
         }
     }
 
+    /// One object as the watch cache shares it: its JSON is made once for every reader (or,
+    /// for a create, spliced from the stored bytes), or a one-row Table.
+    pub fn shared_object_response(
+        &self,
+        code: u16,
+        object: &SharedObject,
+        warnings: &[String],
+    ) -> Result<Response<Body>, Status> {
+        if self.table_request()?.is_some() {
+            return self.object_response(code, object.value(), warnings);
+        }
+        let body = response::full(object.json().to_vec());
+        let mut response = response::with_body(code, APPLICATION_JSON, body);
+        add_warnings(&mut response, warnings);
+        Ok(response)
+    }
+
     /// One object, as JSON or as a one-row Table.
     pub fn object_response(
         &self,
@@ -593,11 +611,11 @@ pub fn decode_object(
         return Ok((object, Vec::new()));
     }
     let bytes = if media == "application/yaml" {
-        yaml_or_json(body, resource)?
+        Cow::Owned(yaml_or_json(body, resource)?)
     } else {
-        body.to_vec()
+        Cow::Borrowed(body)
     };
-    let object: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let (object, repeated) = schema::parse_noting_duplicates(&bytes).map_err(|e| {
         Status::bad_request(&format!(
             "the object provided is unrecognized (must be of type {}): couldn't get \
              version/kind; json parse error: {e} ({})",
@@ -623,7 +641,12 @@ pub fn decode_object(
             )));
         }
     };
-    let mut found = schema::duplicate_fields(&bytes);
+    // Scanning the bytes for the repeated keys' paths only when the parse saw one.
+    let mut found = if repeated {
+        schema::duplicate_fields(&bytes)
+    } else {
+        Vec::new()
+    };
     found.extend(schema::unknown_fields(resource, &object));
     if problems && !found.is_empty() {
         // kube's wording for a strict decoding failure of a create or update body.

@@ -35,9 +35,10 @@ const VERIFIED_CAPACITY: usize = 1024;
 #[derive(Debug)]
 pub struct X509Authenticator {
     ca: ClientCa,
-    /// SHA-256 of a chain that verified → the identity, when it was verified, and until when
-    /// it is trusted.
-    verified: Mutex<HashMap<[u8; 32], Verified>>,
+    /// A chain that verified (the certificates themselves, compared byte for byte, so no
+    /// digest is computed per request: a SHA-256 of the chain cost more than the rest of
+    /// authentication) → the identity, when it was verified, and until when it is trusted.
+    verified: Mutex<HashMap<Vec<CertificateDer<'static>>, Verified>>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,25 +68,28 @@ impl X509Authenticator {
         let Some(leaf) = chain.first() else {
             return Ok(None);
         };
-        let key = chain_digest(chain);
-        if let Some(identity) = self.remembered(&key, now) {
+        if let Some(identity) = self.remembered(chain, now) {
             return Ok(Some(identity));
         }
         let identity = self.verify(chain, leaf, now)?;
-        self.remember(key, &identity, now, Subject::not_after(leaf));
+        self.remember(chain, &identity, now, Subject::not_after(leaf));
         Ok(Some(identity))
     }
 
     /// A chain verified less than [`VERIFIED_FOR`] ago, still inside its leaf's validity.
-    fn remembered(&self, key: &[u8; 32], now: Duration) -> Option<Authenticated> {
+    fn remembered(
+        &self,
+        chain: &[CertificateDer<'static>],
+        now: Duration,
+    ) -> Option<Authenticated> {
         let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = verified.get(key)?;
+        let entry = verified.get(chain)?;
         (entry.at <= now && now < entry.until).then(|| entry.identity.clone())
     }
 
     fn remember(
         &self,
-        key: [u8; 32],
+        chain: &[CertificateDer<'static>],
         identity: &Authenticated,
         now: Duration,
         not_after: Option<Duration>,
@@ -99,7 +103,7 @@ impl X509Authenticator {
             verified.clear();
         }
         verified.insert(
-            key,
+            chain.to_vec(),
             Verified {
                 identity: identity.clone(),
                 at: now,
@@ -156,19 +160,6 @@ impl X509Authenticator {
             audiences: Vec::new(),
         }
     }
-}
-
-/// SHA-256 over the chain's certificates, each preceded by its length (so two chains with
-/// the same bytes split differently differ).
-fn chain_digest(chain: &[CertificateDer<'_>]) -> [u8; 32] {
-    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-    for cert in chain {
-        context.update(&(cert.as_ref().len() as u64).to_be_bytes());
-        context.update(cert.as_ref());
-    }
-    let mut digest = [0u8; 32];
-    digest.copy_from_slice(context.finish().as_ref());
-    digest
 }
 
 /// A CA bundle that client certificates are verified against: rustls' WebPKI client

@@ -95,7 +95,7 @@ impl Plugin for LimitRanger {
         &'a self,
         attrs: &'a Attributes,
         object: Option<&'a mut Value>,
-        _record: &'a Record,
+        record: &'a Record,
     ) -> BoxFuture<'a, Result<(), Status>> {
         Box::pin(async move {
             let Some(pod) = object else {
@@ -104,6 +104,10 @@ impl Plugin for LimitRanger {
             let ranges = self
                 .limit_ranges(attrs)
                 .map_err(|m| forbidden_object(attrs, Some(pod), &m))?;
+            if !ranges.is_empty() {
+                // The pod's requests and qosClass follow the resources set here.
+                record.note_resources_defaulted();
+            }
             for range in ranges {
                 apply_defaults(&range, pod);
             }

@@ -1,8 +1,11 @@
 //! POST: a new object, as kube-apiserver's `createHandler` + `Store.Create` make one.
 
+use std::sync::Arc;
+
 use kubesim_api::resources::Resource;
 use kubesim_api::{Status, defaults, kind_validation, schema};
 use kubesim_storage::StorageError;
+use kubesim_storage::cacher::{OwnObject, SharedObject};
 use serde_json::Value;
 
 use kubesim_admission::Operation;
@@ -18,14 +21,15 @@ const GENERATE_NAME_ATTEMPTS: usize = 8;
 
 impl Registry {
     /// Creates `object` of `resource` in `namespace` ("" for cluster-scoped kinds). Returns
-    /// the stored object with its resourceVersion (without one for a dry run).
+    /// the stored object with its resourceVersion (without one for a dry run): the very
+    /// object the watch cache keeps, with its JSON.
     pub async fn create(
         &self,
         resource: &'static Resource,
         namespace: &str,
         mut object: Value,
         opts: &WriteOptions,
-    ) -> Result<Value, Status> {
+    ) -> Result<Arc<SharedObject>, Status> {
         check_type_meta(resource, &mut object)?;
         set_namespace(resource, namespace, &mut object)?;
         if !meta::meta_str(&object, "resourceVersion").is_empty() {
@@ -75,7 +79,7 @@ impl Registry {
         namespace: &str,
         mut object: Value,
         opts: &WriteOptions,
-    ) -> Result<Value, Status> {
+    ) -> Result<Arc<SharedObject>, Status> {
         let name = meta::meta_str(&object, "name").to_string();
         if resource.kind == "Service" {
             self.allocate_service(&mut object);
@@ -105,24 +109,27 @@ impl Registry {
         };
         managed::record_update(resource, &mut object, None, writer, opts.operation);
         if opts.dry_run {
-            return Ok(object);
+            return Ok(Arc::new(SharedObject::new(object)));
         }
         let key = self.key(resource, namespace, &name);
-        let (stored, bytes) = meta::for_storage(&object);
-        let offer = self.offer_own_write(resource, &key, &bytes, stored);
+        // A create's object has no resourceVersion (`prepare_for_create`): it is stored as
+        // it is, and shared with the watch cache rather than copied for it.
+        let (bytes, metadata_end) = meta::stored_json(&object);
+        let own = Arc::new(OwnObject::new(object, bytes, metadata_end));
+        let offer = self.offer_own_write(resource, &key, &own);
         let revision = self
             .storage
-            .create(&key, bytes)
+            .create(&key, own.value().to_vec())
             .await
             .map_err(|e| create_error(e, resource, &name))?;
         offer.stored();
-        meta::set_resource_version(&mut object, revision);
+        let created = own.finish(revision);
         if resource.kind == "Namespace" {
             // kube's ServiceAccount controller makes it a moment later; made here at once, so
             // a pod created right after its namespace finds the ServiceAccount it needs.
             crate::admission::ensure_default_service_account(self, &name).await;
         }
-        Ok(object)
+        Ok(created)
     }
 }
 

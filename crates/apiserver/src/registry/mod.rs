@@ -47,7 +47,7 @@ use kubesim_api::resources::{RESOURCES, Resource};
 use kubesim_api::status::{GroupKind, GroupResource};
 use kubesim_api::{Status, time};
 use kubesim_net::Env;
-use kubesim_storage::cacher::{Cacher, CacherConfig, OwnWriteTicket};
+use kubesim_storage::cacher::{Cacher, CacherConfig, OwnObject, OwnWriteTicket};
 use kubesim_storage::{EtcdStorage, StorageError};
 use serde_json::Value;
 
@@ -93,33 +93,9 @@ pub struct WriteOptions {
     pub deadline: Option<tokio::time::Instant>,
 }
 
-/// A pod's containers' `resources`, in order, as JSON (empty for other kinds): what a
-/// mutating plugin may change that pod defaults compute from. Serialized into one buffer
-/// rather than cloned, which cost four times as much; a change of field order alone reads
-/// as a change, which only costs the second pass.
-fn container_resources(resource: &Resource, object: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    if !resource.group.is_empty() || resource.kind != "Pod" {
-        return out;
-    }
-    let containers = ["/spec/initContainers", "/spec/containers"]
-        .into_iter()
-        .filter_map(|list| object.pointer(list).and_then(Value::as_array))
-        .flatten();
-    for container in containers {
-        // Writing a `Value` into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, &container.get("resources"));
-        out.push(b'\n');
-    }
-    out
-}
-
 /// Whether a mutating webhook changed the object during this write.
 fn webhook_patched(record: &Record) -> bool {
-    record
-        .steps()
-        .iter()
-        .any(|step| step.phase == "mutating" && step.outcome == "patched")
+    record.any_step(|step| step.phase == "mutating" && step.outcome == "patched")
 }
 
 /// A write offered to the watch cache ([`Registry::offer_own_write`]): withdrawn when
@@ -238,9 +214,9 @@ impl Registry {
 
     /// The mutating phase of admission on `object` (`None` on DELETE). Returns whether
     /// pruning and defaults must run again: when a webhook patched the object (kube decodes
-    /// a webhook's patched object with defaulting), or when a plugin changed a pod's
-    /// containers' resources (LimitRanger), from which pod defaults compute requests and
-    /// the qosClass. The in-tree plugins' other changes (ServiceAccount's volume and mounts)
+    /// a webhook's patched object with defaulting), or when a plugin set defaults in a pod's
+    /// containers' resources (LimitRanger, when a LimitRange applies), from which pod
+    /// defaults compute requests and the qosClass. The in-tree plugins' other changes (ServiceAccount's volume and mounts)
     /// are written complete and defaulted, as kube's plugins write them, so a second pass
     /// would change nothing and is skipped (it cost about 75k instructions per pod).
     pub(crate) async fn admit(
@@ -257,12 +233,10 @@ impl Registry {
             admission.admit(&attrs, None, write.record).await?;
             return Ok(false);
         };
-        let resources = container_resources(write.resource, object);
         admission
             .admit(&attrs, Some(&mut *object), write.record)
             .await?;
-        let changed = container_resources(write.resource, object) != resources;
-        Ok(changed || webhook_patched(write.record))
+        Ok(webhook_patched(write.record) || write.record.resources_defaulted())
     }
 
     /// kube's admission `WaitForReady`: a write is not admitted until the caches admission
@@ -359,19 +333,18 @@ impl Registry {
         })
     }
 
-    /// Offers the object about to be stored at `key` (as [`meta::for_storage`] made it and
-    /// its `value`) to the resource's watch cache, so the cache takes it when the write's
+    /// Offers the object about to be stored at `key` (without its resourceVersion, with the
+    /// bytes to store) to the resource's watch cache, so the cache takes it when the write's
     /// event arrives instead of decoding the value. The offer is withdrawn when the returned
     /// guard is dropped, unless [`OwnWrite::stored`] says the write succeeded.
     fn offer_own_write<'a>(
         &'a self,
         resource: &Resource,
         key: &'a str,
-        value: &[u8],
-        stored: Value,
+        object: &Arc<OwnObject>,
     ) -> OwnWrite<'a> {
         let cache = self.caches.get(&resource.group_resource());
-        let ticket = cache.and_then(|c| c.offer_own_write(key, value.to_vec(), stored));
+        let ticket = cache.and_then(|c| c.offer_own_write(key, Arc::clone(object)));
         OwnWrite { cache, key, ticket }
     }
 

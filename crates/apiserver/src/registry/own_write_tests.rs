@@ -117,6 +117,17 @@ async fn own_writes_are_cached_exactly_as_decoding_makes_them() {
         .expect("create");
     assert_eq!(created["spec"]["restartPolicy"], "Always");
     assert_cached_as_decoded(&registry, &storage, revision_of(&created)).await;
+    // The create's answer is the cached object itself, its JSON spliced from the stored
+    // bytes, not serialized again.
+    let (cached, _) = registry.cache(pods()).expect("a pods cache").get(KEY);
+    assert!(Arc::ptr_eq(&created, &cached.expect("cached")));
+    assert_eq!(
+        created.json(),
+        serde_json::to_vec(created.value())
+            .expect("json")
+            .as_slice()
+    );
+    let created = created.value().clone();
 
     // Update, with the resourceVersion in the middle of the client's metadata: the stored
     // value has none, and decoding puts it last.

@@ -3,10 +3,13 @@
 //! does not (an unconditional PUT, most PATCHes) is retried against the new state when a
 //! concurrent write wins, as kube's `GuaranteedUpdate` does.
 
+use std::sync::Arc;
+
 use kubesim_api::patch::{self, PatchType};
 use kubesim_api::resources::Resource;
 use kubesim_api::{Status, defaults, kind_validation, schema};
 use kubesim_storage::StorageError;
+use kubesim_storage::cacher::OwnObject;
 use serde_json::Value;
 
 use super::create::{check_type_meta, set_namespace};
@@ -186,7 +189,7 @@ impl Registry {
     ) -> Result<Written, Status> {
         let object = apply_config(resource, name, body)?;
         let created = self.create(resource, namespace, object, opts).await?;
-        Ok(Written::Created(created))
+        Ok(Written::Created(created.value().clone()))
     }
 
     /// One attempt at writing `object` over `current` (read at `revision`).
@@ -262,9 +265,16 @@ impl Registry {
         if opts.dry_run {
             return Ok(Attempt::Done(Written::Updated(object)));
         }
+        // The answer keeps the client's field order (its resourceVersion where the client
+        // put it); the cache gets a copy as stored, resourceVersion last, as decoding makes it.
         let (stored, bytes) = meta::for_storage(&object);
-        let offer = self.offer_own_write(resource, &key, &bytes, stored);
-        match self.storage.update(&key, bytes, revision).await {
+        let own = Arc::new(OwnObject::new(stored, bytes, None));
+        let offer = self.offer_own_write(resource, &key, &own);
+        match self
+            .storage
+            .update(&key, own.value().to_vec(), revision)
+            .await
+        {
             Ok(new_revision) => {
                 offer.stored();
                 meta::set_resource_version(&mut object, new_revision);

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use kubesim_api::user::UserInfo;
 use serde::Serialize;
@@ -53,24 +54,35 @@ pub struct RequestTrace {
     pub admission: Vec<AdmissionStep>,
 }
 
-/// One admission plugin's or webhook's part in a write (`kubesim_admission::Step`).
+/// One admission plugin's or webhook's part in a write (`kubesim_admission::Step`). Kept
+/// as the write recorded it (every write records its steps, few traces are ever read), and
+/// formatted when a trace is served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AdmissionStep {
     pub name: String,
-    pub phase: String,
+    pub phase: &'static str,
     pub outcome: String,
-    /// Milliseconds, to the microsecond.
-    pub duration_ms: String,
+    /// Milliseconds, to the microsecond, on the wire.
+    #[serde(rename = "durationMs", serialize_with = "milliseconds")]
+    pub duration: Duration,
 }
 
-impl From<&kubesim_admission::Step> for AdmissionStep {
-    fn from(step: &kubesim_admission::Step) -> AdmissionStep {
+/// A duration as `"1.234"` milliseconds.
+fn milliseconds<S: serde::Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!("{:.3}", duration.as_secs_f64() * 1000.0))
+}
+
+impl From<kubesim_admission::Step> for AdmissionStep {
+    fn from(step: kubesim_admission::Step) -> AdmissionStep {
         AdmissionStep {
-            name: step.name.clone(),
-            phase: step.phase.to_string(),
-            outcome: step.outcome.clone(),
-            duration_ms: format!("{:.3}", step.duration.as_secs_f64() * 1000.0),
+            name: step.name,
+            phase: step.phase,
+            outcome: step.outcome,
+            duration: step.duration,
         }
     }
 }
@@ -134,7 +146,7 @@ impl TraceLog {
 
     /// Adds a write's admission steps to its request's trace (recorded by the chain before
     /// the write ran).
-    pub fn add_admission(&self, audit_id: &str, steps: &[kubesim_admission::Step]) {
+    pub fn add_admission(&self, audit_id: &str, steps: Vec<kubesim_admission::Step>) {
         if steps.is_empty() {
             return;
         }
@@ -142,7 +154,7 @@ impl TraceLog {
         if let Some(trace) = traces.iter_mut().rev().find(|t| t.audit_id == audit_id) {
             trace
                 .admission
-                .extend(steps.iter().map(AdmissionStep::from));
+                .extend(steps.into_iter().map(AdmissionStep::from));
         }
     }
 

@@ -31,9 +31,14 @@ pub struct SharedObject {
 
 impl SharedObject {
     pub fn new(value: Value) -> SharedObject {
+        SharedObject::with_json(value, None)
+    }
+
+    /// `value` and, when the caller has it, its JSON (what `serde_json` makes of `value`).
+    pub fn with_json(value: Value, json: Option<Vec<u8>>) -> SharedObject {
         SharedObject {
             value: Arc::new(value),
-            json: OnceLock::new(),
+            json: json.map(OnceLock::from).unwrap_or_default(),
             item_json: OnceLock::new(),
         }
     }

@@ -43,7 +43,7 @@ pub use error::CacheError;
 pub use event::{
     CacheEvent, CacheEventType, CachedObject, Filter, INITIAL_EVENTS_END_ANNOTATION, SharedObject,
 };
-pub use own_writes::OwnWriteTicket;
+pub use own_writes::{OwnObject, OwnWriteTicket};
 pub use watcher::CacheWatcher;
 
 use crate::storage::EtcdStorage;
@@ -164,20 +164,14 @@ impl Cacher {
         })
     }
 
-    /// Tells the cache that this API server is about to store `value`, the JSON of `stored`
-    /// (the object without `metadata.resourceVersion`), at `key`. The watch event that
-    /// carries exactly these bytes for the key takes `stored`, its resourceVersion set as
-    /// decoding sets it, instead of decoding them. Call it before sending the write (the
-    /// event may arrive before the write's answer) and withdraw the ticket if the write
-    /// fails or is abandoned. `None` when the cache keeps no offers.
-    pub fn offer_own_write(
-        &self,
-        key: &str,
-        value: Vec<u8>,
-        stored: Value,
-    ) -> Option<OwnWriteTicket> {
-        self.shared
-            .with_own_writes(|own| own.offer(key, value, stored))
+    /// Tells the cache that this API server is about to store `object` (its value, the JSON
+    /// of the object without `metadata.resourceVersion`) at `key`. The watch event that
+    /// carries exactly these bytes for the key takes the object, finished at the event's
+    /// revision ([`OwnObject::finish`]), instead of decoding them. Call it before sending the
+    /// write (the event may arrive before the write's answer) and withdraw the ticket if the
+    /// write fails or is abandoned. `None` when the cache keeps no offers.
+    pub fn offer_own_write(&self, key: &str, object: Arc<OwnObject>) -> Option<OwnWriteTicket> {
+        self.shared.with_own_writes(|own| own.offer(key, object))
     }
 
     /// The write offered with `ticket` did not happen, or may not have.

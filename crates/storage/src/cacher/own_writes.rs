@@ -3,13 +3,19 @@
 //! it serialized a moment earlier (the largest cost of a create: about a third of the API
 //! server's instructions per pod).
 //!
-//! The registry offers the object and its serialized value *before* it sends the Txn, so the
-//! offer is always there when the event comes (the watch stream and the Txn's answer are
-//! two streams; the event often arrives first). The reflector takes the offer when an event
-//! for the key carries exactly the offered bytes: decoding is a pure function of the bytes,
-//! so the offered object (which serializes to them) with its resourceVersion set as decoding
-//! sets it is the object decoding would make, whoever wrote those bytes. Nothing depends on
-//! revisions, and a write by another API server sharing the store decodes as before.
+//! The registry wraps the object in an [`OwnObject`] and offers it *before* it sends the Txn,
+//! so the offer is always there when the event comes (the watch stream and the Txn's answer
+//! are two streams; the event often arrives first). The reflector takes the offer when an
+//! event for the key carries exactly the offered bytes: decoding is a pure function of the
+//! bytes, so the offered object (which serializes to them) with its resourceVersion set as
+//! decoding sets it is the object decoding would make, whoever wrote those bytes. Nothing
+//! depends on revisions, and a write by another API server sharing the store decodes as
+//! before.
+//!
+//! The [`OwnObject`] is shared, not copied: whichever learns the write's revision first (the
+//! Txn's answer in the registry, or the event in the reflector) makes the cached
+//! [`SharedObject`], and the other gets the same one. Its JSON is the stored bytes with the
+//! resourceVersion spliced in, so neither the answer nor a watch event serializes it again.
 //!
 //! Bounds: one offer per key (a newer offer for a key replaces the older); a write that
 //! fails or is abandoned withdraws its offer ([`OwnWrites::withdraw`], by its ticket); a
@@ -17,24 +23,113 @@
 //! its capacity, the oldest offers going first.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
-use super::event::{SharedObject, set_resource_version};
+use super::event::{SharedObject, set_resource_version, with_resource_version};
 
 /// Names one offer, to withdraw exactly it (a later offer for the key keeps its place).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OwnWriteTicket(u64);
 
+/// An object this API server is storing: its stored bytes, and the object, which becomes the
+/// cached [`SharedObject`] once the write's revision is known ([`OwnObject::finish`]).
+#[derive(Debug)]
+pub struct OwnObject {
+    /// The value sent to etcd (the JSON of the object, without `metadata.resourceVersion`).
+    value: Vec<u8>,
+    /// Where `metadata`'s closing brace is in `value`: the resourceVersion goes just before
+    /// it, as [`set_resource_version`] puts it last. `None`: serialize when asked.
+    resource_version_at: Option<usize>,
+    state: Mutex<OwnState>,
+}
+
+#[derive(Debug)]
+enum OwnState {
+    /// Not finished: the object without a resourceVersion.
+    Stored(Value),
+    /// Finished at `revision`.
+    Finished(i64, Arc<SharedObject>),
+    /// Only while [`OwnObject::finish`] holds the lock.
+    Finishing,
+}
+
+impl OwnObject {
+    /// `object` serializes to `value` (the caller serialized it); `resource_version_at` is
+    /// where `metadata`'s closing brace is in `value`, if the caller knows it.
+    pub fn new(object: Value, value: Vec<u8>, resource_version_at: Option<usize>) -> OwnObject {
+        OwnObject {
+            value,
+            resource_version_at,
+            state: Mutex::new(OwnState::Stored(object)),
+        }
+    }
+
+    /// The bytes to store.
+    pub fn value(&self) -> &[u8] {
+        &self.value
+    }
+
+    /// The object as stored at `revision`, with its resourceVersion: made once and shared by
+    /// whoever asks (the registry's answer, the watch cache).
+    pub fn finish(&self, revision: i64) -> Arc<SharedObject> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(&mut *state, OwnState::Finishing) {
+            OwnState::Stored(mut object) => {
+                // Cannot fail: the registry offers JSON objects with object metadata.
+                let _ = set_resource_version(&mut object, revision);
+                let json = self
+                    .resource_version_at
+                    .and_then(|at| json_with_resource_version(&self.value, at, revision));
+                let shared = Arc::new(SharedObject::with_json(object, json));
+                *state = OwnState::Finished(revision, Arc::clone(&shared));
+                shared
+            }
+            OwnState::Finished(finished_at, shared) => {
+                let answer = if finished_at == revision {
+                    Arc::clone(&shared)
+                } else {
+                    // Another write of the same bytes (never this server's own: each write
+                    // has its own OwnObject). A copy at the revision asked for.
+                    Arc::new(SharedObject::new(with_resource_version(
+                        shared.value(),
+                        revision,
+                    )))
+                };
+                *state = OwnState::Finished(finished_at, shared);
+                answer
+            }
+            // Unreachable: `Finishing` never outlives this lock.
+            OwnState::Finishing => Arc::new(SharedObject::new(Value::Null)),
+        }
+    }
+}
+
+/// `stored` with `"resourceVersion":"<revision>"` as metadata's last field, given where
+/// metadata's closing brace is: the bytes `serde_json` makes of the object with the
+/// resourceVersion set. `None` if `at` is not a closing brace.
+pub fn json_with_resource_version(stored: &[u8], at: usize, revision: i64) -> Option<Vec<u8>> {
+    if at == 0 || stored.get(at) != Some(&b'}') {
+        return None;
+    }
+    let empty = stored.get(at - 1) == Some(&b'{');
+    let field = format!(
+        "{}\"resourceVersion\":\"{revision}\"",
+        if empty { "" } else { "," }
+    );
+    let mut json = Vec::with_capacity(stored.len() + field.len());
+    json.extend_from_slice(&stored[..at]);
+    json.extend_from_slice(field.as_bytes());
+    json.extend_from_slice(&stored[at..]);
+    Some(json)
+}
+
 /// One offered write.
 #[derive(Debug)]
 struct Offer {
     ticket: OwnWriteTicket,
-    /// The value sent to etcd, to recognize the write's event.
-    value: Vec<u8>,
-    /// The object that serializes to `value` (no resourceVersion yet).
-    object: Value,
+    object: Arc<OwnObject>,
 }
 
 /// Offered writes by key, and their keys by age for eviction.
@@ -61,19 +156,15 @@ impl OwnWrites {
         }
     }
 
-    /// Keeps `object`, which serializes to `value`, for the event that writes `value` at
-    /// `key`. `None` when the shortcut is off.
-    pub fn offer(&mut self, key: &str, value: Vec<u8>, object: Value) -> Option<OwnWriteTicket> {
+    /// Keeps `object` for the event that writes its value at `key`. `None` when the
+    /// shortcut is off.
+    pub fn offer(&mut self, key: &str, object: Arc<OwnObject>) -> Option<OwnWriteTicket> {
         if self.capacity == 0 {
             return None;
         }
         self.next_ticket += 1;
         let ticket = OwnWriteTicket(self.next_ticket);
-        let offer = Offer {
-            ticket,
-            value,
-            object,
-        };
+        let offer = Offer { ticket, object };
         if let Some(older) = self.by_key.insert(key.to_owned(), offer) {
             self.by_age.remove(&older.ticket);
         }
@@ -101,15 +192,13 @@ impl OwnWrites {
     pub fn take(&mut self, key: &str, value: &[u8], revision: i64) -> Option<Arc<SharedObject>> {
         // Another value: another write (an older one of ours, another server's); the offer
         // waits for its own event.
-        if self.by_key.get(key)?.value != value {
+        if self.by_key.get(key)?.object.value() != value {
             return None;
         }
         let offer = self.by_key.remove(key)?;
         self.by_age.remove(&offer.ticket);
-        let mut object = offer.object;
-        set_resource_version(&mut object, revision).ok()?;
         self.taken += 1;
-        Some(Arc::new(SharedObject::new(object)))
+        Some(offer.object.finish(revision))
     }
 
     /// A relist replaced the cache: the offers' events may have been missed.
@@ -143,11 +232,64 @@ mod tests {
         (serde_json::to_vec(&object).expect("json"), object)
     }
 
+    /// An offer of `object`, serialized as `value`, metadata's end not known.
+    fn offered(value: &[u8], object: Value) -> Arc<OwnObject> {
+        Arc::new(OwnObject::new(object, value.to_vec(), None))
+    }
+
+    /// Where metadata's closing brace is in the compact JSON of an object whose metadata is
+    /// followed by `"spec"` (as the registry's serializer records it).
+    fn metadata_end(value: &[u8]) -> usize {
+        let spec = value
+            .windows(8)
+            .position(|w| w == br#","spec":"#)
+            .expect("a spec after the metadata");
+        spec - 1
+    }
+
+    #[test]
+    fn the_spliced_json_is_what_serializing_the_finished_object_makes() {
+        for object in [
+            json!({"kind": "Pod", "metadata": {"name": "a", "labels": {"app": "x"}}, "spec": {}}),
+            json!({"kind": "Pod", "metadata": {}, "spec": {"n": [1, 2]}}),
+            json!({"metadata": {"name": "q\"uote", "annotations": {"a": "}"}}, "spec": 1}),
+        ] {
+            let value = serde_json::to_vec(&object).expect("json");
+            let at = metadata_end(&value);
+            let finished = OwnObject::new(object.clone(), value.clone(), Some(at)).finish(42);
+            let decoded = decode(&value, 42).expect("decode");
+            assert_eq!(*finished.value(), decoded);
+            assert_eq!(
+                finished.json(),
+                serde_json::to_vec(&decoded).expect("json").as_slice(),
+                "{object}"
+            );
+        }
+        assert_eq!(json_with_resource_version(b"{}", 0, 1), None);
+        assert_eq!(json_with_resource_version(b"{\"a\":1}", 3, 1), None);
+    }
+
+    #[test]
+    fn the_registry_and_the_cache_share_one_finished_object() {
+        let (value, object) = write("web");
+        let mut own_writes = OwnWrites::new(8);
+        let object = offered(&value, object);
+        own_writes.offer(KEY, Arc::clone(&object)).expect("offered");
+        // The event first, then the Txn's answer: the same object, not a copy.
+        let cached = own_writes.take(KEY, &value, 9).expect("taken");
+        let answered = object.finish(9);
+        assert!(Arc::ptr_eq(&cached, &answered));
+        // Another revision (another write of these bytes) gets its own copy.
+        let other = object.finish(10);
+        assert_eq!(other.value(), &decode(&value, 10).expect("decode"));
+        assert!(Arc::ptr_eq(&object.finish(9), &cached));
+    }
+
     #[test]
     fn the_event_of_the_offered_bytes_takes_what_decoding_would_make() {
         let mut own = OwnWrites::new(8);
         let (value, object) = write("web");
-        own.offer(KEY, value.clone(), object).expect("offered");
+        own.offer(KEY, offered(&value, object)).expect("offered");
         let taken = own.take(KEY, &value, 9).expect("taken");
         let decoded = decode(&value, 9).expect("decode");
         assert_eq!(*taken.value(), decoded);
@@ -165,7 +307,7 @@ mod tests {
         let mut own = OwnWrites::new(8);
         let (value, object) = write("web");
         let (other, _) = write("db");
-        own.offer(KEY, value.clone(), object).expect("offered");
+        own.offer(KEY, offered(&value, object)).expect("offered");
         assert!(own.take(KEY, &other, 8).is_none());
         assert!(own.take("/registry/pods/ns/b", &value, 8).is_none());
         assert!(own.take(KEY, &value, 9).is_some());
@@ -176,13 +318,13 @@ mod tests {
         let mut own = OwnWrites::new(8);
         let (value, object) = write("web");
         let first = own
-            .offer(KEY, value.clone(), object.clone())
+            .offer(KEY, offered(&value, object.clone()))
             .expect("offered");
         own.withdraw(KEY, first);
         assert!(own.take(KEY, &value, 9).is_none());
         // A newer offer for the key replaces the older; withdrawing the older leaves it.
-        let older = own.offer(KEY, b"old".to_vec(), json!({})).expect("offered");
-        let newer = own.offer(KEY, value.clone(), object).expect("offered");
+        let older = own.offer(KEY, offered(b"old", json!({}))).expect("offered");
+        let newer = own.offer(KEY, offered(&value, object)).expect("offered");
         assert_eq!(own.len(), 1);
         own.withdraw(KEY, older);
         assert!(own.take(KEY, &value, 9).is_some());
@@ -195,7 +337,7 @@ mod tests {
         let mut own = OwnWrites::new(3);
         for i in 0..10 {
             let key = format!("/registry/pods/ns/p{i}");
-            own.offer(&key, vec![i], json!({})).expect("offered");
+            own.offer(&key, offered(&[i], json!({}))).expect("offered");
             assert!(own.len() <= 3);
         }
         assert!(own.take("/registry/pods/ns/p6", &[6], 1).is_none());
@@ -204,7 +346,7 @@ mod tests {
         assert_eq!(own.len(), 0);
         assert!(own.take("/registry/pods/ns/p9", &[9], 1).is_none());
         let mut off = OwnWrites::new(0);
-        assert_eq!(off.offer(KEY, vec![1], json!({})), None);
+        assert_eq!(off.offer(KEY, offered(&[1], json!({}))), None);
         assert_eq!(off.len(), 0);
     }
 }
