@@ -26,6 +26,8 @@
 //! - [`time`]: RFC 3339 timestamps and Go durations.
 //! - [`user`]: [`user::UserInfo`], who made a request, and kube's well-known user and group
 //!   names.
+//! - [`workload`]: the pod `kubesim bench api` writes, shared with the API server's cost
+//!   measurement and tests.
 //!
 //! Objects themselves are JSON (`serde_json::Value`), as kube-apiserver's storage sees them:
 //! patches, server-side apply and unknown-field checks all work on the JSON, and each kind's
@@ -46,6 +48,7 @@ pub mod table;
 pub mod time;
 pub mod user;
 pub mod validation;
+pub mod workload;
 
 pub use request_info::RequestInfo;
 pub use status::Status;

@@ -221,55 +221,7 @@ async fn send(
     code
 }
 
-/// `kubesim bench api`'s pod (crates/kubesim/src/bench/api/pod.rs), with a marker for
-/// its name.
+/// `kubesim bench api`'s pod, with a marker for its name.
 fn pod_body() -> String {
-    let container = json!({
-        "name": "web",
-        "image": "registry.k8s.io/e2e-test-images/nginx:1.14-4",
-        "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-        "env": [
-            {"name": "LOG_LEVEL", "value": "info"},
-            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        ],
-        "resources": {
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-            "limits": {"cpu": "500m", "memory": "256Mi"},
-        },
-        "readinessProbe": {
-            "httpGet": {"path": "/healthz", "port": 8080},
-            "periodSeconds": 10,
-        },
-        "volumeMounts": [{"name": "config", "mountPath": "/etc/bench-web", "readOnly": true}],
-    });
-    json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": "NAME-MARKER",
-            "namespace": NAMESPACE,
-            "labels": {
-                "app.kubernetes.io/name": "bench-web",
-                "app.kubernetes.io/component": "frontend",
-                "pod-template-hash": "7d9c5b8f6d",
-            },
-            "annotations": {"kubesim.io/bench-run": "create-cost"},
-        },
-        "spec": {
-            "containers": [container],
-            "volumes": [{"name": "config", "configMap": {"name": "bench-web-config"}}],
-            "restartPolicy": "Always",
-            "terminationGracePeriodSeconds": 30,
-            "dnsPolicy": "ClusterFirst",
-            "nodeSelector": {"kubernetes.io/os": "linux"},
-            "tolerations": [{
-                "key": "node.kubernetes.io/not-ready",
-                "operator": "Exists",
-                "effect": "NoExecute",
-                "tolerationSeconds": 300,
-            }],
-        },
-    })
-    .to_string()
+    kubesim_api::workload::bench_pod(NAMESPACE, "NAME-MARKER", "create-cost").to_string()
 }

@@ -362,72 +362,44 @@ mod tests {
         }
     }
 
-    /// `kubesim bench api`'s pod (crates/kubesim/src/bench/api/pod.rs) as a create records
-    /// it: defaulted, with the ServiceAccount plugin's token volume and mount, plus a
-    /// finalizer and an owner as a ReplicaSet's pods have.
+    /// `kubesim bench api`'s pod as a create records it: defaulted, with the ServiceAccount
+    /// plugin's token volume and mount, plus a finalizer and an owner as a ReplicaSet's pods
+    /// have. (Field order does not matter: FieldsV1 is sorted.)
     fn bench_pod() -> Value {
-        let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "bench-a1b2c3d4-0000042", "namespace": "bench",
-                "uid": "u-1", "creationTimestamp": "t",
-                "labels": {"app.kubernetes.io/name": "bench-web",
-                    "app.kubernetes.io/component": "frontend", "pod-template-hash": "7d9c5b8f6d"},
-                "annotations": {"kubesim.io/bench-run": "a1b2c3d4"},
-                "finalizers": ["example.com/keep"],
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                    "name": "bench-web-7d9c5b8f6d", "uid": "rs-1", "controller": true,
-                    "blockOwnerDeletion": true}]},
-            "spec": {
-                "containers": [{
-                    "name": "web",
-                    "image": "registry.k8s.io/e2e-test-images/nginx:1.14-4",
-                    "imagePullPolicy": "IfNotPresent",
-                    "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-                    "env": [
-                        {"name": "LOG_LEVEL", "value": "info"},
-                        {"name": "POD_NAME",
-                            "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                    ],
-                    "resources": {
-                        "requests": {"cpu": "100m", "memory": "128Mi"},
-                        "limits": {"cpu": "500m", "memory": "256Mi"},
-                    },
-                    "readinessProbe": {
-                        "httpGet": {"path": "/healthz", "port": 8080},
-                        "periodSeconds": 10,
-                    },
-                    "volumeMounts": [
-                        {"name": "config", "mountPath": "/etc/bench-web", "readOnly": true},
-                        {"name": "kube-api-access-x2b4c", "readOnly": true,
-                            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"},
-                    ],
-                }],
-                "volumes": [
-                    {"name": "config", "configMap": {"name": "bench-web-config"}},
-                    {"name": "kube-api-access-x2b4c", "projected": {"defaultMode": 420,
-                        "sources": [
-                            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                            {"configMap": {"name": "kube-root-ca.crt",
-                                "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef":
-                                {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
-                        ]}},
-                ],
-                "restartPolicy": "Always",
-                "terminationGracePeriodSeconds": 30,
-                "dnsPolicy": "ClusterFirst",
-                "nodeSelector": {"kubernetes.io/os": "linux"},
-                "serviceAccountName": "default",
-                "serviceAccount": "default",
-                "tolerations": [{
-                    "key": "node.kubernetes.io/not-ready",
-                    "operator": "Exists",
-                    "effect": "NoExecute",
-                    "tolerationSeconds": 300,
-                }],
-            },
-        });
+        let mut pod =
+            kubesim_api::workload::bench_pod("bench", "bench-a1b2c3d4-0000042", "a1b2c3d4");
+        let metadata = &mut pod["metadata"];
+        metadata["uid"] = json!("u-1");
+        metadata["creationTimestamp"] = json!("t");
+        metadata["finalizers"] = json!(["example.com/keep"]);
+        metadata["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "name": "bench-web-7d9c5b8f6d", "uid": "rs-1", "controller": true,
+            "blockOwnerDeletion": true}]);
+        let spec = &mut pod["spec"];
+        spec["serviceAccountName"] = json!("default");
+        spec["serviceAccount"] = json!("default");
+        push(
+            &mut spec["containers"][0]["volumeMounts"],
+            json!({"name": "kube-api-access-x2b4c",
+            "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}),
+        );
+        push(
+            &mut spec["volumes"],
+            json!({"name": "kube-api-access-x2b4c",
+            "projected": {"defaultMode": 420, "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt",
+                    "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef":
+                    {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+            ]}}),
+        );
         kubesim_api::defaults::apply_defaults(resource("pods"), &mut pod);
         pod
+    }
+
+    fn push(list: &mut Value, item: Value) {
+        list.as_array_mut().expect("a list").push(item);
     }
 
     fn resource(plural: &str) -> &'static Resource {

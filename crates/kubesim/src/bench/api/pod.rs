@@ -5,8 +5,6 @@
 //! The body is rendered once around a marker and then only spliced with each name, so making
 //! a request body costs a copy, the same for the API creates and for the raw puts.
 
-use serde_json::json;
-
 /// Where the raw puts of `create` go: kube-apiserver's key layout under a prefix of its own,
 /// so the API server's watch on `/registry/pods/` never sees them.
 pub const RAW_PREFIX: &str = "/kubesim-bench";
@@ -25,7 +23,7 @@ impl PodTemplate {
     /// The template of pods in `namespace`. `run` goes into an annotation, so the objects
     /// of one run can be told from another's.
     pub fn new(namespace: &str, run: &str) -> PodTemplate {
-        let text = pod(namespace, run).to_string();
+        let text = kubesim_api::workload::bench_pod(namespace, NAME_MARKER, run).to_string();
         // The marker occurs exactly once: in metadata.name (labels use fixed values).
         let (before, after) = text.split_once(NAME_MARKER).unwrap_or((text.as_str(), ""));
         assert!(!after.contains(NAME_MARKER), "the name marker occurs twice");
@@ -44,59 +42,6 @@ impl PodTemplate {
         body.extend_from_slice(self.after_name.as_bytes());
         body
     }
-}
-
-fn pod(namespace: &str, run: &str) -> serde_json::Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": NAME_MARKER,
-            "namespace": namespace,
-            "labels": {
-                "app.kubernetes.io/name": "bench-web",
-                "app.kubernetes.io/component": "frontend",
-                "pod-template-hash": "7d9c5b8f6d",
-            },
-            "annotations": {"kubesim.io/bench-run": run},
-        },
-        "spec": {
-            "containers": [container()],
-            "volumes": [{"name": "config", "configMap": {"name": "bench-web-config"}}],
-            "restartPolicy": "Always",
-            "terminationGracePeriodSeconds": 30,
-            "dnsPolicy": "ClusterFirst",
-            "nodeSelector": {"kubernetes.io/os": "linux"},
-            "tolerations": [{
-                "key": "node.kubernetes.io/not-ready",
-                "operator": "Exists",
-                "effect": "NoExecute",
-                "tolerationSeconds": 300,
-            }],
-        },
-    })
-}
-
-fn container() -> serde_json::Value {
-    json!({
-        "name": "web",
-        "image": "registry.k8s.io/e2e-test-images/nginx:1.14-4",
-        "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-        "env": [
-            {"name": "LOG_LEVEL", "value": "info"},
-            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        ],
-        "resources": {
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-            "limits": {"cpu": "500m", "memory": "256Mi"},
-        },
-        "readinessProbe": {
-            "httpGet": {"path": "/healthz", "port": 8080},
-            "periodSeconds": 10,
-        },
-        "volumeMounts": [{"name": "config", "mountPath": "/etc/bench-web", "readOnly": true}],
-    })
 }
 
 /// Names of pods a `create` run makes: unique per run (`run` is random), numbered.
@@ -141,11 +86,10 @@ mod tests {
         let template = PodTemplate::new("bench", "a1b2c3d4");
         let body = template.body("bench-a1b2c3d4-0000042");
         let pod: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(pod, {
-            let mut expected = super::pod("bench", "a1b2c3d4");
-            expected["metadata"]["name"] = "bench-a1b2c3d4-0000042".into();
-            expected
-        });
+        assert_eq!(
+            pod,
+            kubesim_api::workload::bench_pod("bench", "bench-a1b2c3d4-0000042", "a1b2c3d4")
+        );
         assert_eq!(pod["kind"], "Pod");
         assert_eq!(pod["metadata"]["namespace"], "bench");
         assert_eq!(
