@@ -236,10 +236,16 @@ impl StoreNode {
     /// Stops serving and shuts Raft down cleanly.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        for task in self.tasks {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
-                abort.abort();
+        for mut task in self.tasks {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+                // Wait for the aborted task to be dropped, so its listeners are closed when
+                // `shutdown` returns and a restart can bind the same ports. Dropping never
+                // waits on I/O; the bound is only a guard.
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, task).await;
             }
         }
         self.handle.inner.consensus.shutdown().await;
