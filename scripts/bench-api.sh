@@ -19,6 +19,9 @@
 #   PODS=10000 LISTS=10           list: pods in the namespace, lists of each kind
 #   WATCHERS=1000 EVENTS=200      watch: watchers, writes (half creates, half updates)
 #   WATCH_CLIENTS=1               writers in the watch run
+#   OPS="create get update list watch"
+#                                 which runs to make (create includes create --dry-run);
+#                                 the tables show "-" for the rest
 #   BASE_PORT=14379 SECURE_PORT=16443
 #                                 store client ports BASE, BASE+20000, BASE+30000 (peers +1);
 #                                 moved up until free
@@ -32,6 +35,12 @@
 #                                 the API server to API_CPUS (1) and the benchmark to
 #                                 BENCH_CPUS (1, beside the API server: the raw puts get no
 #                                 core the creates do not)
+#   WRITE_TO=first                split only. first: the API server and the raw puts use
+#                                 store-1's endpoint, leader or not (a follower forwards
+#                                 every write, so rates swing between clusters with where
+#                                 the leader lands). leader: wait for the election (etcdctl
+#                                 endpoint status) and put the leader's endpoint first,
+#                                 for runs that compare builds
 #
 # Everything it starts is stopped on exit, error or Ctrl-C (trap), by pid.
 set -euo pipefail
@@ -46,6 +55,7 @@ LISTS=${LISTS:-10}
 WATCHERS=${WATCHERS:-1000}
 EVENTS=${EVENTS:-200}
 WATCH_CLIENTS=${WATCH_CLIENTS:-1}
+OPS=${OPS:-create get update list watch}
 BASE_PORT=${BASE_PORT:-14379}
 SECURE_PORT=${SECURE_PORT:-16443}
 BENCH_DIR=${BENCH_DIR:-$ROOT/target}
@@ -72,6 +82,10 @@ LAYOUT=${LAYOUT:-up}
 STORE_CPUS=${STORE_CPUS:-0}
 API_CPUS=${API_CPUS:-1}
 BENCH_CPUS=${BENCH_CPUS:-1}
+WRITE_TO=${WRITE_TO:-first}
+LEADER_TIMEOUT_S=30
+# The store endpoints in the order the API server and the benchmark get them.
+ORDERED_ENDPOINTS=""
 # The processes whose CPU time is the server's (comma list for --server-pid), and the command
 # prefix that pins the benchmark (empty for LAYOUT=up).
 SERVER_PIDS=""
@@ -119,7 +133,8 @@ start_split() {
         pids+=($!)
     done
     local pki=$DATA/pki servers
-    servers=$(endpoints | sed -e 's|^|http://|' -e 's|,|,http://|g')
+    [[ $WRITE_TO == leader ]] && leader_first
+    servers=$(ordered_endpoints | sed -e 's|^|http://|' -e 's|,|,http://|g')
     RUST_LOG="${RUST_LOG:-warn}" taskset -c "$API_CPUS" "$KUBESIM" apiserver \
         --bind-address 127.0.0.1 --secure-port "$SECURE_PORT" \
         --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
@@ -131,6 +146,25 @@ start_split() {
     SERVER_PIDS=$(IFS=,; echo "${pids[*]}")
     BENCH_PIN=(taskset -c "$BENCH_CPUS")
     log "split: store members on CPUs $STORE_CPUS, API server on $API_CPUS, benchmark on $BENCH_CPUS"
+}
+
+ordered_endpoints() { echo "${ORDERED_ENDPOINTS:-$(endpoints)}"; }
+
+# WRITE_TO=leader: the elected member's endpoint first, the others after it.
+leader_first() {
+    command -v etcdctl >/dev/null || die "WRITE_TO=leader needs etcdctl"
+    local deadline=$((SECONDS + LEADER_TIMEOUT_S)) leader="" ep rest=""
+    while [[ -z $leader ]]; do
+        ((SECONDS < deadline)) || die "no store leader after ${LEADER_TIMEOUT_S}s"
+        sleep 0.5
+        leader=$(etcdctl --endpoints "$(endpoints)" endpoint status 2>/dev/null |
+            awk -F', ' '$5 == "true" { print $1 }' | head -n 1 || true)
+    done
+    for ep in $(endpoints | tr , ' '); do
+        [[ $ep == "$leader" ]] || rest+=",$ep"
+    done
+    ORDERED_ENDPOINTS="$leader$rest"
+    log "WRITE_TO=leader: endpoints $ORDERED_ENDPOINTS"
 }
 
 # Ready when /readyz answers 200 with the admin certificate (it checks the store too).
@@ -152,7 +186,7 @@ log_leader() {
     local leader
     leader=$(etcdctl --endpoints "$(endpoints)" endpoint status 2>/dev/null |
         awk -F', ' '$5 == "true" { print $1 }' || true)
-    log "store leader: ${leader:-unknown}; the API server and the raw puts use 127.0.0.1:$BASE_PORT"
+    log "store leader: ${leader:-unknown}; the API server and the raw puts use $(ordered_endpoints | cut -d, -f1)"
 }
 
 # bench NAME ARGS...: one run, its JSON lines kept in $RESULTS/NAME.json.
@@ -161,27 +195,40 @@ bench() {
     shift
     log "$name (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     if ! run_waited "${BENCH_PIN[@]}" "$KUBESIM" bench api --server "https://127.0.0.1:$SECURE_PORT" \
-        --certs-dir "$DATA/pki" --endpoints "$(endpoints)" --conns "$CONNS" \
+        --certs-dir "$DATA/pki" --endpoints "$(ordered_endpoints)" --conns "$CONNS" \
         --server-pid "$SERVER_PIDS" --json "$@" >"$RESULTS/$name.json"; then
         log "$name failed"
         FAILED_RUNS=$((FAILED_RUNS + 1))
     fi
 }
 
+wanted() { [[ " $OPS " == *" $1 "* ]]; }
+
 run_all() {
     local c
     for c in $CLIENTS; do
+        wanted create || break
         bench "create.$c" --namespace bench-create --clients "$c" --total "$TOTAL" create
         bench "create-dry.$c" --namespace bench-create --clients "$c" --total "$TOTAL" \
             create --dry-run
     done
     for c in $CLIENTS; do
-        bench "get.$c" --namespace bench-rw --clients "$c" --total "$TOTAL" get --pods 1000
-        bench "update.$c" --namespace bench-rw --clients "$c" --total "$TOTAL" update --pods 1000
+        wanted get && bench "get.$c" --namespace bench-rw --clients "$c" --total "$TOTAL" \
+            get --pods 1000
+        wanted update && bench "update.$c" --namespace bench-rw --clients "$c" \
+            --total "$TOTAL" update --pods 1000
     done
-    bench list --namespace bench-list --clients 1 --total "$LISTS" list --pods "$PODS"
-    bench watch --namespace bench-watch --clients "$WATCH_CLIENTS" --total "$EVENTS" \
-        watch --watchers "$WATCHERS"
+    wanted list && bench list --namespace bench-list --clients 1 --total "$LISTS" list --pods "$PODS"
+    wanted watch && bench watch --namespace bench-watch --clients "$WATCH_CLIENTS" \
+        --total "$EVENTS" watch --watchers "$WATCHERS"
+    return 0
+}
+
+# The API server's resident memory (the watch cache holds every object it has seen).
+log_memory() {
+    local rss
+    rss=$(awk '/^VmRSS/ { print $2 " " $3 }' "/proc/$UP_PID/status" 2>/dev/null || true)
+    log "API server process ($LAYOUT) resident: ${rss:-unknown}"
 }
 
 # field FILE ROW NAME: a number from the JSON line of ROW, or "-" if the run left none.
@@ -301,6 +348,7 @@ main() {
     log_leader
     run_all
     log_leader
+    log_memory
     stop_started
     print_tables
     ((FAILED_RUNS == 0)) || die "$FAILED_RUNS benchmark runs failed (see above)"

@@ -19,7 +19,9 @@ use hyper::Response;
 use kubesim_api::Status;
 use kubesim_api::resources::Resource;
 use kubesim_api::table::{self, IncludeObject, TableVersion};
-use kubesim_storage::cacher::{CacheEvent, CacheEventType, CacheWatcher, WatchOptions};
+use kubesim_storage::cacher::{
+    CacheEvent, CacheEventType, CacheWatcher, SharedObject, WatchOptions,
+};
 use serde_json::{Value, json};
 
 use crate::registry::Registry;
@@ -89,7 +91,7 @@ pub async fn serve(call: &Call<'_>) -> Result<Response<Body>, Status> {
     };
     let table = call.table_request()?;
     let resource = call.resource;
-    let filter = Arc::new(move |object: &Value| opts.matches(resource, object));
+    let filter = Arc::new(move |object: &SharedObject| opts.matches_cached(resource, object));
     let key_prefix = call.registry.collection_key(resource, &call.info.namespace);
     let watch_opts = WatchOptions {
         allow_bookmarks,

@@ -20,7 +20,7 @@ use kubesim_storage::{
     CacheError, CacheEvent, CacheEventType, CacheWatcher, Cacher, CacherConfig, EtcdStorage,
     WatchOptions,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -58,11 +58,11 @@ async fn update(s: &EtcdStorage, ns: &str, name: &str, app: &str, rev: i64) -> i
 }
 
 fn everything() -> Filter {
-    Arc::new(|_: &Value| true)
+    Arc::new(|_: &SharedObject| true)
 }
 
 fn app_is(app: &'static str) -> Filter {
-    Arc::new(move |o: &Value| o["metadata"]["labels"]["app"] == app)
+    Arc::new(move |o: &SharedObject| o["metadata"]["labels"]["app"] == app)
 }
 
 /// A started cacher of `/registry/pods/`, once its first list is done.

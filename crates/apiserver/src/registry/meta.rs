@@ -206,17 +206,24 @@ pub fn stored_json(object: &Value) -> (Vec<u8>, Option<usize>) {
     (out, metadata_end)
 }
 
-/// The object as it is stored (what [`to_stored`] serializes) and its bytes: the registry
-/// offers the first to the watch cache with the write, so the cache need not decode the
-/// second (`Cacher::offer_own_write`).
-pub fn for_storage(object: &Value) -> (Value, Vec<u8>) {
-    let mut stored = object.clone();
-    if !meta_str(&stored, "resourceVersion").is_empty() {
-        metadata_mut(&mut stored).shift_remove("resourceVersion");
+/// [`stored_json`] of an object that may carry a resourceVersion (an update's, which keeps
+/// the client's for its answer): the bytes leave it out, as kube's
+/// `PrepareObjectForStorage` does, and the object is as it was when this returns (the
+/// resourceVersion back in its place). No copy of the object is made.
+pub fn stored_json_without_resource_version(object: &mut Value) -> (Vec<u8>, Option<usize>) {
+    let taken = object
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|metadata| {
+            let at = metadata.keys().position(|key| key == "resourceVersion")?;
+            let (key, value) = metadata.shift_remove_entry("resourceVersion")?;
+            Some((at, key, value))
+        });
+    let stored = stored_json(object);
+    if let Some((at, key, value)) = taken {
+        metadata_mut(object).shift_insert(at, key, value);
     }
-    // Invariant: a `serde_json::Value` always serializes.
-    let bytes = serde_json::to_vec(&stored).expect("a JSON value always serializes");
-    (stored, bytes)
+    stored
 }
 
 /// An object read from the store, with its resourceVersion set. `None` for bytes that are not
@@ -253,6 +260,31 @@ mod tests {
         assert!(bytes[end + 1..].starts_with(br#","spec":"#));
         let (bytes, end) = stored_json(&serde_json::json!({"spec": 1}));
         assert_eq!((bytes.as_slice(), end), (br#"{"spec":1}"#.as_slice(), None));
+    }
+
+    #[test]
+    fn an_updates_stored_json_leaves_the_resource_version_out_and_the_object_unchanged() {
+        let mut object = serde_json::json!({"kind": "Pod", "metadata": {"name": "a",
+            "resourceVersion": "7", "uid": "u"}, "spec": {}});
+        let before = serde_json::to_string(&object).expect("json");
+        let (bytes, end) = stored_json_without_resource_version(&mut object);
+        assert_eq!(
+            String::from_utf8_lossy(&bytes),
+            r#"{"kind":"Pod","metadata":{"name":"a","uid":"u"},"spec":{}}"#
+        );
+        assert_eq!(bytes[end.expect("metadata")], b'}');
+        assert_eq!(serde_json::to_string(&object).expect("json"), before);
+        // Without a resourceVersion (or metadata) it is `stored_json`.
+        let mut plain = serde_json::json!({"metadata": {"name": "a"}});
+        assert_eq!(
+            stored_json_without_resource_version(&mut plain),
+            stored_json(&plain)
+        );
+        let mut bare = serde_json::json!({"spec": 1});
+        assert_eq!(
+            stored_json_without_resource_version(&mut bare),
+            (br#"{"spec":1}"#.to_vec(), None)
+        );
     }
 
     #[test]

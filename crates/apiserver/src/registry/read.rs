@@ -61,6 +61,12 @@ impl ListOptions {
         self.label_selector.matches(labels) && self.field_selector.matches(resource, object)
     }
 
+    /// [`ListOptions::matches`] for a cached object, which is decoded only if a selector
+    /// needs to look into it (the watch cache keeps objects as JSON).
+    pub fn matches_cached(&self, resource: &Resource, object: &SharedObject) -> bool {
+        !self.filters() || self.matches(resource, object.value())
+    }
+
     fn filters(&self) -> bool {
         !self.label_selector.is_empty() || !self.field_selector.is_empty()
     }
@@ -127,7 +133,7 @@ impl Registry {
             if wanted > 0 {
                 cache.wait_fresh(wanted).await.map_err(cache_status)?;
             }
-            let filter = |object: &Value| opts.matches(resource, object);
+            let filter = |object: &SharedObject| opts.matches_cached(resource, object);
             let (items, revision) = cache.list(&prefix, &filter);
             return Ok(ObjectList {
                 items,

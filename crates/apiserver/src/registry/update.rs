@@ -266,9 +266,14 @@ impl Registry {
             return Ok(Attempt::Done(Written::Updated(object)));
         }
         // The answer keeps the client's field order (its resourceVersion where the client
-        // put it); the cache gets a copy as stored, resourceVersion last, as decoding makes it.
-        let (stored, bytes) = meta::for_storage(&object);
-        let own = Arc::new(OwnObject::new(stored, bytes, None));
+        // put it); the cache gets the stored bytes with the new resourceVersion spliced in
+        // last, as decoding makes it.
+        let (bytes, metadata_end) = meta::stored_json_without_resource_version(&mut object);
+        let own = Arc::new(match metadata_end {
+            Some(at) => OwnObject::from_json(bytes, at),
+            // No object metadata, so no resourceVersion: stored as it is.
+            None => OwnObject::new(object.clone(), bytes, None),
+        });
         let offer = self.offer_own_write(resource, &key, &own);
         match self
             .storage

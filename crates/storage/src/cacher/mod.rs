@@ -35,7 +35,6 @@ mod watcher;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
 pub use config::CacherConfig;
@@ -253,7 +252,7 @@ impl Cacher {
     pub fn list(
         &self,
         key_prefix: &str,
-        filter: &dyn Fn(&Value) -> bool,
+        filter: &dyn Fn(&SharedObject) -> bool,
     ) -> (Vec<Arc<SharedObject>>, i64) {
         let key_prefix = self.scope(key_prefix);
         // Only Arcs are copied under the lock; the filter runs outside it.

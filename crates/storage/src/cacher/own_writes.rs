@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
-use super::event::{SharedObject, set_resource_version, with_resource_version};
+use super::event::{SharedObject, at_revision, decode, set_resource_version};
 
 /// Names one offer, to withdraw exactly it (a later offer for the key keeps its place).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -47,10 +47,12 @@ pub struct OwnObject {
 
 #[derive(Debug)]
 enum OwnState {
-    /// Not finished: the object without a resourceVersion.
-    Stored(Value),
-    /// Finished at `revision`.
-    Finished(i64, Arc<SharedObject>),
+    /// Not finished: the object without a resourceVersion, if the writer handed it over.
+    Stored(Option<Value>),
+    /// Finished at `revision`. The decoded object stays here, not in the cache (which keeps
+    /// only the JSON), and goes when the last holder of the offer lets go: usually the
+    /// request that made it, so the cache's reflector does not spend its time freeing it.
+    Finished(i64, Arc<SharedObject>, Option<Value>),
     /// Only while [`OwnObject::finish`] holds the lock.
     Finishing,
 }
@@ -62,7 +64,18 @@ impl OwnObject {
         OwnObject {
             value,
             resource_version_at,
-            state: Mutex::new(OwnState::Stored(object)),
+            state: Mutex::new(OwnState::Stored(Some(object))),
+        }
+    }
+
+    /// Only the stored bytes, and where `metadata`'s closing brace is in them (an update's:
+    /// its object keeps the client's resourceVersion for the answer, so it is not the
+    /// stored object). The cached object is these bytes with the resourceVersion spliced in.
+    pub fn from_json(value: Vec<u8>, resource_version_at: usize) -> OwnObject {
+        OwnObject {
+            value,
+            resource_version_at: Some(resource_version_at),
+            state: Mutex::new(OwnState::Stored(None)),
         }
     }
 
@@ -76,28 +89,37 @@ impl OwnObject {
     pub fn finish(&self, revision: i64) -> Arc<SharedObject> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         match std::mem::replace(&mut *state, OwnState::Finishing) {
-            OwnState::Stored(mut object) => {
-                // Cannot fail: the registry offers JSON objects with object metadata.
-                let _ = set_resource_version(&mut object, revision);
-                let json = self
+            OwnState::Stored(object) => {
+                let spliced = self
                     .resource_version_at
                     .and_then(|at| json_with_resource_version(&self.value, at, revision));
-                let shared = Arc::new(SharedObject::with_json(object, json));
-                *state = OwnState::Finished(revision, Arc::clone(&shared));
+                let (shared, kept) = match (spliced, object) {
+                    (Some(json), kept) => (SharedObject::from_json(json), kept),
+                    (None, Some(mut object)) => {
+                        // Cannot fail: the registry offers JSON objects with object metadata.
+                        let _ = set_resource_version(&mut object, revision);
+                        (SharedObject::compact(object), None)
+                    }
+                    // Only if the writer's brace position was wrong: decode the bytes, as
+                    // for anyone else's write.
+                    (None, None) => {
+                        let object = decode(&self.value, revision).unwrap_or(Value::Null);
+                        (SharedObject::compact(object), None)
+                    }
+                };
+                let shared = Arc::new(shared);
+                *state = OwnState::Finished(revision, Arc::clone(&shared), kept);
                 shared
             }
-            OwnState::Finished(finished_at, shared) => {
+            OwnState::Finished(finished_at, shared, kept) => {
                 let answer = if finished_at == revision {
                     Arc::clone(&shared)
                 } else {
                     // Another write of the same bytes (never this server's own: each write
                     // has its own OwnObject). A copy at the revision asked for.
-                    Arc::new(SharedObject::new(with_resource_version(
-                        shared.value(),
-                        revision,
-                    )))
+                    Arc::new(at_revision(&shared, revision))
                 };
-                *state = OwnState::Finished(finished_at, shared);
+                *state = OwnState::Finished(finished_at, shared, kept);
                 answer
             }
             // Unreachable: `Finishing` never outlives this lock.
@@ -267,6 +289,21 @@ mod tests {
         }
         assert_eq!(json_with_resource_version(b"{}", 0, 1), None);
         assert_eq!(json_with_resource_version(b"{\"a\":1}", 3, 1), None);
+    }
+
+    #[test]
+    fn bytes_alone_finish_as_their_decoding_and_stay_compact() {
+        let (value, _) = write("web");
+        let decoded = decode(&value, 42).expect("decode");
+        let finished = OwnObject::from_json(value.clone(), metadata_end(&value)).finish(42);
+        assert!(!finished.is_decoded(), "the cache keeps only the JSON");
+        assert_eq!(
+            finished.json(),
+            serde_json::to_vec(&decoded).expect("json").as_slice()
+        );
+        // A wrong brace position falls back to decoding the bytes.
+        let fallback = OwnObject::from_json(value.clone(), 1).finish(42);
+        assert_eq!(*fallback.value(), decoded);
     }
 
     #[test]

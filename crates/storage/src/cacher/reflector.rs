@@ -233,7 +233,7 @@ async fn list(
             match decode(&value, revision) {
                 Ok(object) => objects.push(CachedObject {
                     key: Arc::from(key),
-                    object: Arc::new(SharedObject::new(object)),
+                    object: Arc::new(SharedObject::compact(object)),
                     revision,
                 }),
                 Err(error) => {
@@ -273,7 +273,7 @@ fn to_change(event: WatchEvent, own: Option<Arc<SharedObject>>) -> Change {
     match decode(&value, revision) {
         Ok(object) => Change::Put {
             key,
-            object: Arc::new(SharedObject::new(object)),
+            object: Arc::new(SharedObject::compact(object)),
             created,
             revision,
         },

@@ -16,8 +16,8 @@ use tokio::sync::mpsc::error::TrySendError;
 use super::WatchOptions;
 use super::error::CacheError;
 use super::event::{
-    CacheEvent, CacheEventType, CachedObject, Filter, SharedObject, bookmark, for_watcher,
-    with_resource_version,
+    CacheEvent, CacheEventType, CachedObject, Filter, SharedObject, at_revision, bookmark,
+    for_watcher,
 };
 
 /// What a watcher's queue carries.
@@ -226,11 +226,11 @@ impl CacheState {
             // A key the cache never had (its value did not decode): no watcher saw it either.
             return None;
         };
-        let last = with_resource_version(&prev.object, revision);
+        let last = at_revision(&prev.object, revision);
         Some(CacheEvent {
             kind: CacheEventType::Deleted,
             key: prev.key,
-            object: Arc::new(SharedObject::new(last)),
+            object: Arc::new(last),
             prev_object: Some(prev.object),
             revision,
         })
@@ -423,11 +423,11 @@ mod tests {
     }
 
     fn everything() -> Filter {
-        Arc::new(|_: &Value| true)
+        Arc::new(|_: &SharedObject| true)
     }
 
     fn web() -> Filter {
-        Arc::new(|o: &Value| o["metadata"]["labels"]["app"] == "web")
+        Arc::new(|o: &SharedObject| o["metadata"]["labels"]["app"] == "web")
     }
 
     /// A ready cache listed at revision 10 with pod `a` (app web).

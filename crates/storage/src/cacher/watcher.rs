@@ -8,11 +8,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::error::CacheError;
-use super::event::{CacheEvent, added, bookmark, for_watcher};
+use super::event::{CacheEvent, SharedObject, added, bookmark, for_watcher};
 use super::state::{Delivery, Registration, Start};
 
 /// A watch on the cache. Ends (`None`) when the cache closes it: too slow, the cache
@@ -31,7 +30,7 @@ impl CacheWatcher {
     pub(crate) fn new(
         registration: Registration,
         key_prefix: &str,
-        filter: &dyn Fn(&Value) -> bool,
+        filter: &dyn Fn(&SharedObject) -> bool,
     ) -> CacheWatcher {
         let initial = match registration.start {
             Start::State {
