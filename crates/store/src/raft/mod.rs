@@ -308,3 +308,77 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, std::io::Erro
         Err(e) => Err(invalid(e.to_string())),
     }
 }
+
+#[cfg(test)]
+mod encoding_tests {
+    use kubesim_proto::etcdserverpb::PutRequest;
+    use kubesim_proto::mvccpb::KeyValue;
+
+    use super::*;
+
+    /// `PutRequest` and `KeyValue` as serde derived them before their byte fields were marked
+    /// `serde_bytes`: every `Vec<u8>` a sequence of `u8`.
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct SequencePut {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        lease: i64,
+        prev_kv: bool,
+        ignore_value: bool,
+        ignore_lease: bool,
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct SequenceKeyValue {
+        key: Vec<u8>,
+        create_revision: i64,
+        mod_revision: i64,
+        version: i64,
+        value: Vec<u8>,
+        lease: i64,
+    }
+
+    /// Data dirs and peers written before the change read the same: postcard encodes bytes
+    /// and a sequence of `u8` alike.
+    #[test]
+    fn byte_fields_encode_as_they_did_as_sequences() {
+        let value: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+        let put = PutRequest {
+            key: b"/registry/pods/ns/a".to_vec(),
+            value: value.clone(),
+            lease: 7,
+            prev_kv: true,
+            ..PutRequest::default()
+        };
+        let old = SequencePut {
+            key: put.key.clone(),
+            value: value.clone(),
+            lease: 7,
+            prev_kv: true,
+            ignore_value: false,
+            ignore_lease: false,
+        };
+        let bytes = encode(&put).expect("encode");
+        assert_eq!(bytes, encode(&old).expect("encode"));
+        assert_eq!(decode::<PutRequest>(&bytes).expect("decode"), put);
+        let kv = KeyValue {
+            key: b"k".to_vec(),
+            create_revision: 2,
+            mod_revision: 3,
+            version: 1,
+            value,
+            lease: 0,
+        };
+        let old = SequenceKeyValue {
+            key: kv.key.clone(),
+            create_revision: 2,
+            mod_revision: 3,
+            version: 1,
+            value: kv.value.clone(),
+            lease: 0,
+        };
+        let bytes = encode(&old).expect("encode");
+        assert_eq!(bytes, encode(&kv).expect("encode"));
+        assert_eq!(decode::<KeyValue>(&bytes).expect("decode"), kv);
+    }
+}
