@@ -181,7 +181,7 @@ async fn create(api: &ApiClient, plan: &Plan) -> anyhow::Result<Rows> {
     let stored = ops::stored_value(&channels[0], &plan.namespace, &pod::created_name(&run, 0))
         .await
         .map(Arc::new)?;
-    let mut rows = Vec::new();
+    let mut rows: Vec<render::Row> = Vec::new();
     // Raw puts of the request bodies (the target's baseline), of the stored bytes, and of
     // the stored bytes in the create Txn the API server sends.
     let baselines = [
@@ -209,13 +209,23 @@ async fn create(api: &ApiClient, plan: &Plan) -> anyhow::Result<Rows> {
             stored,
             create_txn,
         });
-        let store_row = measured(row, puts, plan).await?;
+        let mut store_row = measured(row, puts, plan).await?;
         let ratio = render::create_ratio(&api_row.outcome, &store_row.outcome);
         api_row
             .extra
             .push((ratio_name, json!(ratio.map(render::round3))));
-        if row == "store-put" {
-            notes.push(render::create_note(ratio));
+        match rows.first() {
+            None => notes.push(render::create_note(ratio)),
+            // Each baseline beside the request bodies' raw puts (the target's own).
+            Some(raw_puts) => {
+                let to_raw = render::create_ratio(&store_row.outcome, &raw_puts.outcome);
+                store_row
+                    .extra
+                    .push(("ratio_to_store_put", json!(to_raw.map(render::round3))));
+                if create_txn {
+                    notes.push(render::store_bound_note(to_raw));
+                }
+            }
         }
         rows.push(store_row);
     }
