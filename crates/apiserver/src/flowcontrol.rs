@@ -107,7 +107,14 @@ async fn keep_config(registry: Weak<Registry>, controller: Arc<Controller>) {
             return;
         };
         if !bootstrapped {
-            bootstrapped = ensure_bootstrap(&registry).await;
+            // Done once the caches hold every object just created: this pass must judge
+            // (and mark) every bootstrap schema before readiness is reported. Judged on
+            // caches that had not seen the last creates yet, the rest got their Dangling
+            // condition written after /readyz said ready, a write nobody asked for.
+            bootstrapped = match ensure_bootstrap(&registry).await {
+                Some(written) => caught_up(&registry, (written, written)).await,
+                None => false,
+            };
         }
         // Also once more after the bootstrap objects are in, for readiness.
         let unready = bootstrapped && !controller.config_produced();
@@ -273,9 +280,9 @@ fn stored(registry: &Registry) -> (Vec<Value>, Vec<Value>) {
 /// Creates each absent bootstrap object (mandatory and suggested; one a user changed or
 /// deleted after it was made is left alone: kubesim does not reconcile `autoupdate-spec`).
 /// Whether all are there now.
-async fn ensure_bootstrap(registry: &Registry) -> bool {
+async fn ensure_bootstrap(registry: &Registry) -> Option<i64> {
     let (Some(schema_resource), Some(level_resource)) = (flow_schemas(), priority_levels()) else {
-        return true;
+        return Some(0);
     };
     let (mandatory_schemas, mandatory_levels) = bootstrap::mandatory();
     let (suggested_schemas, suggested_levels) = bootstrap::suggested();
@@ -287,12 +294,13 @@ async fn ensure_bootstrap(registry: &Registry) -> bool {
         .into_iter()
         .chain(suggested_schemas)
         .map(|o| (schema_resource, o));
-    let mut complete = true;
+    let mut newest = Some(0);
     // Levels first, so no schema is ever dangling.
     for (resource, object) in levels.chain(schemas) {
-        complete &= registry.create_if_absent(resource, object, MANAGER).await;
+        let created = registry.create_if_absent(resource, object, MANAGER).await;
+        newest = newest.zip(created).map(|(a, b)| a.max(b));
     }
-    complete
+    newest
 }
 
 fn log_problems(problems: &[String]) {

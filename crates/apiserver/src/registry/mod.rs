@@ -355,28 +355,33 @@ impl Registry {
 
     /// Creates a cluster-scoped object the server itself keeps (bootstrap RBAC policy, APF
     /// configuration) when it is absent, as `manager`; one that exists is left as it is.
-    /// Whether it is there now (a failure is logged and worth a retry).
+    /// `Some(revision)` when it is there now: the revision of the create, or 0 if it existed;
+    /// `None` after a failure (logged, and worth a retry).
     pub async fn create_if_absent(
         &self,
         resource: &'static Resource,
         object: Value,
         manager: &str,
-    ) -> bool {
+    ) -> Option<i64> {
         let name = meta::meta_str(&object, "name").to_string();
         let opts = WriteOptions {
             field_manager: manager.to_string(),
             ..WriteOptions::default()
         };
         match self.create(resource, "", object, &opts).await {
-            Ok(_) => {
+            Ok(created) => {
                 tracing::debug!(kind = resource.kind, %name, "created bootstrap object");
-                true
+                Some(
+                    meta::meta_str(&created, "resourceVersion")
+                        .parse()
+                        .unwrap_or(0),
+                )
             }
-            Err(status) if status.code == 409 => true,
+            Err(status) if status.code == 409 => Some(0),
             Err(status) => {
                 tracing::warn!(kind = resource.kind, %name, error = %status.message,
                     "could not create bootstrap object; retrying");
-                false
+                None
             }
         }
     }

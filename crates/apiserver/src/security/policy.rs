@@ -74,7 +74,10 @@ async fn ensure_bootstrap(registry: &Registry) -> bool {
                 .map(|o| (bindings, o)),
         );
     for (resource, object) in objects {
-        complete &= registry.create_if_absent(resource, object, MANAGER).await;
+        complete &= registry
+            .create_if_absent(resource, object, MANAGER)
+            .await
+            .is_some();
     }
     complete
 }
