@@ -236,3 +236,34 @@ pub fn cache_status(error: kubesim_storage::cacher::CacheError) -> Status {
         CacheError::InvalidConfig(message) => Status::internal_error(message),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kubesim_api::selectors::parse_label_selector;
+    use serde_json::json;
+
+    use super::*;
+
+    fn pods() -> &'static Resource {
+        kubesim_api::resources::lookup("", "v1", "pods").expect("pods are served")
+    }
+
+    /// The watch cache keeps objects as JSON: a list or watch without selectors must not
+    /// decode them, one with a selector decodes and judges them.
+    #[test]
+    fn cached_objects_are_decoded_only_for_a_selector() {
+        let pod = json!({"metadata": {"name": "a", "labels": {"app": "web"}}});
+        let everything = ListOptions::everything();
+        let object = SharedObject::compact(pod.clone());
+        assert!(everything.matches_cached(pods(), &object));
+        assert!(!object.is_decoded());
+
+        let mut web = ListOptions::everything();
+        web.label_selector = parse_label_selector("app=web").expect("selector");
+        let object = SharedObject::compact(pod);
+        assert!(web.matches_cached(pods(), &object));
+        assert!(object.is_decoded());
+        web.label_selector = parse_label_selector("app=db").expect("selector");
+        assert!(!web.matches_cached(pods(), &object));
+    }
+}
