@@ -540,17 +540,21 @@ pub fn subresource(resource: &Resource, name: &str) -> Option<Subresource> {
 pub const DEFAULT_PREFIX: &str = "/registry";
 
 /// The resource served at `group`/`version`/`plural`.
+///
+/// The plural is compared first: it tells most resources apart by its length alone, where
+/// the group ("" for most) and version ("v1") would compare every byte of nearly every entry
+/// (this runs several times per request; the comparisons were 2.5% of a create's CPU).
 pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
     RESOURCES
         .iter()
-        .find(|r| r.group == group && r.version == version && r.plural == plural)
+        .find(|r| r.plural == plural && r.group == group && r.version == version)
 }
 
 /// The resource of a kind (for `apiVersion` + `kind` in a request body).
 pub fn by_kind(group: &str, version: &str, kind: &str) -> Option<&'static Resource> {
     RESOURCES
         .iter()
-        .find(|r| r.group == group && r.version == version && r.kind == kind)
+        .find(|r| r.kind == kind && r.group == group && r.version == version)
 }
 
 /// Every (group, version) served, in discovery order, core first.

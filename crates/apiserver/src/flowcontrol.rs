@@ -16,6 +16,7 @@ use kubesim_api::resources::{self, Resource};
 use kubesim_api::{RequestInfo, Status};
 use kubesim_flowcontrol::config::Config;
 use kubesim_flowcontrol::{Classification, Controller, Rejection, WorkEstimate, bootstrap};
+use kubesim_storage::cacher::SharedObject;
 use serde_json::{Value, json};
 
 use crate::registry::{Registry, WriteOptions};
@@ -102,6 +103,9 @@ async fn keep_config(registry: Weak<Registry>, controller: Arc<Controller>) {
     }
     let mut bootstrapped = false;
     let mut seen = (-1, -1);
+    // The objects the configuration was last built from: the caches' revisions move with
+    // every write of any kind (progress notifications), so they only say when to look.
+    let mut built_from: Option<Cached> = None;
     loop {
         let Some(registry) = registry.upgrade() else {
             return;
@@ -122,15 +126,22 @@ async fn keep_config(registry: Weak<Registry>, controller: Arc<Controller>) {
             && (revisions != seen || unready)
             && caught_up(&registry, revisions).await
         {
-            let (schemas, levels) = stored(&registry);
-            let (config, problems) = Config::from_objects(&schemas, &levels);
-            log_problems(&problems);
-            controller.apply(config);
-            // A condition that could not be written is tried again at the next poll.
-            if mark_dangling(&registry, &schemas, &levels).await {
+            let cached = cached(&registry);
+            let unchanged = built_from.as_ref().is_some_and(|b| b.same_as(&cached));
+            if unchanged && !unready {
                 seen = revisions;
-                if bootstrapped {
-                    controller.mark_config_produced();
+            } else {
+                let (schemas, levels) = cached.values();
+                let (config, problems) = Config::from_objects(&schemas, &levels);
+                log_problems(&problems);
+                controller.apply(config);
+                // A condition that could not be written is tried again at the next poll.
+                if mark_dangling(&registry, &schemas, &levels).await {
+                    seen = revisions;
+                    built_from = Some(cached);
+                    if bootstrapped {
+                        controller.mark_config_produced();
+                    }
                 }
             }
         }
@@ -259,22 +270,42 @@ fn revisions(registry: &Registry) -> Option<(i64, i64)> {
     Some((schemas, levels))
 }
 
-/// The stored objects, from the caches.
-fn stored(registry: &Registry) -> (Vec<Value>, Vec<Value>) {
-    let all = |resource: Option<&'static Resource>| -> Vec<Value> {
+/// The FlowSchemas and PriorityLevelConfigurations in the caches, as the cached objects: a
+/// changed object is a new one, so comparing them by pointer tells whether anything changed
+/// without decoding them.
+struct Cached {
+    schemas: Vec<Arc<SharedObject>>,
+    levels: Vec<Arc<SharedObject>>,
+}
+
+impl Cached {
+    fn same_as(&self, other: &Cached) -> bool {
+        let same = |a: &[Arc<SharedObject>], b: &[Arc<SharedObject>]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
+        };
+        same(&self.schemas, &other.schemas) && same(&self.levels, &other.levels)
+    }
+
+    /// The objects decoded.
+    fn values(&self) -> (Vec<Value>, Vec<Value>) {
+        let values = |objects: &[Arc<SharedObject>]| -> Vec<Value> {
+            objects.iter().map(|o| o.value().clone()).collect()
+        };
+        (values(&self.schemas), values(&self.levels))
+    }
+}
+
+fn cached(registry: &Registry) -> Cached {
+    let all = |resource: Option<&'static Resource>| -> Vec<Arc<SharedObject>> {
         resource
             .and_then(|r| registry.cache(r).ok())
-            .map(|cache| {
-                cache
-                    .list("", &|_| true)
-                    .0
-                    .iter()
-                    .map(|o| o.value().clone())
-                    .collect()
-            })
+            .map(|cache| cache.list("", &|_| true).0)
             .unwrap_or_default()
     };
-    (all(flow_schemas()), all(priority_levels()))
+    Cached {
+        schemas: all(flow_schemas()),
+        levels: all(priority_levels()),
+    }
 }
 
 /// Creates each absent bootstrap object (mandatory and suggested; one a user changed or

@@ -107,15 +107,14 @@ impl Registry {
             subresource: "",
             now: &now,
         };
-        managed::record_update(resource, &mut object, None, writer, opts.operation);
         if opts.dry_run {
+            managed::record_update(resource, &mut object, None, writer, opts.operation);
             return Ok(Arc::new(SharedObject::new(object)));
         }
         let key = self.key(resource, namespace, &name);
         // A create's object has no resourceVersion (`prepare_for_create`): it is stored as
         // it is, and shared with the watch cache rather than copied for it.
-        let (bytes, metadata_end) = meta::stored_json(&object);
-        let own = Arc::new(OwnObject::new(object, bytes, metadata_end));
+        let own = Arc::new(stored_create(resource, object, writer, opts.operation));
         let offer = self.offer_own_write(resource, &key, &own);
         let revision = self
             .storage
@@ -131,6 +130,41 @@ impl Registry {
         }
         Ok(created)
     }
+}
+
+/// The stored form of a created `object`, its managedFields recorded by `writer`: the object
+/// serialized without managedFields, and the create's one entry written into the bytes as
+/// metadata's last field ([`managed::created_json`]), where serializing the object with the
+/// entry recorded puts it (kube's ObjectMeta ends with managedFields too). Nothing after this
+/// needs the decoded object, so it is not kept (the watch cache decodes the bytes if a
+/// reader ever needs them).
+fn stored_create(
+    resource: &Resource,
+    mut object: Value,
+    writer: managed::Writer<'_>,
+    operation: managed::Operation,
+) -> OwnObject {
+    let entry = managed::created_json(resource, &object, writer, operation);
+    meta::metadata_mut(&mut object).shift_remove("managedFields");
+    let (mut bytes, metadata_end) = meta::stored_json(&object);
+    let Some(at) = metadata_end.filter(|&at| bytes.get(at) == Some(&b'}')) else {
+        // Only for an object without metadata, which prepare_for_create always sets.
+        managed::record_update(resource, &mut object, None, writer, operation);
+        let (bytes, metadata_end) = meta::stored_json(&object);
+        return OwnObject::new(object, bytes, metadata_end);
+    };
+    let Some(entry) = entry else {
+        return OwnObject::from_json(bytes, at);
+    };
+    let empty = bytes.get(at - 1) == Some(&b'{');
+    let mut field = Vec::with_capacity(entry.len() + 18);
+    if !empty {
+        field.push(b',');
+    }
+    field.extend_from_slice(b"\"managedFields\":");
+    field.extend_from_slice(&entry);
+    bytes.splice(at..at, field.iter().copied());
+    OwnObject::from_json(bytes, at + field.len())
 }
 
 fn create_error(error: StorageError, resource: &Resource, name: &str) -> Status {
@@ -193,4 +227,124 @@ pub fn set_namespace(
     }
     meta::metadata_mut(object).insert("namespace".into(), Value::String(namespace.to_string()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn resource(plural: &str) -> &'static Resource {
+        kubesim_api::resources::lookup("", "v1", plural)
+            .or_else(|| kubesim_api::resources::lookup("apps", "v1", plural))
+            .unwrap()
+    }
+
+    /// What a create stored before [`stored_create`]: managedFields recorded into the object,
+    /// then the object serialized, finished at `revision`.
+    fn recorded_then_serialized(
+        resource: &'static Resource,
+        mut object: Value,
+        writer: managed::Writer<'_>,
+        operation: managed::Operation,
+    ) -> Vec<u8> {
+        managed::record_update(resource, &mut object, None, writer, operation);
+        let (bytes, end) = meta::stored_json(&object);
+        OwnObject::new(object, bytes, end)
+            .finish(42)
+            .json()
+            .to_vec()
+    }
+
+    #[test]
+    fn a_creates_stored_bytes_are_the_recorded_object_serialized() {
+        let now = "2026-11-30T14:00:00Z";
+        let mut pod = kubesim_api::workload::bench_pod("ns", "web", "run");
+        defaults::apply_defaults(resource("pods"), &mut pod);
+        let objects = [
+            ("pods", pod),
+            (
+                "configmaps",
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "c", "namespace": "ns", "labels": {"a\"b": "x"}},
+                "data": {"k": "v"}}),
+            ),
+            // Owns nothing: no managedFields at all.
+            (
+                "configmaps",
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "empty", "namespace": "ns"}}),
+            ),
+            (
+                "deployments",
+                json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "d", "namespace": "ns"},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "x"}},
+                    "template": {"metadata": {"labels": {"app": "x"}},
+                        "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+            ),
+        ];
+        for (plural, mut object) in objects {
+            let resource = resource(plural);
+            meta::prepare_for_create(resource, &mut object, "uid-1".into(), now);
+            for (manager, subresource, operation) in [
+                ("kubectl-create", "", managed::Operation::Update),
+                ("who \"quoted\"", "", managed::Operation::Apply),
+                ("kubectl", "status", managed::Operation::Update),
+            ] {
+                let writer = managed::Writer {
+                    manager,
+                    api_version: "v1",
+                    subresource,
+                    now,
+                };
+                let expected =
+                    recorded_then_serialized(resource, object.clone(), writer, operation);
+                let stored = stored_create(resource, object.clone(), writer, operation);
+                assert_eq!(
+                    String::from_utf8(stored.finish(42).json().to_vec()).unwrap(),
+                    String::from_utf8(expected).unwrap(),
+                    "{plural} by {manager}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_clients_managed_fields_are_replaced_by_the_creates_own_last_in_metadata() {
+        let pods = resource("pods");
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "ns",
+                "managedFields": [{"manager": "someone-else"}], "labels": {"a": "b"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        meta::prepare_for_create(pods, &mut pod, "uid-1".into(), "2026-11-30T14:00:00Z");
+        let writer = managed::Writer {
+            manager: "me",
+            api_version: "v1",
+            subresource: "",
+            now: "2026-11-30T14:00:00Z",
+        };
+        let stored = stored_create(pods, pod.clone(), writer, managed::Operation::Update);
+        let stored: Value = serde_json::from_slice(stored.finish(3).json()).unwrap();
+        let keys: Vec<&str> = stored["metadata"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys[keys.len() - 2..], ["managedFields", "resourceVersion"]);
+        let mut recorded = pod;
+        managed::record_update(
+            pods,
+            &mut recorded,
+            None,
+            writer,
+            managed::Operation::Update,
+        );
+        assert_eq!(
+            stored["metadata"]["managedFields"],
+            recorded["metadata"]["managedFields"]
+        );
+        assert_eq!(stored["metadata"]["managedFields"][0]["manager"], "me");
+    }
 }

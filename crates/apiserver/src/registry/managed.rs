@@ -204,6 +204,42 @@ fn record_create(
     );
 }
 
+/// A create's managedFields as JSON (`[{"manager":..,"fieldsV1":{..}}]`), for the stored
+/// bytes: what [`record_update`] with no old object puts into the object, serialized, but
+/// written straight from the object ([`fieldset::write_fields_v1`]). `None` when the
+/// writer owns nothing (then the object has no managedFields).
+pub fn created_json(
+    resource: &Resource,
+    object: &Value,
+    writer: Writer<'_>,
+    operation: Operation,
+) -> Option<Vec<u8>> {
+    let status_only = writer.subresource == "status";
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(b"[{");
+    let text = |name: &str, value: &str, out: &mut Vec<u8>| {
+        out.extend_from_slice(name.as_bytes());
+        // Invariant: a string always serializes into a Vec.
+        serde_json::to_writer(&mut *out, value).expect("a string serializes");
+        out.push(b',');
+    };
+    text("\"manager\":", writer.manager, &mut out);
+    text("\"operation\":", operation.as_str(), &mut out);
+    text("\"apiVersion\":", writer.api_version, &mut out);
+    text("\"time\":", writer.now, &mut out);
+    out.extend_from_slice(b"\"fieldsType\":\"FieldsV1\",\"fieldsV1\":");
+    if !fieldset::write_fields_v1(resource, object, status_only, &mut out) {
+        return None;
+    }
+    if !writer.subresource.is_empty() {
+        out.push(b',');
+        out.extend_from_slice(b"\"subresource\":");
+        serde_json::to_writer(&mut out, writer.subresource).expect("a string serializes");
+    }
+    out.extend_from_slice(b"}]");
+    Some(out)
+}
+
 /// Whether a write changed the field at `path`. A `.` path (a map, a list item) is the
 /// container's existence, which a change inside it does not change.
 fn changed_at(new: &Value, old: &Value, path: &[String]) -> bool {
