@@ -9,6 +9,9 @@ use serde_json::{Map, Value, json};
 use super::cpu::PerRequest;
 use crate::bench::report::{Outcome, Summary};
 
+/// The row-name column's width when every name fits (the usual rows: `api-create`, `store-put`).
+const NAME_WIDTH: usize = 15;
+
 /// Issue 4's targets.
 pub const TARGET_CREATE_RATIO: f64 = 0.60;
 pub const TARGET_LIST_CACHE_MS: f64 = 200.0;
@@ -67,9 +70,15 @@ pub fn table(report: &Report) -> String {
         report.user,
         report.total
     );
+    // As wide as the longest row name (`store-txn-stored` is wider than the usual 15).
+    let name = report
+        .rows
+        .iter()
+        .map(|row| row.name.len())
+        .fold(NAME_WIDTH, usize::max);
     let _ = writeln!(
         out,
-        "{:<15} {:>8} {:>6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}",
+        "{:<name$} {:>8} {:>6} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}",
         "row",
         "ok",
         "failed",
@@ -87,7 +96,7 @@ pub fn table(report: &Report) -> String {
         let s = Summary::of(&row.outcome);
         let _ = writeln!(
             out,
-            "{:<15} {:>8} {:>6} {:>9.3} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>10} {:>10}",
+            "{:<name$} {:>8} {:>6} {:>9.3} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>10} {:>10}",
             row.name,
             s.requests_ok,
             s.requests_failed,
@@ -320,6 +329,28 @@ mod tests {
         assert_eq!(lines[5], "a note");
         assert!(lines[6].starts_with("server us, bench us: CPU time per request"));
         assert_eq!(lines.len(), 7);
+    }
+
+    #[test]
+    fn a_long_row_name_widens_the_first_column_for_every_line() {
+        let mut report = report();
+        report.rows.push(Row::new(
+            "store-txn-stored",
+            outcome(&[1, 1, 1, 1], 500),
+            PerRequest::default(),
+        ));
+        let text = table(&report);
+        let lines: Vec<&str> = text.lines().skip(1).take(4).collect();
+        // Where the header's `ok` ends, every row's count of 4 ends too.
+        let ok_end = lines[0].find(" ok ").expect("an ok column") + 3;
+        assert_eq!(ok_end, "store-txn-stored".len() + 9, "{text}");
+        for row in &lines[1..] {
+            assert_eq!(&row[ok_end - 2..=ok_end], " 4 ", "{text}");
+        }
+        assert!(
+            lines[3].starts_with("store-txn-stored        4      0"),
+            "{text}"
+        );
     }
 
     #[test]
