@@ -240,181 +240,23 @@ fn walk(
 }
 
 /// `to_fields_v1(&fields_of(..))` in one walk: the nested `fieldsV1` JSON of every leaf
-/// path of `object`, built without the set of paths in between. What a create records
-/// (every field is its manager's); a third of a dry-run create's CPU went to making and
-/// comparing path vectors before (docs/benchmarks.md, run 13).
-///
-/// Every level is built in its final (sorted) order, each map sized once: no tree to sort
-/// afterwards, no map grown or merged into but for list items with one key (managedFields
-/// were 130k instructions of a pod create, most of it allocating, hashing and moving keys;
-/// run 17).
+/// path of `object`, without the set of paths in between (a third of a dry-run create's CPU
+/// went to making and comparing path vectors; docs/benchmarks.md, run 13). Written as JSON
+/// ([`write_fields_v1`]) and read back: a create stores the JSON itself, and this tree is
+/// only for a dry run's answer.
 pub fn fields_v1_of(resource: &Resource, object: &Value, status_only: bool) -> Value {
-    let mut top: Vec<_> = owned_top_level(resource, object, status_only).collect();
-    top.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let mut builder = Builder {
-        // Enough for a pod's deepest chain of objects: grown rarely, if ever.
-        fields: Vec::with_capacity(64),
-    };
-    let mut root = Map::with_capacity(top.len());
-    for (key, value, field, ty) in top {
-        let node = if key == "metadata" {
-            value
-                .as_object()
-                .and_then(|map| builder.object(map, field.fields, ty, false, &UNOWNED_META, 1))
-        } else {
-            builder.node(value, field.strategy, field.fields, ty, false, 1)
-        };
-        if let Some(node) = node {
-            root.insert(field_step(key), Value::Object(node));
-        }
-    }
-    Value::Object(root)
+    let mut out = Vec::with_capacity(1024);
+    write_fields_v1(resource, object, status_only, &mut out);
+    // Invariant: the writer writes one JSON object.
+    serde_json::from_slice(&out).unwrap_or_else(|_| Value::Object(Map::new()))
 }
 
-/// What one [`fields_v1_of`] reuses while it walks: the fields of the objects being walked,
-/// sorted in place (one buffer for the whole object, not a vector per level).
-struct Builder<'a> {
-    fields: Vec<(&'a str, &'a Value)>,
-}
-
-impl<'a> Builder<'a> {
-    /// [`walk`]'s rules: the node of `value`, `None` when it owns nothing (an empty keyed or
-    /// set list, a struct whose fields own nothing). With `dot` (a keyed list's item), the
-    /// node has `.` whatever it holds.
-    fn node(
-        &mut self,
-        value: &'a Value,
-        strategy: Strategy,
-        fields: Fields,
-        ty: Option<Type>,
-        dot: bool,
-        depth: usize,
-    ) -> Option<Map<String, Value>> {
-        if depth >= MAX_DEPTH {
-            return Some(if dot { dot_only() } else { Map::new() });
-        }
-        match (value, strategy) {
-            (Value::Object(map), _) if !map.is_empty() => {
-                self.object(map, fields, ty, dot, &[], depth)
-            }
-            (Value::Array(items), Strategy::MergeByKey(key)) => {
-                self.keyed(items, key, fields, ty, depth)
-            }
-            (Value::Array(items), Strategy::MergeScalars) => scalar_set(items),
-            _ => Some(if dot { dot_only() } else { Map::new() }),
-        }
-    }
-
-    /// An object's node: `.` first when it is a map (`labels`, `data`: the map itself is a
-    /// member, as structured-merge-diff records it) or a list item, then `f:<key>` for each
-    /// field not in `skip` that owns something, in key order.
-    fn object(
-        &mut self,
-        map: &'a Map<String, Value>,
-        fields: Fields,
-        ty: Option<Type>,
-        dot: bool,
-        skip: &[&str],
-        depth: usize,
-    ) -> Option<Map<String, Value>> {
-        let dot = dot || matches!(ty, Some(Type::Map(_)));
-        let start = self.fields.len();
-        self.fields.extend(
-            map.iter()
-                .map(|(key, value)| (key.as_str(), value))
-                .filter(|(key, _)| !skip.contains(key)),
-        );
-        // JSON object keys are unique, so an unstable sort is the order; `f:` prefixes all.
-        self.fields[start..].sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let mut node = Map::with_capacity(self.fields.len() - start + usize::from(dot));
-        if dot {
-            node.insert(".".to_string(), Value::Object(Map::new()));
-        }
-        for index in start..self.fields.len() {
-            let (key, child) = self.fields[index];
-            let built = if is_compound(child) {
-                let field = meta::lookup(fields, key);
-                let child_ty = child_type(ty, key);
-                self.node(
-                    child,
-                    field.strategy,
-                    field.fields,
-                    child_ty,
-                    false,
-                    depth + 1,
-                )
-            } else {
-                // A scalar or `{}` is a leaf whatever its type: no lookups.
-                Some(Map::new())
-            };
-            if let Some(built) = built {
-                node.insert(field_step(key), Value::Object(built));
-            }
-        }
-        self.fields.truncate(start);
-        (!node.is_empty()).then_some(node)
-    }
-
-    /// A keyed list's node: `k:{"<key>":<id>}` per item, in step order, items with one key
-    /// merged. An item without its key cannot be tracked alone: the list is owned (with the
-    /// items before it, as [`walk`] leaves them in the set).
-    fn keyed(
-        &mut self,
-        items: &'a [Value],
-        key: &str,
-        fields: Fields,
-        ty: Option<Type>,
-        depth: usize,
-    ) -> Option<Map<String, Value>> {
-        let mut steps: Vec<(String, &'a Value)> = Vec::with_capacity(items.len());
-        let mut whole = false;
-        for item in items {
-            let Some(id) = merge_key_of(item, key) else {
-                whole = true;
-                break;
-            };
-            steps.push((keyed_step(key, id), item));
-        }
-        if steps.is_empty() {
-            return whole.then(Map::new);
-        }
-        steps.sort_by(|a, b| a.0.cmp(&b.0));
-        let item_ty = item_type(ty);
-        let mut node = Map::with_capacity(steps.len());
-        let mut rest = steps.into_iter().peekable();
-        while let Some((step, item)) = rest.next() {
-            let mut child = self.item(item, fields, item_ty, depth);
-            let mut merged = false;
-            while let Some((_, same)) = rest.next_if(|(next, _)| *next == step) {
-                let other = self.item(same, fields, item_ty, depth);
-                merge_nodes(&mut child, other);
-                merged = true;
-            }
-            if merged {
-                sort_tree(&mut child);
-            }
-            node.insert(step, Value::Object(child));
-        }
-        Some(node)
-    }
-
-    /// One keyed item's node: `.` and its fields.
-    fn item(
-        &mut self,
-        item: &'a Value,
-        fields: Fields,
-        ty: Option<Type>,
-        depth: usize,
-    ) -> Map<String, Value> {
-        self.node(item, Strategy::Atomic, fields, ty, true, depth + 1)
-            .unwrap_or_else(dot_only)
-    }
-}
-
-/// [`fields_v1_of`]'s JSON, written straight into `out` (a create's managedFields go into
-/// the stored bytes this way, with no tree of maps to build, serialize and free: that tree
-/// was a fifth of a pod create's allocations). Byte for byte what serializing
-/// [`fields_v1_of`] gives (tested); whether it owns anything (`false`: `{}` was written).
+/// The `fieldsV1` JSON of every leaf path of `object`, written straight into `out`: byte for
+/// byte what serializing `to_fields_v1(&fields_of(..))` gives (tested), in one walk. A
+/// create's managedFields go into the stored bytes this way, with no tree of maps to build,
+/// serialize and free (that tree was a fifth of a pod create's allocations; run 20). Every
+/// level is written in its final (sorted) order. Whether it owns anything (`false`: `{}`
+/// was written).
 pub fn write_fields_v1(
     resource: &Resource,
     object: &Value,
@@ -449,11 +291,13 @@ pub fn write_fields_v1(
     any
 }
 
-/// [`Builder`]'s walk, writing each node's JSON as it goes. A node that turns out to own
-/// nothing is cut off again (`truncate` to where its key began), which is how the tree
-/// version leaves it out.
+/// [`walk`]'s rules, writing each node's JSON as it goes. A node that turns out to own
+/// nothing (an empty keyed or set list, a struct whose fields own nothing) is cut off
+/// again (`truncate` to where its key began), as the set of paths would not have it.
 struct JsonWriter<'a, 'o> {
     out: &'o mut Vec<u8>,
+    /// The fields of the objects being walked, sorted in place: one buffer for the whole
+    /// object, not a vector per level.
     fields: Vec<(&'a str, &'a Value)>,
 }
 
@@ -477,7 +321,8 @@ impl<'a> JsonWriter<'a, '_> {
         self.out.push(b':');
     }
 
-    /// [`Builder::node`]: whether a node was written.
+    /// The node of `value`: whether one was written. With `dot` (a keyed list's item), the
+    /// node has `.` whatever it holds.
     fn node(
         &mut self,
         value: &'a Value,
@@ -512,7 +357,9 @@ impl<'a> JsonWriter<'a, '_> {
             .extend_from_slice(if dot { b"{\".\":{}}" } else { b"{}" });
     }
 
-    /// [`Builder::object`]: whether a node was written (it owns something).
+    /// An object's node: `.` first when it is a map (`labels`, `data`: the map itself is a
+    /// member, as structured-merge-diff records it) or a list item, then `f:<key>` for each
+    /// field not in `skip` that owns something, in key order. Whether it owns anything.
     fn object(
         &mut self,
         map: &'a Map<String, Value>,
@@ -570,8 +417,10 @@ impl<'a> JsonWriter<'a, '_> {
         any
     }
 
-    /// [`Builder::keyed`]. Items that share a key (invalid, but stored objects may hold
-    /// them) are merged as the tree version merges them, by building that one node as a tree.
+    /// A keyed list's node: `k:{"<key>":<id>}` per item, in step order. An item without its
+    /// key cannot be tracked alone: the list is owned (with the items before it, as [`walk`]
+    /// leaves them in the set). Items that share a key (invalid, but stored objects may hold
+    /// them) make one node, their nodes merged as a tree and sorted.
     fn keyed(
         &mut self,
         items: &'a [Value],
@@ -608,28 +457,47 @@ impl<'a> JsonWriter<'a, '_> {
             push_escaped(self.out, step);
             self.out.push(b':');
             if rest.peek().is_some_and(|(next, _)| next == step) {
-                let mut builder = Builder { fields: Vec::new() };
-                let mut child = builder.item(item, fields, item_ty, depth);
+                let mut child = self.item_map(item, fields, item_ty, depth);
                 while let Some((_, same)) = rest.next_if(|(next, _)| next == step) {
-                    let other = builder.item(same, fields, item_ty, depth);
+                    let other = self.item_map(same, fields, item_ty, depth);
                     merge_nodes(&mut child, other);
                 }
                 sort_tree(&mut child);
                 // Invariant: a map of JSON values always serializes into a Vec.
                 serde_json::to_writer(&mut *self.out, &child).expect("JSON serializes");
             } else {
-                let mark = self.out.len();
-                if !self.node(item, Strategy::Atomic, fields, item_ty, true, depth + 1) {
-                    self.out.truncate(mark);
-                    self.leaf(true);
-                }
+                self.item(item, fields, item_ty, depth);
             }
         }
         self.out.push(b'}');
         true
     }
 
-    /// [`scalar_set`]: whether the set has items.
+    /// One keyed item's node: `.` and its fields.
+    fn item(&mut self, item: &'a Value, fields: Fields, ty: Option<Type>, depth: usize) {
+        let mark = self.out.len();
+        if !self.node(item, Strategy::Atomic, fields, ty, true, depth + 1) {
+            self.out.truncate(mark);
+            self.leaf(true);
+        }
+    }
+
+    /// [`Self::item`]'s node as a map, to merge with another item's of the same key.
+    fn item_map(
+        &mut self,
+        item: &'a Value,
+        fields: Fields,
+        ty: Option<Type>,
+        depth: usize,
+    ) -> Map<String, Value> {
+        let start = self.out.len();
+        self.item(item, fields, ty, depth);
+        let written = self.out.split_off(start);
+        // Invariant: `item` writes one JSON object.
+        serde_json::from_slice(&written).unwrap_or_default()
+    }
+
+    /// A set list's node: `v:<item>` per distinct item, in order. Whether it has items.
     fn scalar_set(&mut self, items: &[Value]) -> bool {
         let mut steps: Vec<String> = items.iter().map(value_step).collect();
         steps.sort_unstable();
@@ -667,18 +535,6 @@ fn push_escaped(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-/// A set list's node: `v:<item>` per distinct item, in order; `None` when empty.
-fn scalar_set(items: &[Value]) -> Option<Map<String, Value>> {
-    let mut steps: Vec<String> = items.iter().map(value_step).collect();
-    steps.sort_unstable();
-    steps.dedup();
-    let mut node = Map::with_capacity(steps.len());
-    for step in steps {
-        node.insert(step, Value::Object(Map::new()));
-    }
-    (!node.is_empty()).then_some(node)
-}
-
 /// The value of a keyed list item's merge key. Found by a scan rather than `get`: items have
 /// few fields, and the key's SipHash cost more than comparing their names.
 fn merge_key_of<'v>(item: &'v Value, key: &str) -> Option<&'v Value> {
@@ -696,13 +552,6 @@ fn is_compound(value: &Value) -> bool {
         Value::Object(map) => !map.is_empty(),
         _ => false,
     }
-}
-
-/// `{".": {}}`.
-fn dot_only() -> Map<String, Value> {
-    let mut node = Map::with_capacity(1);
-    node.insert(".".to_string(), Value::Object(Map::new()));
-    node
 }
 
 /// Puts `child` under `step`, merging with what is there (two list items with one key).
@@ -916,37 +765,22 @@ mod tests {
         );
     }
 
-    /// [`fields_v1_of`] against the set made nested, serialized (so in the same key order
-    /// too), for every object and both halves of it; and [`write_fields_v1`] against both.
+    /// [`write_fields_v1`] (and [`fields_v1_of`], its tree) against the set of paths made
+    /// nested and serialized (so in the same key order too), for every object and both
+    /// halves of it; what `out` held before stays, and whether it owns anything is told.
     fn assert_same_as_the_set(object: &Value) {
         for status_only in [false, true] {
-            let set = fields_of(pods(), object, status_only);
-            let tree = serde_json::to_string(&fields_v1_of(pods(), object, status_only)).unwrap();
+            let nested = to_fields_v1(&fields_of(pods(), object, status_only));
+            let mut out = b"before".to_vec();
+            let owns = write_fields_v1(pods(), object, status_only, &mut out);
             assert_eq!(
-                tree,
-                serde_json::to_string(&to_fields_v1(&set)).unwrap(),
-                "{object}"
+                String::from_utf8(out).unwrap(),
+                format!("before{}", serde_json::to_string(&nested).unwrap()),
+                "{object} (status only: {status_only})"
             );
-            assert_written_as_the_tree(object, status_only);
+            assert_eq!(owns, nested.as_object().is_some_and(|m| !m.is_empty()));
+            assert_eq!(fields_v1_of(pods(), object, status_only), nested);
         }
-    }
-
-    /// [`write_fields_v1`] writes the bytes serializing [`fields_v1_of`] makes, after what
-    /// `out` already held, and says whether they own anything.
-    fn assert_written_as_the_tree(object: &Value, status_only: bool) {
-        let tree = fields_v1_of(pods(), object, status_only);
-        let mut out = b"before".to_vec();
-        let owns = write_fields_v1(pods(), object, status_only, &mut out);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            format!("before{}", serde_json::to_string(&tree).unwrap()),
-            "{object} (status only: {status_only})"
-        );
-        assert_eq!(
-            owns,
-            tree.as_object().is_some_and(|m| !m.is_empty()),
-            "{object}"
-        );
     }
 
     #[test]
