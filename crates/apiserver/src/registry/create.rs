@@ -146,7 +146,7 @@ fn stored_create(
 ) -> OwnObject {
     let entry = managed::created_json(resource, &object, writer, operation);
     meta::metadata_mut(&mut object).shift_remove("managedFields");
-    let (mut bytes, metadata_end) = meta::stored_json(&object);
+    let (bytes, metadata_end) = meta::stored_json(&object);
     let Some(at) = metadata_end.filter(|&at| bytes.get(at) == Some(&b'}')) else {
         // Only for an object without metadata, which prepare_for_create always sets.
         managed::record_update(resource, &mut object, None, writer, operation);
@@ -157,14 +157,16 @@ fn stored_create(
         return OwnObject::from_json(bytes, at);
     };
     let empty = bytes.get(at - 1) == Some(&b'{');
-    let mut field = Vec::with_capacity(entry.len() + 18);
+    let mut stored = Vec::with_capacity(bytes.len() + entry.len() + 18);
+    stored.extend_from_slice(&bytes[..at]);
     if !empty {
-        field.push(b',');
+        stored.push(b',');
     }
-    field.extend_from_slice(b"\"managedFields\":");
-    field.extend_from_slice(&entry);
-    bytes.splice(at..at, field.iter().copied());
-    OwnObject::from_json(bytes, at + field.len())
+    stored.extend_from_slice(b"\"managedFields\":");
+    stored.extend_from_slice(&entry);
+    let metadata_end = stored.len();
+    stored.extend_from_slice(&bytes[at..]);
+    OwnObject::from_json(stored, metadata_end)
 }
 
 fn create_error(error: StorageError, resource: &Resource, name: &str) -> Status {
