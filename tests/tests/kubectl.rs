@@ -652,6 +652,17 @@ data:
 ";
 
 /// Server-side apply, first and second version (the data and a label change).
+const SERVER_APPLIED_POD: &str = "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ssa-pod
+spec:
+  containers:
+  - name: web
+    image: registry.k8s.io/pause:3.9
+";
+
 const SERVER_APPLIED_V1: &str = "\
 apiVersion: v1
 kind: ConfigMap
@@ -1048,6 +1059,7 @@ async fn apply_and_the_three_patch_types() -> anyhow::Result<()> {
             write(&server, "server-applied-v2.yaml", SERVER_APPLIED_V2)?,
         ];
         let two_containers = write(&server, "two-containers.yaml", TWO_CONTAINERS)?;
+        let applied_pod = write(&server, "server-applied-pod.yaml", SERVER_APPLIED_POD)?;
         let mut failures = Failures::default();
         for path in &paths {
             let ctl = Kubectl::new(&server, path, "apply");
@@ -1057,6 +1069,10 @@ async fn apply_and_the_three_patch_types() -> anyhow::Result<()> {
             let server_side = server_side_apply(&ctl, &server_applied);
             failures
                 .step(&ctl, "apply --server-side", server_side)
+                .await;
+            let pod_again = server_side_apply_of_a_pod_again(&ctl, &applied_pod);
+            failures
+                .step(&ctl, "apply --server-side of a pod, twice", pod_again)
                 .await;
             failures
                 .step(
@@ -1185,6 +1201,45 @@ async fn server_side_apply(ctl: &Kubectl<'_>, files: &[String; 2]) -> anyhow::Re
     .await?;
     let x = ctl.field(&["configmap", "ssa-cfg"], "{.data.x}").await?;
     ensure!(x == "2", "{who}: after --force-conflicts data.x is {x:?}");
+    Ok(())
+}
+
+/// Applying the same pod server-side twice succeeds: the apply owns its configuration, not
+/// what admission added on create (the ServiceAccount token's volume and mount), which the
+/// second apply would otherwise remove, a change pod updates may not make (it was a 422).
+async fn server_side_apply_of_a_pod_again(ctl: &Kubectl<'_>, file: &str) -> anyhow::Result<()> {
+    let who = ctl.name();
+    let applied = "pod/ssa-pod serverside-applied\n";
+    ctl.expect(&["apply", "--server-side", "-f", file], applied)
+        .await?;
+    ctl.expect(&["apply", "--server-side", "-f", file], applied)
+        .await?;
+    let object = ctl
+        .json(&[
+            "get",
+            "pod",
+            "ssa-pod",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ])
+        .await?;
+    let volumes = object.pointer("/spec/volumes").cloned().unwrap_or_default();
+    ensure!(
+        volumes.to_string().contains("kube-api-access-"),
+        "{who}: the token volume stays: {volumes}"
+    );
+    let entry = managed_entry(&object, "kubectl")
+        .with_context(|| format!("{who}: no manager kubectl: {object:#}"))?;
+    expect_fields(
+        &format!("{who}: the pod apply's managedFields"),
+        entry,
+        &[(
+            "/fieldsV1/f:spec",
+            json!({"f:containers": {"k:{\"name\":\"web\"}":
+                {".": {}, "f:image": {}, "f:name": {}}}}),
+        )],
+    )?;
     Ok(())
 }
 

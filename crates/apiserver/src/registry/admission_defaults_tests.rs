@@ -165,3 +165,77 @@ fn a_patching_webhook_or_a_limit_range_asks_for_a_second_pass() {
     record.note_resources_defaulted();
     assert!(record.resources_defaulted());
 }
+
+/// kube's FieldManager records a create before mutating admission: the writer owns what it
+/// sent, defaulted, and not what admission added (ServiceAccount's token volume and mount,
+/// the service account's name). An apply owns exactly its configuration. So a server-side
+/// apply of the same pod again does not try to remove what admission added (which pod
+/// updates may not change: it failed with 422 when the apply owned them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creates_managed_fields_leave_out_what_admission_added() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (_store, registry) = registry_with_admission(dir.path()).await;
+    let opts = WriteOptions {
+        field_manager: "kubectl-run".into(),
+        ..WriteOptions::default()
+    };
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": NAMESPACE}});
+    registry
+        .create(resource("namespaces"), "", namespace, &opts)
+        .await
+        .expect("the namespace");
+    let account = registry
+        .get(resource("serviceaccounts"), NAMESPACE, "default")
+        .await
+        .expect("the default ServiceAccount");
+    wait_cached(&registry, "serviceaccounts", &account).await;
+
+    let created = registry
+        .create(resource("pods"), NAMESPACE, pod("run"), &opts)
+        .await
+        .expect("the pod")
+        .value()
+        .clone();
+    assert!(
+        created["spec"]["volumes"].is_array(),
+        "admission mounted the token"
+    );
+    let fields = &created["metadata"]["managedFields"][0]["fieldsV1"];
+    let container = &fields["f:spec"]["f:containers"]["k:{\"name\":\"c\"}"];
+    assert_eq!(container["f:image"], json!({}), "{fields}");
+    assert_eq!(
+        container["f:terminationMessagePath"],
+        json!({}),
+        "defaults: {fields}"
+    );
+    assert!(container.get("f:volumeMounts").is_none(), "{fields}");
+    for added in ["f:volumes", "f:serviceAccountName", "f:serviceAccount"] {
+        assert!(fields["f:spec"].get(added).is_none(), "{added}: {fields}");
+    }
+    assert_eq!(
+        fields["f:spec"]["f:restartPolicy"],
+        json!({}),
+        "defaults: {fields}"
+    );
+
+    let apply = WriteOptions {
+        field_manager: "kubectl".into(),
+        operation: managed::Operation::Apply,
+        ..WriteOptions::default()
+    };
+    let applied = registry
+        .create(resource("pods"), NAMESPACE, pod("applied"), &apply)
+        .await
+        .expect("the applied pod")
+        .value()
+        .clone();
+    let entry = &applied["metadata"]["managedFields"][0];
+    assert_eq!(entry["operation"], "Apply");
+    assert_eq!(
+        entry["fieldsV1"],
+        json!({"f:spec": {"f:containers": {"k:{\"name\":\"c\"}":
+            {".": {}, "f:image": {}, "f:name": {}}}}}),
+        "exactly the configuration"
+    );
+}

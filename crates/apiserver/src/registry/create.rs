@@ -40,7 +40,7 @@ impl Registry {
             ));
         }
         schema::prune(resource, &mut object);
-        defaults::apply_defaults(resource, &mut object);
+        let managed_fields = self.created_managed_fields(resource, &mut object, opts);
         // Mutating admission sees the object before the server's metadata and before a
         // generated name, as in kube (the name is chosen in BeforeCreate, after admission).
         let name = meta::meta_str(&object, "name").to_string();
@@ -57,15 +57,21 @@ impl Registry {
         }
         let generate_prefix = meta::meta_str(&object, "generateName").to_string();
         let generate = meta::meta_str(&object, "name").is_empty() && !generate_prefix.is_empty();
+        let managed_fields = managed_fields.as_deref();
         if !generate {
-            return self.create_once(resource, namespace, object, opts).await;
+            return self
+                .create_once(resource, namespace, object, managed_fields, opts)
+                .await;
         }
         let mut last_error = None;
         for _ in 0..GENERATE_NAME_ATTEMPTS {
             let mut candidate = object.clone();
             let name = self.generate_name(&generate_prefix);
             meta::metadata_mut(&mut candidate).insert("name".into(), Value::String(name));
-            match self.create_once(resource, namespace, candidate, opts).await {
+            match self
+                .create_once(resource, namespace, candidate, managed_fields, opts)
+                .await
+            {
                 Err(status) if status.reason == "AlreadyExists" => last_error = Some(status),
                 other => return other,
             }
@@ -73,11 +79,39 @@ impl Registry {
         Err(last_error.unwrap_or_else(|| Status::internal_error("no create was attempted")))
     }
 
+    /// Defaults `object` and returns its managedFields as JSON ([`managed::created_json`]),
+    /// recorded as kube's FieldManager records a create: before mutating admission, so what
+    /// admission adds (ServiceAccount's token volume and mounts, LimitRanger's resources, a
+    /// webhook's patch) and what the server allocates belong to no manager, and applying
+    /// the same manifest server-side again leaves them alone. An apply owns exactly its
+    /// configuration; any other writer owns what it sent, defaulted.
+    fn created_managed_fields(
+        &self,
+        resource: &'static Resource,
+        object: &mut Value,
+        opts: &WriteOptions,
+    ) -> Option<Vec<u8>> {
+        let now = self.now();
+        let api_version = resource.api_version();
+        let writer = managed::Writer {
+            manager: &opts.field_manager,
+            api_version: &api_version,
+            subresource: "",
+            now: &now,
+        };
+        let record =
+            |object: &Value| managed::created_json(resource, object, writer, opts.operation);
+        let applied = (opts.operation == managed::Operation::Apply).then(|| record(object));
+        defaults::apply_defaults(resource, object);
+        applied.unwrap_or_else(|| record(object))
+    }
+
     async fn create_once(
         &self,
         resource: &'static Resource,
         namespace: &str,
         mut object: Value,
+        managed_fields: Option<&[u8]>,
         opts: &WriteOptions,
     ) -> Result<Arc<SharedObject>, Status> {
         let name = meta::meta_str(&object, "name").to_string();
@@ -100,21 +134,14 @@ impl Registry {
         );
         self.validate_admission(write, Some(&object)).await?;
         self.guard(resource, &object, None, opts).await?;
-        let now = self.now();
-        let writer = managed::Writer {
-            manager: &opts.field_manager,
-            api_version: &resource.api_version(),
-            subresource: "",
-            now: &now,
-        };
         if opts.dry_run {
-            managed::record_update(resource, &mut object, None, writer, opts.operation);
+            managed::set_created(&mut object, managed_fields);
             return Ok(Arc::new(SharedObject::new(object)));
         }
         let key = self.key(resource, namespace, &name);
         // A create's object has no resourceVersion (`prepare_for_create`): it is stored as
         // it is, and shared with the watch cache rather than copied for it.
-        let own = Arc::new(stored_create(resource, object, writer, opts.operation));
+        let own = Arc::new(stored_create(object, managed_fields));
         let offer = self.offer_own_write(resource, &key, &own);
         let revision = self
             .storage
@@ -132,25 +159,18 @@ impl Registry {
     }
 }
 
-/// The stored form of a created `object`, its managedFields recorded by `writer`: the object
-/// serialized without managedFields, and the create's one entry written into the bytes as
-/// metadata's last field ([`managed::created_json`]), where serializing the object with the
-/// entry recorded puts it (kube's ObjectMeta ends with managedFields too). Nothing after this
-/// needs the decoded object, so it is not kept (the watch cache decodes the bytes if a
+/// The stored form of a created `object` with its managedFields (`entry`, from
+/// [`managed::created_json`]): the object serialized without managedFields, the entry
+/// written into the bytes as metadata's last field, where serializing the object with the
+/// entry recorded puts it (kube's ObjectMeta ends with managedFields too). Nothing after
+/// this needs the decoded object, so it is not kept (the watch cache decodes the bytes if a
 /// reader ever needs them).
-fn stored_create(
-    resource: &Resource,
-    mut object: Value,
-    writer: managed::Writer<'_>,
-    operation: managed::Operation,
-) -> OwnObject {
-    let entry = managed::created_json(resource, &object, writer, operation);
+fn stored_create(mut object: Value, entry: Option<&[u8]>) -> OwnObject {
     meta::metadata_mut(&mut object).shift_remove("managedFields");
     let (bytes, metadata_end) = meta::stored_json(&object);
     let Some(at) = metadata_end.filter(|&at| bytes.get(at) == Some(&b'}')) else {
-        // Only for an object without metadata, which prepare_for_create always sets.
-        managed::record_update(resource, &mut object, None, writer, operation);
-        let (bytes, metadata_end) = meta::stored_json(&object);
+        // Only for an object that is not a JSON object: prepare_for_create gives every
+        // object metadata.
         return OwnObject::new(object, bytes, metadata_end);
     };
     let Some(entry) = entry else {
@@ -163,7 +183,7 @@ fn stored_create(
         stored.push(b',');
     }
     stored.extend_from_slice(b"\"managedFields\":");
-    stored.extend_from_slice(&entry);
+    stored.extend_from_slice(entry);
     let metadata_end = stored.len();
     stored.extend_from_slice(&bytes[at..]);
     OwnObject::from_json(stored, metadata_end)
@@ -302,7 +322,8 @@ mod tests {
                 };
                 let expected =
                     recorded_then_serialized(resource, object.clone(), writer, operation);
-                let stored = stored_create(resource, object.clone(), writer, operation);
+                let entry = managed::created_json(resource, &object, writer, operation);
+                let stored = stored_create(object.clone(), entry.as_deref());
                 assert_eq!(
                     String::from_utf8(stored.finish(42).json().to_vec()).unwrap(),
                     String::from_utf8(expected).unwrap(),
@@ -326,7 +347,8 @@ mod tests {
             subresource: "",
             now: "2026-11-30T14:00:00Z",
         };
-        let stored = stored_create(pods, pod.clone(), writer, managed::Operation::Update);
+        let entry = managed::created_json(pods, &pod, writer, managed::Operation::Update);
+        let stored = stored_create(pod.clone(), entry.as_deref());
         let stored: Value = serde_json::from_slice(stored.finish(3).json()).unwrap();
         let keys: Vec<&str> = stored["metadata"]
             .as_object()

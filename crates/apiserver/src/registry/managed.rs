@@ -17,7 +17,7 @@ use kubesim_api::Status;
 use kubesim_api::patch;
 use kubesim_api::resources::Resource;
 use kubesim_api::status::{StatusCause, StatusDetails, reason};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::fieldset::{self, FieldSet};
 use super::meta;
@@ -135,7 +135,7 @@ pub fn record_update(
 ) {
     let status_only = writer.subresource == "status";
     let Some(old) = old else {
-        return record_create(resource, object, writer, operation, status_only);
+        return record_create(resource, object, writer, operation);
     };
     let present = fieldset::fields_of(resource, object, status_only);
     let changed: FieldSet = present
@@ -171,37 +171,31 @@ pub fn record_update(
     store_entries(object, list);
 }
 
-/// A create's managedFields: every field is the writer's, one entry, its fieldsV1 built
-/// straight from the object ([`fieldset::fields_v1_of`]).
+/// A create's managedFields: every field is the writer's, one entry ([`created_json`]).
 fn record_create(
     resource: &Resource,
     object: &mut Value,
     writer: Writer<'_>,
     operation: Operation,
-    status_only: bool,
 ) {
-    let fields_v1 = fieldset::fields_v1_of(resource, object, status_only);
+    let entry = created_json(resource, object, writer, operation);
+    set_created(object, entry.as_deref());
+}
+
+/// Puts a create's managedFields ([`created_json`]) into `object`; with none (the writer
+/// owns nothing), the object has none.
+pub fn set_created(object: &mut Value, entry: Option<&[u8]>) {
+    // Invariant: `created_json` writes a JSON array.
+    let list = entry.and_then(|json| serde_json::from_slice::<Value>(json).ok());
     let metadata = meta::metadata_mut(object);
-    if fields_v1.as_object().is_none_or(Map::is_empty) {
-        metadata.shift_remove("managedFields");
-        return;
+    match list {
+        Some(list) => {
+            metadata.insert("managedFields".into(), list);
+        }
+        None => {
+            metadata.shift_remove("managedFields");
+        }
     }
-    // Built field by field: `json!` would copy `fields_v1` through a serializer.
-    let mut entry = Map::with_capacity(7);
-    let text = |s: &str| Value::String(s.to_string());
-    entry.insert("manager".into(), text(writer.manager));
-    entry.insert("operation".into(), text(operation.as_str()));
-    entry.insert("apiVersion".into(), text(writer.api_version));
-    entry.insert("time".into(), text(writer.now));
-    entry.insert("fieldsType".into(), text("FieldsV1"));
-    entry.insert("fieldsV1".into(), fields_v1);
-    if !writer.subresource.is_empty() {
-        entry.insert("subresource".into(), text(writer.subresource));
-    }
-    metadata.insert(
-        "managedFields".into(),
-        Value::Array(vec![Value::Object(entry)]),
-    );
 }
 
 /// A create's managedFields as JSON (`[{"manager":..,"fieldsV1":{..}}]`), for the stored
