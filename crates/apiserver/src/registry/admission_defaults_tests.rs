@@ -68,6 +68,22 @@ async fn wait_cached(registry: &Registry, plural: &str, object: &Value) {
         .expect("the cache catches up");
 }
 
+/// Creates [`NAMESPACE`] and waits until admission can see its default ServiceAccount
+/// (made with the namespace; admission reads it from its watch cache).
+async fn create_namespace(registry: &Registry, opts: &WriteOptions) {
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": NAMESPACE}});
+    registry
+        .create(resource("namespaces"), "", namespace, opts)
+        .await
+        .expect("the namespace");
+    let account = registry
+        .get(resource("serviceaccounts"), NAMESPACE, "default")
+        .await
+        .expect("the default ServiceAccount");
+    wait_cached(registry, "serviceaccounts", &account).await;
+}
+
 /// `object` after one more pass of pruning and defaults.
 fn again(object: &Value) -> Value {
     let mut again = object.clone();
@@ -84,18 +100,7 @@ async fn the_second_pass_runs_only_when_it_can_change_the_pod() {
         field_manager: "test".into(),
         ..WriteOptions::default()
     };
-    let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": NAMESPACE}});
-    registry
-        .create(resource("namespaces"), "", namespace, &opts)
-        .await
-        .expect("the namespace");
-    // Admission reads the ServiceAccount (made with the namespace) from its watch cache.
-    let account = registry
-        .get(resource("serviceaccounts"), NAMESPACE, "default")
-        .await
-        .expect("the default ServiceAccount");
-    wait_cached(&registry, "serviceaccounts", &account).await;
+    create_namespace(&registry, &opts).await;
 
     // ServiceAccount mounted its token: the pod changed, and a second pass changes nothing.
     let created = registry
@@ -179,17 +184,7 @@ async fn a_creates_managed_fields_leave_out_what_admission_added() {
         field_manager: "kubectl-run".into(),
         ..WriteOptions::default()
     };
-    let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": NAMESPACE}});
-    registry
-        .create(resource("namespaces"), "", namespace, &opts)
-        .await
-        .expect("the namespace");
-    let account = registry
-        .get(resource("serviceaccounts"), NAMESPACE, "default")
-        .await
-        .expect("the default ServiceAccount");
-    wait_cached(&registry, "serviceaccounts", &account).await;
+    create_namespace(&registry, &opts).await;
 
     let created = registry
         .create(resource("pods"), NAMESPACE, pod("run"), &opts)
