@@ -22,6 +22,13 @@ use crate::chain::{AUDIT_ID_HEADER, Chain};
 use crate::response::Body;
 use crate::routes::Routes;
 
+/// Held by each test that installs a capturing subscriber, for all of its run. `tracing`
+/// keeps one process-wide view of which levels and callsites any subscriber wants, rebuilt
+/// whenever a thread's default subscriber comes or goes: while one test's guard was being
+/// dropped on another thread, an event of this test's could be judged unwanted and never
+/// reach its capture (the slow-request line went missing about once in 20 runs).
+static CAPTURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// One span as the test saw it: its name, fields, and its parent's place in the list.
 #[derive(Debug, Clone)]
 struct SeenSpan {
@@ -145,6 +152,7 @@ async fn send(chain: &Chain, method: &str, path: &str, body: &str) -> Response<B
 
 #[tokio::test]
 async fn a_request_over_the_threshold_logs_one_line_with_every_stage() {
+    let _serial = CAPTURING.lock().await;
     let capture = Capture::default();
     let _default = tracing::subscriber::set_default(capture.subscriber());
     let mut config = ApiServerConfig::new("127.0.0.1:0", "unused".into(), "unused".into());
@@ -195,6 +203,7 @@ async fn a_request_over_the_threshold_logs_one_line_with_every_stage() {
 
 #[tokio::test]
 async fn a_request_under_the_threshold_logs_nothing_and_without_a_subscriber_keeps_no_timings() {
+    let _serial = CAPTURING.lock().await;
     let capture = Capture::default();
     {
         let _default = tracing::subscriber::set_default(capture.subscriber());
@@ -280,6 +289,7 @@ async fn create(chain: &Chain, path: &str, body: &str) -> Response<Body> {
 
 #[tokio::test]
 async fn a_create_is_one_request_span_with_each_stage_and_admissions_plugins_inside() {
+    let _serial = CAPTURING.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let store = start_store(dir.path()).await;
     let config = ApiServerConfig::new("127.0.0.1:0", "unused".into(), "unused".into());
@@ -400,6 +410,7 @@ fn unreachable_webhook(kind: &str) -> String {
 
 #[tokio::test]
 async fn each_webhook_call_is_a_span_inside_its_plugin() {
+    let _serial = CAPTURING.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let store = start_store(dir.path()).await;
     let config = ApiServerConfig::new("127.0.0.1:0", "unused".into(), "unused".into());
