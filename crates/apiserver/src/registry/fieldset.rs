@@ -239,21 +239,11 @@ fn walk(
     }
 }
 
-/// `to_fields_v1(&fields_of(..))` in one walk: the nested `fieldsV1` JSON of every leaf
-/// path of `object`, without the set of paths in between (a third of a dry-run create's CPU
-/// went to making and comparing path vectors; docs/benchmarks.md, run 13). Written as JSON
-/// ([`write_fields_v1`]) and read back: a create stores the JSON itself, and this tree is
-/// only for a dry run's answer.
-pub fn fields_v1_of(resource: &Resource, object: &Value, status_only: bool) -> Value {
-    let mut out = Vec::with_capacity(1024);
-    write_fields_v1(resource, object, status_only, &mut out);
-    // Invariant: the writer writes one JSON object.
-    serde_json::from_slice(&out).unwrap_or_else(|_| Value::Object(Map::new()))
-}
-
 /// The `fieldsV1` JSON of every leaf path of `object`, written straight into `out`: byte for
-/// byte what serializing `to_fields_v1(&fields_of(..))` gives (tested), in one walk. A
-/// create's managedFields go into the stored bytes this way, with no tree of maps to build,
+/// byte what serializing `to_fields_v1(&fields_of(..))` gives (tested), in one walk without
+/// the set of paths in between (making and comparing path vectors was a third of a dry-run
+/// create's CPU; docs/benchmarks.md, run 13). A create's managedFields go into the stored
+/// bytes this way (a dry run's answer reads them back: `managed::set_created`), with no tree of maps to build,
 /// serialize and free (that tree was a fifth of a pod create's allocations; run 20). Every
 /// level is written in its final (sorted) order. Whether it owns anything (`false`: `{}`
 /// was written).
@@ -734,8 +724,15 @@ mod tests {
         kubesim_api::resources::lookup("", "v1", "pods").unwrap()
     }
 
+    /// [`write_fields_v1`]'s JSON read back as a tree.
+    fn fields_v1_of(resource: &Resource, object: &Value, status_only: bool) -> Value {
+        let mut out = Vec::new();
+        write_fields_v1(resource, object, status_only, &mut out);
+        serde_json::from_slice(&out).unwrap()
+    }
+
     #[test]
-    fn fields_v1_of_is_the_set_made_nested() {
+    fn written_fields_v1_are_the_set_made_nested() {
         let pod = json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "p", "uid": "u", "labels": {"app": "web", "tier": "x"},
                 "annotations": {}, "finalizers": ["a", "b"], "ownerReferences": [{"kind": "X"}]},
@@ -765,7 +762,7 @@ mod tests {
         );
     }
 
-    /// [`write_fields_v1`] (and [`fields_v1_of`], its tree) against the set of paths made
+    /// [`write_fields_v1`] (and `fields_v1_of`, its tree) against the set of paths made
     /// nested and serialized (so in the same key order too), for every object and both
     /// halves of it; what `out` held before stays, and whether it owns anything is told.
     fn assert_same_as_the_set(object: &Value) {
@@ -803,7 +800,7 @@ mod tests {
     }
 
     #[test]
-    fn fields_v1_of_matches_the_set_at_the_edges() {
+    fn written_fields_v1_match_the_set_at_the_edges() {
         let duplicates = json!({"metadata": {"name": "p", "finalizers": ["b", "a", "b"],
                 "labels": {}, "annotations": {"z": "", "a": ""}},
             "spec": {"nodeSelector": {},

@@ -462,8 +462,8 @@ mod tests {
             "data": {"zeta": "1", "alpha": "2", "m.n": "3"}, "binaryData": {"k": "AA=="}})
     }
 
-    /// Pins, byte for byte, what a create records (computed before `fields_v1_of` was
-    /// rewritten to build the tree in its final order): the managedFields entry, at the end of
+    /// Pins, byte for byte, what a create records (computed with the code of run 17, before
+    /// fieldsV1 were built in their final order and later written as JSON): the managedFields entry, at the end of
     /// metadata, and the object otherwise unchanged.
     #[test]
     fn a_create_records_exactly_these_managed_fields() {
