@@ -321,10 +321,12 @@ pub struct Hook {
     /// `kubernetes.io/metadata.name`), so that cases sharing a server do not see each other's
     /// webhooks; every namespace when empty.
     pub namespaces: Vec<String>,
+    /// The rule's `operations`.
+    pub operations: Vec<&'static str>,
 }
 
 impl Hook {
-    /// `Fail`, 10 s, `sideEffects: None`, `Never`, every namespace.
+    /// `Fail`, 10 s, `sideEffects: None`, `Never`, every namespace, pod CREATEs.
     pub fn new(name: &str, url: &str, ca_bundle: &str) -> Hook {
         Hook {
             name: name.to_string(),
@@ -335,7 +337,14 @@ impl Hook {
             side_effects: "None",
             reinvocation_policy: "Never",
             namespaces: Vec::new(),
+            operations: vec!["CREATE"],
         }
+    }
+
+    /// Matches pods on these operations (`CREATE`, `UPDATE`, ...).
+    pub fn operations(mut self, operations: &[&'static str]) -> Hook {
+        self.operations = operations.to_vec();
+        self
     }
 
     pub fn failure_policy(mut self, policy: &'static str) -> Hook {
@@ -369,7 +378,7 @@ impl Hook {
             "name": self.name,
             "clientConfig": {"url": self.url, "caBundle": self.ca_bundle},
             "rules": [{
-                "operations": ["CREATE"],
+                "operations": self.operations,
                 "apiGroups": [""],
                 "apiVersions": ["v1"],
                 "resources": ["pods"],

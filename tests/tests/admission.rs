@@ -10,6 +10,8 @@
 //! - the order of mutating webhooks (by configuration name) and reinvocation (`IfNeeded`
 //!   called again after a later change, `Never` not), read from the request's trace
 //!   (`/debug/kubesim/trace/<Audit-Id>`);
+//! - managedFields recorded before mutating admission: a webhook's label on an UPDATE is
+//!   owned by no manager;
 //! - `--dry-run=server` against `sideEffects: Some` (refused) and `None` (allowed, nothing
 //!   stored).
 //!
@@ -453,6 +455,54 @@ async fn if_needed_webhooks_are_reinvoked_and_never_ones_are_not() -> anyhow::Re
             "webhook calls in the trace: {calls:?}\nall steps: {steps:#?}"
         );
         Ok(())
+    })
+    .await
+}
+
+/// kube's FieldManager records a write's managedFields before mutating admission, so what a
+/// webhook adds belongs to no manager: after `kubectl label` (an UPDATE) that a webhook adds
+/// `audited=yes` to, `kubectl-label` owns its own label and not the webhook's.
+#[tokio::test]
+async fn an_updates_managed_fields_leave_out_what_a_webhook_added() -> anyhow::Result<()> {
+    bounded(async {
+        let test = "an_updates_managed_fields_leave_out_what_a_webhook_added";
+        let Some((server, paths)) = start(test).await? else {
+            return Ok(());
+        };
+        let ctl = Ctl::new(&server, newest(&paths)?, "owners");
+        namespace(&server, "owners", json!({})).await?;
+        ctl.expect(
+            &["run", "web", &format!("--image={PAUSE}")],
+            "pod/web created\n",
+            "",
+        )
+        .await?;
+        let ca = ServingCa::new("webhook-ca")?;
+        let injector =
+            WebhookProcess::sample("label-injector", &["--labels=audited=yes"], &ca).await?;
+        let webhook = "audited.owners.kubesim.io";
+        let hook = Hook::new(webhook, &injector.url("/"), &ca.ca_bundle())
+            .operations(&["CREATE", "UPDATE"])
+            .in_namespaces(&["owners"]);
+        let config = configuration(Kind::Mutating, "audited", Transport::Https, &[hook]);
+        create_configuration(&server, &config).await?;
+        wait_for_webhooks(&server, "owners", &[webhook]).await?;
+
+        ctl.expect(
+            &["label", "pod", "web", "team=blue"],
+            "pod/web labeled\n",
+            "",
+        )
+        .await?;
+        ctl.expect_labels("web", r#"{"audited":"yes","run":"web","team":"blue"}"#)
+            .await?;
+        let owned = r#"jsonpath={.metadata.managedFields[?(@.manager=="kubectl-label")].fieldsV1}"#;
+        ctl.expect(
+            &["get", "pod", "web", "--show-managed-fields", "-o", owned],
+            r#"{"f:metadata":{"f:labels":{"f:team":{}}}}"#,
+            "",
+        )
+        .await
     })
     .await
 }

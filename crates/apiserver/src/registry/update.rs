@@ -211,6 +211,11 @@ impl Registry {
         }
         schema::prune(resource, &mut object);
         defaults::apply_defaults(resource, &mut object);
+        // Recorded before mutating admission, as kube's FieldManager records an update: what
+        // a mutating webhook adds or changes belongs to no manager, not to this writer.
+        if opts.operation == managed::Operation::Update {
+            self.record_updated_fields(resource, subresource, &mut object, &current, opts);
+        }
         let write = AdmissionWrite::from_write(
             resource,
             Operation::Update,
@@ -239,22 +244,6 @@ impl Registry {
         if same_state(&object, &current) {
             // kube's no-op update: nothing written, the resourceVersion stays.
             return Ok(Attempt::Done(Written::Updated(current)));
-        }
-        if opts.operation == managed::Operation::Update {
-            let now = self.now();
-            let writer = managed::Writer {
-                manager: &opts.field_manager,
-                api_version: &resource.api_version(),
-                subresource,
-                now: &now,
-            };
-            managed::record_update(
-                resource,
-                &mut object,
-                Some(&current),
-                writer,
-                opts.operation,
-            );
         }
         let key = self.key(resource, namespace, name);
         if finalized(resource, &object) {
@@ -291,6 +280,26 @@ impl Registry {
             ))),
             Err(error) => Err(storage_status(error, &group_resource(resource), name)),
         }
+    }
+
+    /// managedFields after a non-apply write of `object` over `current`
+    /// ([`managed::record_update`]): the writer owns the fields it changed.
+    fn record_updated_fields(
+        &self,
+        resource: &'static Resource,
+        subresource: &str,
+        object: &mut Value,
+        current: &Value,
+        opts: &WriteOptions,
+    ) {
+        let now = self.now();
+        let writer = managed::Writer {
+            manager: &opts.field_manager,
+            api_version: &resource.api_version(),
+            subresource,
+            now: &now,
+        };
+        managed::record_update(resource, object, Some(current), writer, opts.operation);
     }
 
     /// An object being deleted whose last finalizer an update removed is deleted, as kube's
