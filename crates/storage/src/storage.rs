@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use kubesim_net::Env;
-use kubesim_net::network::{ChannelConfig, channel_to_any};
+use kubesim_net::network::{ChannelConfig, UnaryChannel, channel_to_any};
 use kubesim_proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use kubesim_proto::etcdserverpb::kv_client::KvClient;
 use kubesim_proto::etcdserverpb::request_op::Request as Op;
@@ -57,7 +57,8 @@ pub struct ListResult {
 /// one HTTP/2 connection.
 #[derive(Debug, Clone)]
 pub struct EtcdStorage {
-    pub(crate) kv: KvClient<Channel>,
+    /// Unary calls only, each request in one frame ([`UnaryChannel`]).
+    pub(crate) kv: KvClient<UnaryChannel>,
     pub(crate) watch: WatchClient<Channel>,
     observer: ObserverSlot,
 }
@@ -116,7 +117,8 @@ impl EtcdStorage {
     /// A client over an existing channel (tests, or a caller with its own channel).
     pub fn from_channel(chan: Channel) -> EtcdStorage {
         EtcdStorage {
-            kv: KvClient::new(chan.clone()).max_decoding_message_size(MAX_RESPONSE_BYTES),
+            kv: KvClient::new(UnaryChannel::new(chan.clone()))
+                .max_decoding_message_size(MAX_RESPONSE_BYTES),
             watch: WatchClient::new(chan).max_decoding_message_size(MAX_RESPONSE_BYTES),
             observer: ObserverSlot::default(),
         }

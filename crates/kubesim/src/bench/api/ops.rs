@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::Method;
+use kubesim_net::network::UnaryChannel;
 use kubesim_proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use kubesim_proto::etcdserverpb::kv_client::KvClient;
 use kubesim_proto::etcdserverpb::request_op::Request as Op;
 use kubesim_proto::etcdserverpb::{Compare, PutRequest, RangeRequest, RequestOp, TxnRequest};
 use serde_json::{Value, json};
-use tonic::transport::Channel;
 
 use super::client::ApiClient;
 use super::driver::{self, Workload};
@@ -63,7 +63,7 @@ impl Workload for Create {
 /// managedFields make them about three times the request body), as a plain put or, with
 /// `create_txn`, as the API server writes them: a Txn that puts only if the key is new.
 pub struct RawPuts {
-    pub channels: Vec<Channel>,
+    pub channels: Vec<UnaryChannel>,
     pub template: PodTemplate,
     pub namespace: String,
     pub run: String,
@@ -114,7 +114,7 @@ fn create_txn(key: Vec<u8>, put: PutRequest) -> TxnRequest {
 /// The value the API server stored for `name` (a pod created through it), read straight
 /// from the store under kube-apiserver's default `/registry` prefix.
 pub async fn stored_value(
-    channel: &Channel,
+    channel: &UnaryChannel,
     namespace: &str,
     name: &str,
 ) -> anyhow::Result<Vec<u8>> {
@@ -357,8 +357,9 @@ pub async fn ensure_namespace(api: &ApiClient, namespace: &str) -> anyhow::Resul
 }
 
 /// Opens `plan.conns` gRPC connections to the store, spread over the endpoints, each checked
-/// with one cheap read.
-pub async fn store_channels(plan: &Plan) -> anyhow::Result<Vec<Channel>> {
+/// with one cheap read. Unary channels, as the API server's store client uses: each put in
+/// one HTTP/2 frame, so the raw puts cost the store what a create's Txn does.
+pub async fn store_channels(plan: &Plan) -> anyhow::Result<Vec<UnaryChannel>> {
     let net: Arc<dyn kubesim_net::Network> = Arc::new(kubesim_net::network::TokioNetwork);
     let config = kubesim_net::network::ChannelConfig {
         connect_timeout: plan.dial_timeout,
@@ -369,6 +370,7 @@ pub async fn store_channels(plan: &Plan) -> anyhow::Result<Vec<Channel>> {
     for i in 0..plan.conns {
         let endpoint = &plan.endpoints[i % plan.endpoints.len()];
         let channel = kubesim_net::network::channel(net.clone(), endpoint, config)
+            .map(UnaryChannel::new)
             .map_err(|e| anyhow::anyhow!("endpoint {endpoint}: {e}"))?;
         let probe = RangeRequest {
             key: pod::RAW_PREFIX.as_bytes().to_vec(),
