@@ -49,13 +49,14 @@ fn one_seed_one_trace() {
 
 /// A Fail webhook that lets a timed-out call through (planted in the admission chain) stores
 /// privileged pods the webhook refuses: property 10 must say so within a few seeds, and the
-/// seed that caught it must pass without the bug. With today's fault menu (the authz faults
-/// included), 18, 22 and 23 of seeds 17-24 make the Fail webhook slower than its timeout
-/// while privileged pods are created (a change to the nemesis moves them; `.ci/run` loops
-/// over the same seeds).
+/// seed that caught it must pass without the bug. Only some seeds make the Fail webhook
+/// slower than its timeout while privileged pods are created, and any change to the code
+/// under simulation moves which (1, 2, 3, 8, 18 and 28 of 1-40 at cc28243; 18, 22 and 23
+/// of 17-24 a few sessions earlier, only 18 later), so the search goes over 32 seeds: a
+/// seed that passes costs about two seconds. `.ci/run` loops over the same seeds.
 #[test]
 fn fail_open_on_timeout_is_caught() {
-    for seed in 17..=24 {
+    for seed in 1..=32 {
         let (passed, out) = pipeline(seed, "30s", &["--plant", "fail-open-on-timeout"]);
         if passed {
             continue;
@@ -68,7 +69,7 @@ fn fail_open_on_timeout_is_caught() {
         assert!(clean, "seed {seed} fails without the bug too:\n{out}");
         return;
     }
-    panic!("fail-open-on-timeout not found within 8 seeds");
+    panic!("fail-open-on-timeout not found within 32 seeds");
 }
 
 /// How many 410s the run's watchers followed with a relist (the nemesis's last record,
