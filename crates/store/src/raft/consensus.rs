@@ -349,7 +349,7 @@ impl Consensus {
         &self,
         leader: u64,
     ) -> Result<
-        kubesim_proto::raftpb::raft_peer_client::RaftPeerClient<tonic::transport::Channel>,
+        kubesim_proto::raftpb::raft_peer_client::RaftPeerClient<kubesim_net::network::UnaryChannel>,
         PeerError,
     > {
         let node = {

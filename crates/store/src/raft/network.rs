@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kubesim_net::Network;
-use kubesim_net::network::ChannelConfig;
+use kubesim_net::network::{ChannelConfig, UnaryChannel};
 use kubesim_proto::raftpb::RaftMessage;
 use kubesim_proto::raftpb::raft_peer_client::RaftPeerClient;
 use openraft::OptionalSend;
@@ -92,7 +92,7 @@ impl PeerChannels {
         }
     }
 
-    pub(crate) fn client(&self, node: &MemberNode) -> Result<RaftPeerClient<Channel>, String> {
+    pub(crate) fn client(&self, node: &MemberNode) -> Result<RaftPeerClient<UnaryChannel>, String> {
         let url = node
             .peer_urls
             .first()
@@ -108,7 +108,8 @@ impl PeerChannels {
                 channel
             }
         };
-        Ok(RaftPeerClient::new(channel)
+        // Every peer RPC is unary: each message goes out as one frame ([`UnaryChannel`]).
+        Ok(RaftPeerClient::new(UnaryChannel::new(channel))
             .max_decoding_message_size(MAX_PEER_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_PEER_MESSAGE_BYTES))
     }
@@ -116,7 +117,7 @@ impl PeerChannels {
 
 /// Sends `req` and decodes the answer, within `timeout`.
 pub(crate) async fn call<Req: Serialize, Resp: DeserializeOwned>(
-    client: &mut RaftPeerClient<Channel>,
+    client: &mut RaftPeerClient<UnaryChannel>,
     rpc: Rpc,
     req: &Req,
     timeout: Duration,
@@ -129,7 +130,7 @@ pub(crate) async fn call<Req: Serialize, Resp: DeserializeOwned>(
 }
 
 async fn unary(
-    client: &mut RaftPeerClient<Channel>,
+    client: &mut RaftPeerClient<UnaryChannel>,
     rpc: Rpc,
     data: Vec<u8>,
 ) -> Result<Vec<u8>, CallError> {
@@ -210,7 +211,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 /// openraft's view of one peer.
 pub(crate) struct PeerConnection {
     /// Err if the member's peer URL is unusable: every call then fails as unreachable.
-    client: Result<RaftPeerClient<Channel>, String>,
+    client: Result<RaftPeerClient<UnaryChannel>, String>,
     rpc_timeout: Duration,
     snapshot_timeout: Duration,
 }
