@@ -162,8 +162,9 @@ pub(crate) async fn review(
     timeout: Duration,
     described: &str,
 ) -> Result<AdmissionReview, CallError> {
-    let mut client =
-        AdmissionWebhookClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES);
+    // Review is unary: the request goes out as one frame.
+    let mut client = AdmissionWebhookClient::new(kubesim_net::network::UnaryChannel::new(channel))
+        .max_decoding_message_size(MAX_RESPONSE_BYTES);
     let mut rpc = tonic::Request::new(request_to_proto(request));
     rpc.set_timeout(timeout);
     match client.review(rpc).await {

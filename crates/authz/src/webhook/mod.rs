@@ -186,8 +186,9 @@ impl WebhookAuthorizer {
 
     async fn call(&self, request: AuthorizeRequest) -> Result<AuthorizeResponse, String> {
         let channel = self.channel()?;
-        let mut client =
-            AuthorizerClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES);
+        // Authorize is unary: the request goes out as one frame.
+        let mut client = AuthorizerClient::new(kubesim_net::network::UnaryChannel::new(channel))
+            .max_decoding_message_size(MAX_RESPONSE_BYTES);
         self.calls.fetch_add(1, Ordering::Relaxed);
         let timeout = self.config.timeout;
         match tokio::time::timeout(timeout, client.authorize(request)).await {
