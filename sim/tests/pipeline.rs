@@ -85,24 +85,26 @@ fn relists_after_410(out: &str) -> Option<u64> {
         .ok()
 }
 
-/// Seeds whose 30 s runs sent watchers 410 (`--seeds 1..21 --faults`: 10, 11, 15, 16, 17
-/// and 19 of 20 did).
-const SEEDS_WITH_410: [u64; 3] = [10, 11, 16];
+/// Seeds searched for a 30 s run that sends watchers 410. Which seeds do moves with every
+/// change to the code under simulation (10, 11, 15, 16, 17 and 19 of 1-20 once; 8, 13, 19,
+/// 31 and 37 of 1-40 at e667887), so the search goes over 32; a seed that passes without one
+/// costs about two seconds.
+const SEEDS_FOR_410: std::ops::RangeInclusive<u64> = 1..=32;
 
 /// Property 12's 410 path is taken, not only allowed: the nemesis compacts the store behind
 /// the API server's watch cache, the cache relists and tells its watchers 410, they relist,
 /// and the seed still passes every property.
 #[test]
 fn a_compaction_behind_the_watch_cache_sends_410_and_watchers_relist() {
-    for seed in SEEDS_WITH_410 {
+    for seed in SEEDS_FOR_410 {
         let (passed, out) = pipeline(seed, "30s", &["--faults"]);
         assert!(passed, "seed {seed} failed:\n{out}");
-        assert!(out.contains("fault: compact at "), "no compaction:\n{out}");
         if relists_after_410(&out).is_some_and(|n| n > 0) {
+            assert!(out.contains("fault: compact at "), "no compaction:\n{out}");
             return;
         }
     }
-    panic!("no watcher was told 410 and relisted in seeds {SEEDS_WITH_410:?}");
+    panic!("no watcher was told 410 and relisted in seeds {SEEDS_FOR_410:?}");
 }
 
 /// How many answers were refusals because the authz call failed (the report line).
