@@ -98,6 +98,7 @@ impl ApiServer {
             ))
             .arg(flag_path("--client-ca-file", &dir.path().join("ca.crt")))
             .args(extra)
+            .envs(scheduler_env(crate::Target::from_env()?).iter().copied())
             .envs(env.iter().copied())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -247,6 +248,17 @@ pub fn flag_path(flag: &str, path: &Path) -> String {
 /// The kubesim binary, built if needed (off the runtime's threads: it may take minutes).
 pub async fn kubesim() -> anyhow::Result<PathBuf> {
     tokio::task::spawn_blocking(target::kubesim_binary).await?
+}
+
+/// The API server runs on tokio's current-thread scheduler when it has one thread
+/// (`kubesim apiserver` on one CPU) and on the multi-thread one otherwise. CI runs this suite
+/// once over a kubesim store and once over etcd; the etcd pass sets `TOKIO_WORKER_THREADS=1`,
+/// so each scheduler runs the whole suite on a machine of any size.
+fn scheduler_env(target: crate::Target) -> &'static [(&'static str, &'static str)] {
+    match target {
+        crate::Target::Etcd => &[("TOKIO_WORKER_THREADS", "1")],
+        crate::Target::Kubesim => &[],
+    }
 }
 
 /// A port nothing listens on right now (the kernel's pick, released at once).

@@ -106,9 +106,86 @@ fn disable_transparent_huge_pages() {
 /// A bad flag value, as opposed to a failure while running.
 const EXIT_USAGE: u8 = 2;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match worker_threads(std::env::var_os(WORKER_THREADS_ENV), available_cpus())
+        .and_then(|threads| build_runtime(scheduler(&cli.command, threads)))
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("kubesim: error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+/// tokio's own variable for its worker count, honoured here for every command.
+const WORKER_THREADS_ENV: &str = "TOKIO_WORKER_THREADS";
+
+/// The tokio scheduler a command runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheduler {
+    /// One thread runs every task; a woken task waits its turn on a plain queue.
+    CurrentThread,
+    /// Worker threads that steal each other's tasks.
+    MultiThread(usize),
+}
+
+/// The API server with one thread to run on (one CPU, or `TOKIO_WORKER_THREADS=1`) gets the
+/// current-thread scheduler; everything else the multi-thread one. With one worker the
+/// multi-thread scheduler cannot run two tasks at once either, but still pays for being able
+/// to: atomic task states, a shared queue, and a worker thread that parks and unparks through
+/// a condition variable. Pinned to one CPU beside the benchmark (`scripts/bench-api.sh`, the
+/// split layout), the API server took 155-166 us of CPU per pod create on the current-thread
+/// scheduler against 188 us on the multi-thread one, and the benchmark's own share fell from
+/// 50 to 36 us (docs/benchmarks.md, run 22). The store stays multi-thread whatever its CPUs:
+/// its Raft log writer groups fsyncs on a thread of its own only there
+/// (`crates/store/src/raft/log_store.rs`), and `up` holds three store members.
+fn scheduler(command: &Command, threads: usize) -> Scheduler {
+    match command {
+        Command::Apiserver(_) if threads == 1 => Scheduler::CurrentThread,
+        _ => Scheduler::MultiThread(threads),
+    }
+}
+
+/// `TOKIO_WORKER_THREADS` when set (a positive whole number, or a usage error where tokio
+/// would panic), else the CPUs this process may use.
+fn worker_threads(env: Option<std::ffi::OsString>, cpus: usize) -> Result<usize, String> {
+    let Some(value) = env else {
+        return Ok(cpus);
+    };
+    value
+        .to_str()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|threads| *threads > 0)
+        .ok_or_else(|| {
+            format!("{WORKER_THREADS_ENV} must be a positive whole number, not {value:?}")
+        })
+}
+
+/// The CPUs this process may run on: its affinity mask (`taskset`) and cgroup quota, as
+/// std reads them; 1 if they cannot be read.
+fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn build_runtime(scheduler: Scheduler) -> Result<tokio::runtime::Runtime, String> {
+    let mut builder = match scheduler {
+        Scheduler::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        Scheduler::MultiThread(threads) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads);
+            builder
+        }
+    };
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the tokio runtime: {e}"))
+}
+
+async fn run(cli: Cli) -> ExitCode {
     #[cfg(not(feature = "otel"))]
     init_logging();
     // Flushes the spans not yet exported when main returns.
@@ -347,5 +424,29 @@ mod tests {
             ),
             ("Node,RBAC", "Deny")
         );
+    }
+
+    #[test]
+    fn only_the_api_server_on_one_thread_gets_the_current_thread_scheduler() {
+        let command = |args: &[&str]| Cli::try_parse_from(args).unwrap().command;
+        let apiserver = command(&["kubesim", "apiserver", "--etcd-servers=http://h:1"]);
+        assert_eq!(scheduler(&apiserver, 1), Scheduler::CurrentThread);
+        assert_eq!(scheduler(&apiserver, 2), Scheduler::MultiThread(2));
+        let store = command(&["kubesim", "store"]);
+        assert_eq!(scheduler(&store, 1), Scheduler::MultiThread(1));
+        let up = command(&["kubesim", "up"]);
+        assert_eq!(scheduler(&up, 1), Scheduler::MultiThread(1));
+    }
+
+    #[test]
+    fn worker_threads_come_from_tokios_variable_or_the_cpus() {
+        use std::ffi::OsString;
+        assert_eq!(worker_threads(None, 3), Ok(3));
+        assert_eq!(worker_threads(Some(OsString::from("1")), 8), Ok(1));
+        assert_eq!(worker_threads(Some(OsString::from(" 4 ")), 1), Ok(4));
+        for bad in ["0", "-1", "two", ""] {
+            let error = worker_threads(Some(OsString::from(bad)), 2).unwrap_err();
+            assert!(error.contains("TOKIO_WORKER_THREADS"), "{error}");
+        }
     }
 }
