@@ -326,18 +326,18 @@ fn should_automount(account: &Value, pod: &Value) -> bool {
 /// `mountServiceAccountToken`: an existing `kube-api-access-*` volume is reused; otherwise
 /// the projected volume is added when some container needs it.
 fn mount_token(pod: &mut Value, uid: &str) {
-    let prefix = format!("{VOLUME_NAME_PREFIX}-");
     let existing = pod
-        .at("/spec/volumes")
+        .get("spec")
+        .and_then(|spec| spec.get("volumes"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .map(|v| str_at(v, "/name"))
-        .find(|name| name.starts_with(&prefix))
+        .map(|v| field_str(v, "name"))
+        .find(|name| is_token_volume_name(name))
         .map(str::to_string);
     let volume_name = existing
         .clone()
-        .unwrap_or_else(|| format!("{prefix}{}", name_suffix(uid)));
+        .unwrap_or_else(|| format!("{VOLUME_NAME_PREFIX}-{}", name_suffix(uid)));
     let mount = json!({"name": volume_name, "readOnly": true, "mountPath": TOKEN_MOUNT_PATH});
     let Some(spec) = spec_mut(pod) else {
         return;
@@ -350,8 +350,19 @@ fn mount_token(pod: &mut Value, uid: &str) {
         }
     }
     if existing.is_none() && needs_volume {
-        push(spec, "volumes", token_volume(&volume_name));
+        push(spec, "volumes", token_volume(volume_name));
     }
+}
+
+/// `kube-api-access-<anything>`: a volume the plugin (or an earlier admission) added.
+fn is_token_volume_name(name: &str) -> bool {
+    name.strip_prefix(VOLUME_NAME_PREFIX)
+        .is_some_and(|rest| rest.starts_with('-'))
+}
+
+/// The string at `key` of an object, or "" (absent, not a string, not an object).
+fn field_str<'a>(value: &'a Value, key: &str) -> &'a str {
+    value.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
 /// Mounts the token in `container` unless something is mounted at its path already.
@@ -361,7 +372,7 @@ fn add_mount(container: &mut Map<String, Value>, mount: &Value) -> bool {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .any(|m| str_at(m, "/mountPath") == TOKEN_MOUNT_PATH);
+        .any(|m| field_str(m, "mountPath") == TOKEN_MOUNT_PATH);
     if !taken {
         push(container, "volumeMounts", mount.clone());
     }
@@ -379,21 +390,32 @@ fn push(object: &mut Map<String, Value>, key: &str, item: Value) {
     }
 }
 
-/// `TokenVolumeSource`, in the field order kube serializes it.
-fn token_volume(name: &str) -> Value {
-    json!({
-        "name": name,
-        "projected": {
-            "sources": [
-                {"serviceAccountToken": {"expirationSeconds": TOKEN_EXPIRATION_SECONDS, "path": "token"}},
-                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                {"downwardAPI": {"items": [
-                    {"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}
-                ]}}
-            ],
-            "defaultMode": PROJECTED_DEFAULT_MODE
-        }
-    })
+/// `TokenVolumeSource`, in the field order kube serializes it. Built once and cloned per pod:
+/// a clone copies the maps' tables, where building them hashes every key again.
+fn token_volume(name: String) -> Value {
+    static TEMPLATE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let mut volume = TEMPLATE
+        .get_or_init(|| {
+            json!({
+                "name": "",
+                "projected": {
+                    "sources": [
+                        {"serviceAccountToken": {"expirationSeconds": TOKEN_EXPIRATION_SECONDS, "path": "token"}},
+                        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                        {"downwardAPI": {"items": [
+                            {"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}
+                        ]}}
+                    ],
+                    "defaultMode": PROJECTED_DEFAULT_MODE
+                }
+            })
+        })
+        .clone();
+    // Replacing the value keeps "name" first.
+    if let Some(slot) = volume.get_mut("name") {
+        *slot = Value::String(name);
+    }
+    volume
 }
 
 /// A pod without image pull secrets gets the ServiceAccount's (their names only).
@@ -439,13 +461,12 @@ fn retry_interval(uid: &str) -> Duration {
 
 /// `enforceMountableSecrets`: the annotation, read as Go's `strconv.ParseBool` reads it.
 fn enforces_mountable_secrets(account: &Value) -> bool {
-    let value = str_at(
-        account,
-        &format!(
-            "/metadata/annotations/{}",
-            ENFORCE_MOUNTABLE_SECRETS.replace('/', "~1")
-        ),
-    );
+    let value = account
+        .get("metadata")
+        .and_then(|meta| meta.get("annotations"))
+        .map_or("", |annotations| {
+            field_str(annotations, ENFORCE_MOUNTABLE_SECRETS)
+        });
     matches!(value, "1" | "t" | "T" | "TRUE" | "true" | "True")
 }
 
