@@ -34,7 +34,9 @@
 #                                 etcd, pinned with taskset: the members to STORE_CPUS (0),
 #                                 the API server to API_CPUS (1) and the benchmark to
 #                                 BENCH_CPUS (1, beside the API server: the raw puts get no
-#                                 core the creates do not)
+#                                 core the creates do not). On its one CPU the API server
+#                                 runs on tokio's current-thread scheduler (run 22 in
+#                                 docs/benchmarks.md); in `up`, multi-thread
 #   WRITE_TO=first                split only. first: the API server and the raw puts use
 #                                 store-1's endpoint, leader or not (a follower forwards
 #                                 every write, so rates swing between clusters with where
