@@ -253,7 +253,8 @@ pub async fn kubesim() -> anyhow::Result<PathBuf> {
 /// The API server runs on tokio's current-thread scheduler when it has one thread
 /// (`kubesim apiserver` on one CPU) and on the multi-thread one otherwise. CI runs this suite
 /// once over a kubesim store and once over etcd; the etcd pass sets `TOKIO_WORKER_THREADS=1`,
-/// so each scheduler runs the whole suite on a machine of any size.
+/// so on a machine with more than one CPU (CI's has two) each scheduler runs the whole suite;
+/// on one CPU both passes run the current-thread one.
 fn scheduler_env(target: crate::Target) -> &'static [(&'static str, &'static str)] {
     match target {
         crate::Target::Etcd => &[("TOKIO_WORKER_THREADS", "1")],

@@ -137,9 +137,9 @@ enum Scheduler {
 /// multi-thread scheduler cannot run two tasks at once either, but still pays for being able
 /// to: atomic task states, a shared queue, and a worker thread that parks and unparks through
 /// a condition variable. Pinned to one CPU beside the benchmark (`scripts/bench-api.sh`, the
-/// split layout), the API server took 155-166 us of CPU per pod create on the current-thread
-/// scheduler against 188 us on the multi-thread one, and the benchmark's own share fell from
-/// 50 to 36 us (docs/benchmarks.md, run 22). The store stays multi-thread whatever its CPUs:
+/// split layout), the API server took 154-168 us of CPU per pod create on the current-thread
+/// scheduler against 180-189 us on the multi-thread one, and the benchmark's own share fell
+/// from 47-50 to 35-37 us (docs/benchmarks.md, run 22). The store stays multi-thread whatever its CPUs:
 /// its Raft log writer groups fsyncs on a thread of its own only there
 /// (`crates/store/src/raft/log_store.rs`), and `up` holds three store members.
 fn scheduler(command: &Command, threads: usize) -> Scheduler {
@@ -436,6 +436,20 @@ mod tests {
         assert_eq!(scheduler(&store, 1), Scheduler::MultiThread(1));
         let up = command(&["kubesim", "up"]);
         assert_eq!(scheduler(&up, 1), Scheduler::MultiThread(1));
+    }
+
+    #[test]
+    fn the_runtime_built_is_the_scheduler_chosen() {
+        use tokio::runtime::RuntimeFlavor;
+        let flavor = |scheduler| build_runtime(scheduler).unwrap().handle().runtime_flavor();
+        assert_eq!(
+            flavor(Scheduler::CurrentThread),
+            RuntimeFlavor::CurrentThread
+        );
+        assert_eq!(
+            flavor(Scheduler::MultiThread(2)),
+            RuntimeFlavor::MultiThread
+        );
     }
 
     #[test]

@@ -689,6 +689,12 @@ mod tests {
                 "serviceAccount": "default"
             })
         );
+        // Value equality ignores order; kube serializes the volume's name first.
+        let keys: Vec<&String> = object["spec"]["volumes"][1]
+            .as_object()
+            .map(|volume| volume.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["name", "projected"]);
     }
 
     #[test]
