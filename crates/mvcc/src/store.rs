@@ -9,6 +9,7 @@
 //! `txn`), so a failed command never leaves half its changes behind.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kubesim_proto::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse,
@@ -46,7 +47,12 @@ pub struct Mvcc {
     /// Each key's changes still in history: finds a key's value at a revision in O(log n).
     pub(crate) index: BTreeMap<Vec<u8>, KeyIndex>,
     /// Every change still held, in revision order: what watches replay and HashKV hashes.
-    pub(crate) history: BTreeMap<Revision, Record>,
+    /// Each record is shared (`Arc`) and never changed once written, so cloning the store
+    /// (what a Raft snapshot takes under the state machine's lock) copies pointers, not
+    /// values: a snapshot of 100,000 pods takes milliseconds to take, where copying their
+    /// bytes took the lock for as long as encoding them. The snapshot format is the same:
+    /// serde writes an `Arc<Record>` as the `Record`.
+    pub(crate) history: BTreeMap<Revision, Arc<Record>>,
     /// Granted leases and their keys.
     pub(crate) leases: Leases,
     /// Bytes of keys and values in `history`, kept up to date so Status need not walk it.
@@ -518,7 +524,8 @@ impl Mvcc {
             }
         }
         self.size_bytes += (kv.key.len() + kv.value.len()) as u64;
-        self.history.insert(revision, Record { kv, tombstone });
+        self.history
+            .insert(revision, Arc::new(Record { kv, tombstone }));
     }
 
     /// Drops history a read at `at` or later no longer needs (see `KeyIndex::compact`). Only

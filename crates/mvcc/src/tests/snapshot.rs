@@ -86,3 +86,45 @@ fn corrupt_snapshot_bytes_are_an_error_not_a_panic() {
     let bytes = postcard::to_allocvec(&non_trivial()).expect("serialize");
     assert!(postcard::from_bytes::<Mvcc>(&bytes[..bytes.len() / 2]).is_err());
 }
+
+/// What a Raft snapshot relies on: a clone shares the history's records (it copies
+/// pointers, so taking it under the state machine's lock is quick) and stays the state it
+/// was taken at while the original goes on writing and compacting.
+#[test]
+fn a_clone_shares_every_record_and_keeps_its_state() {
+    let mut store = non_trivial();
+    let taken = store.clone();
+    let expected = restore(&store);
+    assert!(!taken.history.is_empty());
+    for ((rev, record), (taken_rev, taken_record)) in store.history.iter().zip(&taken.history) {
+        assert_eq!(rev, taken_rev);
+        assert!(
+            std::sync::Arc::ptr_eq(record, taken_record),
+            "record at {rev:?} copied"
+        );
+    }
+    apply_ok(&mut store, put("k01", "later"));
+    apply_ok(&mut store, delete("t1", ""));
+    let newest = store.current_revision();
+    apply_ok(
+        &mut store,
+        Command::Compact(CompactionRequest {
+            revision: newest,
+            physical: false,
+        }),
+    );
+    assert_eq!(taken, expected);
+    assert_eq!(restore(&taken), expected);
+}
+
+/// Snapshots written before the history held shared records read the same: serde writes
+/// an `Arc<Record>` exactly as the `Record`.
+#[test]
+fn a_shared_record_encodes_as_the_record() {
+    let store = non_trivial();
+    for record in store.history.values() {
+        let shared = postcard::to_allocvec(record).expect("serialize");
+        let plain = postcard::to_allocvec(&**record).expect("serialize");
+        assert_eq!(shared, plain);
+    }
+}

@@ -173,19 +173,19 @@ impl SnapshotStore {
         })
     }
 
+    /// Encodes and writes `snapshot` with one sync, on the calling thread: callers run it
+    /// off the runtime (`blocking`), with the rest of their work on the whole state.
     fn save(&self, snapshot: &StoredSnapshot) -> io::Result<()> {
         let bytes = encode(snapshot)?;
-        blocking(|| {
-            let mut tx = self.db.begin_write().map_err(io_err)?;
-            tx.set_durability(Durability::Immediate).map_err(io_err)?;
-            let mut table = tx.open_table(SNAPSHOTS).map_err(io_err)?;
-            table.insert(CURRENT, bytes.as_slice()).map_err(io_err)?;
-            drop(table);
-            let started = Instant::now();
-            tx.commit().map_err(io_err)?;
-            observe_since(&self.commit, started);
-            Ok(())
-        })
+        let mut tx = self.db.begin_write().map_err(io_err)?;
+        tx.set_durability(Durability::Immediate).map_err(io_err)?;
+        let mut table = tx.open_table(SNAPSHOTS).map_err(io_err)?;
+        table.insert(CURRENT, bytes.as_slice()).map_err(io_err)?;
+        drop(table);
+        let started = Instant::now();
+        tx.commit().map_err(io_err)?;
+        observe_since(&self.commit, started);
+        Ok(())
     }
 }
 
@@ -313,16 +313,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         meta: &SnapshotMeta,
         snapshot: SnapshotData,
     ) -> Result<(), io::Error> {
-        // Decode first: a bad snapshot changes nothing.
-        let data = restore(meta, &snapshot)?;
-        self.snapshots.save(&StoredSnapshot {
+        // Decode first: a bad snapshot changes nothing. Decoding and saving cost the whole
+        // state's bytes, so they run off the runtime, as building one does.
+        let stored = StoredSnapshot {
             meta: meta.clone(),
             data: snapshot,
+        };
+        let data = blocking(|| {
+            let data = restore(meta, &stored.data)?;
+            self.snapshots.save(&stored)?;
+            Ok::<_, io::Error>(data)
         })?;
         let applied = data.last_applied.map(|id| id.index).unwrap_or(0);
         let revision = data.revision;
-        *self.shared.write() = data;
+        let replaced = std::mem::replace(&mut *self.shared.write(), data);
         self.shared.publish(applied, revision);
+        // The old state is dropped outside the lock and off the runtime: freeing a large
+        // history takes a while too.
+        blocking(|| drop(replaced));
         Ok(())
     }
 
@@ -343,25 +351,40 @@ pub(crate) struct SnapshotBuilder {
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     type SnapshotData = SnapshotData;
 
+    /// The state is copied under the read lock and encoded and saved after it is released,
+    /// off the runtime (`blocking`). The copy shares the history's records, so it costs
+    /// pointers, not values; encoding and saving cost the whole state's bytes (seconds for a
+    /// few hundred thousand pods), and done under the lock or on the runtime they stopped
+    /// every apply, heartbeat and client request for that long: with a large history each
+    /// snapshot froze the member until followers called an election.
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
-        let (meta, bytes) = {
+        let (meta, state) = {
             let data = self.shared.read();
             let meta = SnapshotMeta {
                 last_log_id: data.last_applied,
                 last_membership: data.last_membership.clone(),
             };
-            let bytes = encode(&PayloadRef {
-                mvcc: &data.mvcc,
-                members: &data.members,
+            let state = Payload {
+                mvcc: data.mvcc.clone(),
+                members: data.members.clone(),
                 revision: data.revision,
+            };
+            (meta, state)
+        };
+        let stored = blocking(|| {
+            let bytes = encode(&PayloadRef {
+                mvcc: &state.mvcc,
+                members: &state.members,
+                revision: state.revision,
             })?;
-            (meta, bytes)
-        };
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data: bytes,
-        };
-        self.snapshots.save(&stored)?;
+            drop(state);
+            let stored = StoredSnapshot {
+                meta: meta.clone(),
+                data: bytes,
+            };
+            self.snapshots.save(&stored)?;
+            Ok::<_, io::Error>(stored)
+        })?;
         Ok(Snapshot {
             meta,
             snapshot: stored.data,
