@@ -117,23 +117,9 @@ start_up() {
 # only: the benchmark's admin is in system:masters, which no authorizer is asked about.
 start_split() {
     pick_free_ports
-    local offsets=(0 20000 30000) cluster="" i pids=()
     "$KUBESIM" certs --out "$DATA/pki" >"$WORK/logs/certs.log" 2>&1 || die "kubesim certs failed"
-    for i in 0 1 2; do
-        cluster+="${cluster:+,}store-$((i + 1))=http://127.0.0.1:$((BASE_PORT + offsets[i] + 1))"
-    done
-    for i in 0 1 2; do
-        local client="http://127.0.0.1:$((BASE_PORT + offsets[i]))"
-        local peer="http://127.0.0.1:$((BASE_PORT + offsets[i] + 1))"
-        RUST_LOG="${RUST_LOG:-warn}" taskset -c "$STORE_CPUS" "$KUBESIM" store \
-            --name "store-$((i + 1))" --data-dir "$DATA/store-$((i + 1))" \
-            --listen-client-urls "$client" --advertise-client-urls "$client" \
-            --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
-            --initial-cluster "$cluster" --initial-cluster-token bench-api \
-            --initial-cluster-state new >"$WORK/logs/store-$((i + 1)).log" 2>&1 &
-        PIDS+=($!)
-        pids+=($!)
-    done
+    start_members store bench-api "$STORE_CPUS"
+    local pids=("${MEMBER_PIDS[@]}")
     local pki=$DATA/pki servers
     [[ $WRITE_TO == leader ]] && leader_first
     servers=$(ordered_endpoints | sed -e 's|^|http://|' -e 's|,|,http://|g')

@@ -45,25 +45,6 @@ ensure_kubesim
 make_work bench-snapshot
 DATA=$WORK/data
 
-start_members() {
-    pick_free_ports
-    local offsets=(0 20000 30000) cluster="" i
-    for i in 0 1 2; do
-        cluster+="${cluster:+,}s$((i + 1))=http://127.0.0.1:$((BASE_PORT + offsets[i] + 1))"
-    done
-    for i in 0 1 2; do
-        local client="http://127.0.0.1:$((BASE_PORT + offsets[i]))"
-        local peer="http://127.0.0.1:$((BASE_PORT + offsets[i] + 1))"
-        RUST_LOG="${RUST_LOG:-warn}" taskset -c "$STORE_CPUS" "$KUBESIM" store \
-            --name "s$((i + 1))" --data-dir "$DATA/s$((i + 1))" \
-            --listen-client-urls "$client" --advertise-client-urls "$client" \
-            --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
-            --initial-cluster "$cluster" --initial-cluster-token bench-snapshot \
-            --initial-cluster-state new >"$WORK/logs/s$((i + 1)).log" 2>&1 &
-        PIDS+=($!)
-    done
-}
-
 leader() {
     local deadline=$((SECONDS + LEADER_TIMEOUT_S)) found=""
     while [[ -z $found ]]; do
@@ -85,7 +66,8 @@ print("%8.0f puts/s  p99 %7.1f ms  max %8.1f ms  failed %d  %s" % (
     r["requests_failed"], json.dumps(r.get("errors") or {})))'
 }
 
-start_members
+pick_free_ports
+start_members s bench-snapshot "$STORE_CPUS"
 LEADER=$(leader)
 log "leader $LEADER; $RUNS rounds of $TOTAL puts of $VAL_SIZE bytes by $CLIENTS clients"
 for round in $(seq 1 "$RUNS"); do

@@ -8,6 +8,10 @@
 #                       that stop what was started and remove WORK (kept with KEEP=1)
 #   pick_free_ports     moves BASE_PORT and SECURE_PORT up until every port is free
 #   endpoints           the store's client URLs for BASE_PORT
+#   start_members NAME TOKEN CPUS
+#                       three `kubesim store` members NAME-1..3 on those URLs (peers +1),
+#                       pinned to CPUS, data in $DATA/NAME-n, logs in $WORK/logs/NAME-n.log;
+#                       their pids appended to PIDS and set in MEMBER_PIDS
 #   fmt VALUE DIGITS    a number with DIGITS decimals, or `-`
 
 make_work() {
@@ -62,6 +66,27 @@ pick_free_ports() {
 
 endpoints() {
     echo "127.0.0.1:$BASE_PORT,127.0.0.1:$((BASE_PORT + 20000)),127.0.0.1:$((BASE_PORT + 30000))"
+}
+
+start_members() {
+    local name=$1 token=$2 cpus=$3 offsets=(0 20000 30000) cluster="" i
+    MEMBER_PIDS=()
+    for i in 0 1 2; do
+        cluster+="${cluster:+,}$name-$((i + 1))=http://127.0.0.1:$((BASE_PORT + offsets[i] + 1))"
+    done
+    for i in 0 1 2; do
+        local member=$name-$((i + 1))
+        local client="http://127.0.0.1:$((BASE_PORT + offsets[i]))"
+        local peer="http://127.0.0.1:$((BASE_PORT + offsets[i] + 1))"
+        RUST_LOG="${RUST_LOG:-warn}" taskset -c "$cpus" "$KUBESIM" store \
+            --name "$member" --data-dir "$DATA/$member" \
+            --listen-client-urls "$client" --advertise-client-urls "$client" \
+            --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+            --initial-cluster "$cluster" --initial-cluster-token "$token" \
+            --initial-cluster-state new >"$WORK/logs/$member.log" 2>&1 &
+        PIDS+=($!)
+        MEMBER_PIDS+=($!)
+    done
 }
 
 fmt() { if [[ $1 == - ]]; then echo -; else printf "%.${2}f" "$1"; fi; }

@@ -126,7 +126,8 @@ fn replace_if_changed<T: PartialEq>(slot: &mut T, value: T) -> bool {
 }
 
 /// The snapshot payload as written: field order is the postcard format, so `PayloadRef`
-/// (encoding without a clone) and `Payload` (decoding) must list the same fields in order.
+/// (encoding) and `Payload` (decoding, and the copy `build_snapshot` takes) must list the
+/// same fields in order.
 #[derive(Serialize)]
 struct PayloadRef<'a> {
     mvcc: &'a Mvcc,
