@@ -9,7 +9,7 @@
 //! | [`network`] | listeners, connections, gRPC channels | `tokio::net` | `turmoil::net` (in `sim/`) |
 //! | [`clock`] | wall-clock timestamps | `SystemTime` | turmoil's sim time |
 //! | [`entropy`] | IDs, jitter | seeded once from the OS | seeded from the run's seed |
-//! | [`disk`] | redb databases | files in a data dir | [`disk::MemDisk`], survives a crash, loses what was not synced |
+//! | [`disk`] | redb databases, plain files | files in a data dir | [`disk::MemDisk`], survives a crash, loses what was not synced |
 //!
 //! Time *intervals* (timeouts, sleeps, TTLs) use `tokio::time`, which turmoil drives; only
 //! wall-clock *timestamps* go through [`clock`].
@@ -22,7 +22,7 @@ pub mod network;
 use std::sync::Arc;
 
 pub use clock::{Clock, SystemClock};
-pub use disk::{DirDisk, Disk, MemDisk};
+pub use disk::{DirDisk, Disk, File, MemDisk};
 pub use entropy::{Entropy, SeededEntropy};
 pub use network::{Network, TokioNetwork};
 

@@ -234,7 +234,7 @@ impl StoreHandle {
         let raft = self.inner.consensus.status();
         let disk = &self.inner.env.disk;
         let db_size =
-            disk.size_bytes(crate::raft::LOG_DB) + disk.size_bytes(crate::raft::SNAPSHOT_DB);
+            crate::raft::log_size_on_disk(&**disk) + disk.size_bytes(crate::raft::SNAPSHOT_DB);
         let in_use = self.with_mvcc(|m| m.size_bytes());
         MemberStatus {
             leader: raft.leader.unwrap_or(0),

@@ -1,13 +1,14 @@
-//! One member of kubesim's replicated store: openraft for consensus, redb on disk, the
-//! [`kubesim_mvcc`] model as the state machine, and etcd's v3 gRPC API in front.
+//! One member of kubesim's replicated store: openraft for consensus, an append-only Raft log
+//! (WAL) and redb snapshots on disk, the [`kubesim_mvcc`] model as the state machine, and
+//! etcd's v3 gRPC API in front.
 //!
 //! Map of the crate (a request from etcdctl goes top to bottom):
 //! - [`etcd`]: the etcd v3 services (KV, Watch, Lease, Cluster, Maintenance) on the client URL.
 //!   They check limits, then call the [`StoreHandle`].
 //! - [`handle`]: [`StoreHandle`], the one API the services use: propose, read barrier, local
 //!   reads, leases, membership, status.
-//! - [`raft`]: everything openraft (type config, redb log store, state machine, peer network,
-//!   peer service). openraft is pre-1.0, so nothing outside this module names its types.
+//! - [`raft`]: everything openraft (type config, log store and its WAL, state machine, peer
+//!   network, peer service). openraft is pre-1.0, so nothing outside this module names its types.
 //! - [`node`]: [`StoreNode::start`] wires it together from a [`StoreConfig`] and an `Env`.
 //! - [`config`]: flags with etcd's names, and every bound with its default.
 //! - [`metrics`]: [`StoreMetrics`], etcd's Prometheus metrics for one member, and the

@@ -12,7 +12,7 @@ use openraft::errors::{ClientWriteError, InitializeError, LinearizableReadError,
 use openraft::{ChangeMembers, Config, ReadPolicy, SnapshotPolicy};
 use tokio::time::Instant;
 
-use super::log_store::{LOG_DB, LogStore};
+use super::log_store::LogStore;
 use super::network::{NetworkFactory, PeerChannels, Rpc, call};
 use super::responder::TimedResponder;
 use super::state_machine::{SNAPSHOT_DB, SmShared, StateMachine};
@@ -138,7 +138,7 @@ fn write_error(err: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> Peer
 }
 
 impl Consensus {
-    /// Opens the log and snapshot databases and starts openraft (not yet part of a cluster).
+    /// Opens the log and the snapshot database and starts openraft (not yet part of a cluster).
     pub(crate) async fn start(
         env: &Env,
         settings: RaftSettings,
@@ -151,12 +151,11 @@ impl Consensus {
                 .map_err(|e| StoreError::Internal(format!("opening {name}: {e}")))
         };
         let disk_err = |e: std::io::Error| StoreError::Internal(format!("disk: {e}"));
-        let (log_db, log_closed) = open(LOG_DB)?;
         let (sm_db, sm_closed) = open(SNAPSHOT_DB)?;
         let planted_bug = settings.planted_bug;
         let metrics = settings.metrics.clone();
-        let log = LogStore::open(log_db, env.disk.clone(), planted_bug, metrics.wal_fsync())
-            .map_err(disk_err)?;
+        let (log, log_closed) =
+            LogStore::open(env.disk.clone(), planted_bug, metrics.wal_fsync()).map_err(disk_err)?;
         let backend_commit = metrics.backend_commit();
         let (sm, shared) = StateMachine::open(sm_db, planted_bug, log.held_a_log(), backend_commit)
             .map_err(disk_err)?;

@@ -1,4 +1,4 @@
-//! Everything openraft: the type config, the redb log store, the MVCC state machine, the peer
+//! Everything openraft: the type config, the log store (an append-only WAL), the MVCC state machine, the peer
 //! network (client and server) and [`Consensus`], the one type the rest of the crate uses.
 //! Nothing outside this module names an openraft type: openraft is pre-1.0 and its API moves.
 //!
@@ -34,6 +34,7 @@ mod network;
 mod peer_service;
 mod responder;
 mod state_machine;
+mod wal;
 
 use std::fmt;
 
@@ -43,9 +44,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::StoreError;
 
 pub(crate) use consensus::{Consensus, RaftSettings};
-pub(crate) use log_store::LOG_DB;
 pub(crate) use peer_service::serve_peers;
 pub(crate) use state_machine::SNAPSHOT_DB;
+pub(crate) use wal::size_on_disk as log_size_on_disk;
 
 /// Runtime: tokio, with openraft's randomness drawn from a seed (see the module docs).
 pub(crate) type Runtime =
