@@ -14,8 +14,10 @@
 //! segments can be removed once every entry in them is purged. Only the oldest segments are
 //! removed, so the record of a truncation is never gone while entries it cancelled remain.
 //!
-//! Before, the log was a redb database (`raft-log.redb`): a commit cost ~0.2 ms of CPU and
-//! a dozen page writes whatever its size, most of the log writer's time. A data dir that
+//! Before, the log was a redb database (`raft-log.redb`): its copy-on-write commit (zeroed
+//! page buffers, tree pages, a dozen page writes) made a sync cost the log writer about
+//! 0.5 ms of CPU, where the write and `fdatasync` themselves are a fraction of that
+//! (docs/benchmarks.md, run 24). A data dir that
 //! still holds one is migrated when the member opens it ([`migrate`]).
 
 use std::collections::BTreeMap;
