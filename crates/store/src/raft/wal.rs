@@ -238,8 +238,10 @@ impl Wal {
         Ok(())
     }
 
-    /// The newest segment and where to append to it; begins a new one (returning the state
-    /// its first record must carry) once the newest is full.
+    /// The newest segment and where to append to it; begins a new one once the newest is
+    /// full. A segment's first record is always a State record (returned to be written):
+    /// also in an empty newest segment, which a crash may have left between creating a
+    /// segment and syncing its first record.
     fn segment_for_write(&self) -> io::Result<AppendAt> {
         let mut inner = self.inner();
         let (&seq, newest) = inner
@@ -247,11 +249,12 @@ impl Wal {
             .last_key_value()
             .ok_or_else(|| io::Error::other("the raft log has no segment"))?;
         if newest.len < self.segment_bytes {
+            let state = (newest.len == 0).then_some(inner.durable);
             return Ok(AppendAt {
                 seq,
                 file: newest.file.clone(),
                 start: newest.len,
-                state: None,
+                state,
             });
         }
         let next = seq + 1;
@@ -699,6 +702,27 @@ mod tests {
         assert_eq!(recovered.durable.last_purged, Some(log_id(3, 4)));
         assert_eq!(recovered.last_entry, Some(log_id(3, 6)));
         assert_eq!(indexes(&wal), [(3, 5), (3, 6)]);
+    }
+
+    #[test]
+    fn a_segment_left_empty_by_a_crash_still_carries_the_vote_once_written() {
+        let disk = MemDisk::new();
+        let (wal, _) = open(&disk, 1);
+        wal.write(&[Write::Vote(Vote::new(4, 1))], true).unwrap();
+        append(&wal, &blanks(4, 1..=2));
+        drop(wal);
+        // A crash between creating the next segment and syncing its first record.
+        disk.open_file(&segment_name(3)).unwrap();
+        disk.power_cut();
+        let (wal, _) = open(&disk, 1_000_000);
+        append(&wal, &blanks(4, 3..=4));
+        // Removes every older segment: only the third is left.
+        wal.write(&[Write::Purge(log_id(4, 2))], true).unwrap();
+        assert_eq!(segment_names(&disk), [segment_name(3)]);
+        drop(wal);
+        let (wal, recovered) = open(&disk, 1_000_000);
+        assert_eq!(recovered.durable.vote, Some(Vote::new(4, 1)));
+        assert_eq!(indexes(&wal), [(4, 3), (4, 4)]);
     }
 
     #[test]
