@@ -577,27 +577,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raft::test_entries::{blanks, log_id};
     use kubesim_net::MemDisk;
-    use openraft::EntryPayload;
     use openraft::type_config::TypeConfigExt;
-
-    fn log_id(term: u64, index: u64) -> LogId {
-        openraft::LogId::new(
-            openraft::impls::leader_id_adv::LeaderId { term, node_id: 1 },
-            index,
-        )
-    }
-
-    fn blank(term: u64, index: u64) -> Entry {
-        openraft::Entry {
-            log_id: log_id(term, index),
-            payload: EntryPayload::Blank,
-        }
-    }
-
-    fn blanks(term: u64, indexes: std::ops::RangeInclusive<u64>) -> Vec<Entry> {
-        indexes.map(|i| blank(term, i)).collect()
-    }
 
     fn open(disk: &MemDisk) -> LogStore {
         open_planted(disk, PlantedBug::None)

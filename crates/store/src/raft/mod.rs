@@ -310,6 +310,29 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, std::io::Erro
     }
 }
 
+/// Log ids and entries for the log store's and the WAL's tests.
+#[cfg(test)]
+mod test_entries {
+    use super::{Entry, LogId};
+
+    pub(crate) fn log_id(term: u64, index: u64) -> LogId {
+        openraft::LogId::new(
+            openraft::impls::leader_id_adv::LeaderId { term, node_id: 1 },
+            index,
+        )
+    }
+
+    /// Blank entries of `term` at `indexes`.
+    pub(crate) fn blanks(term: u64, indexes: std::ops::RangeInclusive<u64>) -> Vec<Entry> {
+        indexes
+            .map(|i| openraft::Entry {
+                log_id: log_id(term, i),
+                payload: openraft::EntryPayload::Blank,
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod encoding_tests {
     use kubesim_proto::etcdserverpb::PutRequest;

@@ -596,25 +596,9 @@ fn migrate(disk: &dyn Disk) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use kubesim_net::MemDisk;
-    use openraft::EntryPayload;
 
     use super::*;
-
-    fn log_id(term: u64, index: u64) -> LogId {
-        openraft::LogId::new(
-            openraft::impls::leader_id_adv::LeaderId { term, node_id: 1 },
-            index,
-        )
-    }
-
-    fn blanks(term: u64, indexes: std::ops::RangeInclusive<u64>) -> Vec<Entry> {
-        indexes
-            .map(|i| openraft::Entry {
-                log_id: log_id(term, i),
-                payload: EntryPayload::Blank,
-            })
-            .collect()
-    }
+    use crate::raft::test_entries::{blanks, log_id};
 
     fn open(disk: &MemDisk, segment_bytes: u64) -> (Arc<Wal>, Recovered) {
         let (wal, _, recovered) = Wal::open_sized(Arc::new(disk.clone()), segment_bytes).unwrap();
