@@ -24,6 +24,7 @@ pub trait Disk: Send + Sync + 'static {
     /// The names of the plain files that start with `prefix`, sorted.
     fn list_files(&self, prefix: &str) -> io::Result<Vec<String>>;
     /// Removes the plain file called `name`; removing one that is absent is not an error.
+    /// Not synced: after a crash the file may be back, so callers must tolerate that.
     fn remove_file(&self, name: &str) -> io::Result<()>;
     /// How long a sync takes beyond the write itself. Simulation-only: a real disk is as
     /// slow as it is, so only [`MemDisk`] reports anything but zero.

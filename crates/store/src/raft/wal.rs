@@ -383,7 +383,14 @@ fn change_of(write: &Write<'_>, segment: u64, offset: u64, len: u32) -> Option<C
 
 fn apply(inner: &mut Inner, change: Change) {
     match change {
-        Change::State(state) => inner.durable = state,
+        Change::State(state) => {
+            inner.durable = state;
+            // A removed segment may come back after a crash (its removal was not synced):
+            // its entries are purged, as this record says.
+            if let Some(upto) = state.last_purged {
+                inner.runs.retain(|_, run| run.last > upto.index());
+            }
+        }
         Change::Run { first, run } => {
             inner.runs.insert(first, run);
         }
@@ -686,6 +693,33 @@ mod tests {
         assert_eq!(recovered.durable.last_purged, Some(log_id(3, 4)));
         assert_eq!(recovered.last_entry, Some(log_id(3, 6)));
         assert_eq!(indexes(&wal), [(3, 5), (3, 6)]);
+    }
+
+    #[test]
+    fn a_removed_segment_that_comes_back_after_a_crash_changes_nothing() {
+        let disk = MemDisk::new();
+        let (wal, _) = open(&disk, 1);
+        append(&wal, &blanks(1, 1..=2));
+        let first = segment_names(&disk)[0].clone();
+        let old = disk.open_file(&first).unwrap();
+        let mut bytes = vec![0; old.len().unwrap() as usize];
+        old.read_at(0, &mut bytes).unwrap();
+        wal.write(&[Write::Purge(log_id(1, 2))], true).unwrap();
+        // Its State record says 2 is purged; this write removes the first two segments.
+        append(&wal, &blanks(1, 3..=4));
+        assert_eq!(segment_names(&disk).len(), 1);
+        drop(wal);
+        // The first segment's removal did not reach the disk, the second's did.
+        let back = disk.open_file(&first).unwrap();
+        back.write_at(0, &bytes).unwrap();
+        back.sync_data().unwrap();
+        let (wal, recovered) = open(&disk, 1);
+        assert_eq!(wal.runs(), [(3, 4)]);
+        assert_eq!(indexes(&wal), [(1, 3), (1, 4)]);
+        assert_eq!(recovered.last_entry, Some(log_id(1, 4)));
+        // The next write removes it again.
+        append(&wal, &blanks(1, 5..=5));
+        assert!(!segment_names(&disk).contains(&first));
     }
 
     #[test]
