@@ -318,6 +318,9 @@ impl Handler {
             conn.shutdown().await?;
             return Ok(None);
         }
+        // Many streams answer at once on a busy connection: their frames leave in one write
+        // (kubesim_net::coalesce), below TLS so that one write carries their records.
+        let conn = kubesim_net::coalesce::coalesced(conn);
         let tls = self.acceptor.accept(Replay::new(first[0], conn)).await?;
         Ok(Some(tls))
     }

@@ -7,6 +7,7 @@
 //! | module | what it abstracts | production | simulation |
 //! |---|---|---|---|
 //! | [`network`] | listeners, connections, gRPC channels | `tokio::net` | `turmoil::net` (in `sim/`) |
+//! | [`coalesce`] | many HTTP/2 frames in one socket write (a writer task per connection) | over either network | the same |
 //! | [`clock`] | wall-clock timestamps | `SystemTime` | turmoil's sim time |
 //! | [`entropy`] | IDs, jitter | seeded once from the OS | seeded from the run's seed |
 //! | [`disk`] | redb databases, plain files | files in a data dir | [`disk::MemDisk`], survives a crash, loses what was not synced |
@@ -15,6 +16,7 @@
 //! wall-clock *timestamps* go through [`clock`].
 
 pub mod clock;
+pub mod coalesce;
 pub mod disk;
 pub mod entropy;
 pub mod network;

@@ -239,6 +239,9 @@ pub struct ChannelConfig {
     /// which under the simulation is never.
     pub keep_alive_interval: Duration,
     pub keep_alive_timeout: Duration,
+    /// Coalesce the connection's writes ([`crate::coalesce`]): for a client that sends many
+    /// requests at once over its one connection (the API server to the store).
+    pub coalesce_writes: bool,
 }
 
 impl Default for ChannelConfig {
@@ -248,6 +251,7 @@ impl Default for ChannelConfig {
             request_timeout: Duration::from_secs(5),
             keep_alive_interval: Duration::from_secs(2),
             keep_alive_timeout: Duration::from_secs(2),
+            coalesce_writes: false,
         }
     }
 }
@@ -277,9 +281,17 @@ pub fn channel_to_any(
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let reset_stream_duration = net.http2_reset_stream_duration();
     let connect_timeout = config.connect_timeout;
+    let coalesce = config.coalesce_writes;
     let connector = tower::service_fn(move |_: tonic::transport::Uri| {
         let (net, targets, next) = (net.clone(), targets.clone(), next.clone());
-        async move { connect_any(net.as_ref(), &targets, &next, connect_timeout).await }
+        async move {
+            let conn = connect_any(net.as_ref(), &targets, &next, connect_timeout).await?;
+            Ok::<_, io::Error>(hyper_util::rt::TokioIo::new(if coalesce {
+                crate::coalesce::coalesced(conn)
+            } else {
+                conn
+            }))
+        }
     });
     let authority = addrs.first().map(String::as_str).unwrap_or("unreachable");
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{authority}"))?
@@ -355,7 +367,7 @@ async fn connect_any(
     targets: &[String],
     next: &std::sync::atomic::AtomicUsize,
     timeout: Duration,
-) -> io::Result<hyper_util::rt::TokioIo<Conn>> {
+) -> io::Result<Conn> {
     use std::sync::atomic::Ordering;
     let start = next.load(Ordering::Relaxed);
     let mut last_error = io::Error::new(io::ErrorKind::InvalidInput, "no endpoint to connect to");
@@ -367,7 +379,7 @@ async fn connect_any(
         match tokio::time::timeout(timeout, net.connect(target)).await {
             Ok(Ok(conn)) => {
                 next.store(index + 1, Ordering::Relaxed);
-                return Ok(hyper_util::rt::TokioIo::new(conn));
+                return Ok(conn);
             }
             Ok(Err(error)) => {
                 last_error = io::Error::new(error.kind(), format!("{target}: {error}"))

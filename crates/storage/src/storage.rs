@@ -107,10 +107,15 @@ impl EtcdStorage {
             );
         }
         // Every member, as etcd's client: a connection that breaks reconnects to the next.
-        let chan =
-            channel_to_any(env.net.clone(), &addrs, ChannelConfig::default()).map_err(|e| {
-                StorageError::InvalidArgument(format!("etcd endpoints {endpoints:?}: {e}"))
-            })?;
+        // One connection carries every request of the API server: its writes are coalesced,
+        // so the Txns of a burst of creates leave in one write (kubesim_net::coalesce).
+        let config = ChannelConfig {
+            coalesce_writes: true,
+            ..ChannelConfig::default()
+        };
+        let chan = channel_to_any(env.net.clone(), &addrs, config).map_err(|e| {
+            StorageError::InvalidArgument(format!("etcd endpoints {endpoints:?}: {e}"))
+        })?;
         Ok(EtcdStorage::from_channel(chan))
     }
 
