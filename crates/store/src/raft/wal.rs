@@ -282,7 +282,11 @@ impl Wal {
         end: Bound<u64>,
         last_purged: Option<u64>,
     ) -> io::Result<Vec<Entry>> {
-        let start = start.max(last_purged.map(|p| p + 1).unwrap_or(0));
+        // Everything up to u64::MAX purged leaves nothing to read (and no index after it).
+        let Some(first_live) = last_purged.map_or(Some(0), |p| p.checked_add(1)) else {
+            return Ok(Vec::new());
+        };
+        let start = start.max(first_live);
         let wanted: Vec<(Arc<dyn File>, Run)> = {
             let inner = self.inner();
             // The run holding `start` begins at or before it.
@@ -650,6 +654,28 @@ mod tests {
             assert_eq!(indexes(&wal), [(1, 1), (1, 2), (1, 3), (1, 4)]);
             wal.write(&[Write::TruncateFrom(4)], true).unwrap();
         }
+    }
+
+    #[test]
+    fn reads_leave_out_what_is_purged_up_to_the_last_index() {
+        let disk = MemDisk::new();
+        let (wal, _) = open(&disk, SEGMENT_BYTES);
+        append(&wal, &blanks(1, 1..=3));
+        let read = |purged| {
+            wal.read_entries(0, Bound::Unbounded, purged)
+                .unwrap()
+                .iter()
+                .map(|e| e.index())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(read(None), [1, 2, 3]);
+        assert_eq!(read(Some(1)), [2, 3]);
+        assert_eq!(read(Some(3)), Vec::<u64>::new());
+        assert_eq!(
+            read(Some(u64::MAX)),
+            Vec::<u64>::new(),
+            "no overflow past the last index"
+        );
     }
 
     #[test]
