@@ -127,15 +127,19 @@ impl Call<'_> {
             // updates log the decoded object instead (`audit_request_object`).
             audit.request_body(&body);
         }
+        // Each verb's future is boxed, so this future and every one around it (up to the
+        // connection's task) holds a pointer, not the largest verb's future: rustc keeps an
+        // awaited future twice (rust-lang/rust#62958), so inline, a few kilobytes here grow
+        // at each level, and a request copies them at each (docs/benchmarks.md, run 26).
         match self.info.verb.as_str() {
-            "get" => self.get().await,
-            "list" => self.list().await,
-            "watch" => crate::watch::serve(&self).await,
-            "create" => self.create(&body).await,
-            "update" => self.update(&body).await,
-            "patch" => self.patch(&body).await,
-            "delete" => self.delete(&body).await,
-            "deletecollection" => self.delete_collection(&body).await,
+            "get" => Box::pin(self.get()).await,
+            "list" => Box::pin(self.list()).await,
+            "watch" => Box::pin(crate::watch::serve(&self)).await,
+            "create" => Box::pin(self.create(&body)).await,
+            "update" => Box::pin(self.update(&body)).await,
+            "patch" => Box::pin(self.patch(&body)).await,
+            "delete" => Box::pin(self.delete(&body)).await,
+            "deletecollection" => Box::pin(self.delete_collection(&body)).await,
             verb => Err(Status::method_not_supported(
                 &crate::registry::group_resource(self.resource),
                 verb,

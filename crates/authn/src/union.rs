@@ -121,7 +121,9 @@ impl Authenticator {
         }
         match bearer(request.headers) {
             Err(e) => return Err(with_refusals(e, refusals)),
-            Ok(Credential::Bearer(token)) => match self.token(token, now).await {
+            // Boxed: the token authenticators' futures (a ServiceAccount's lookup, OIDC's
+            // key fetch) are kilobytes that a certificate's request would otherwise carry.
+            Ok(Credential::Bearer(token)) => match Box::pin(self.token(token, now)).await {
                 Ok(found) => return Ok(self.finish(found)),
                 Err(e) => refusals.push(e),
             },

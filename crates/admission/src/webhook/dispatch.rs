@@ -136,15 +136,17 @@ impl WebhookDispatcher {
             // it: every IfNeeded webhook called so far sees it once more.
             reinvocation.require_reinvoking_previously_invoked();
         }
-        let result = self
-            .mutate_each(
-                &webhooks,
-                attrs,
-                object.as_deref_mut(),
-                record,
-                reinvocation,
-            )
-            .await;
+        // Boxed: the calls' futures (HTTPS or gRPC, with their timeouts) are kilobytes, and
+        // unboxed they would make every write's admission future that large, and so every
+        // future around it, copied at each level whether or not a webhook is configured.
+        let result = Box::pin(self.mutate_each(
+            &webhooks,
+            attrs,
+            object.as_deref_mut(),
+            record,
+            reinvocation,
+        ))
+        .await;
         // kube records the last output whatever the outcome (a deferred call).
         reinvocation.last_output = object.as_deref().cloned();
         result

@@ -68,8 +68,9 @@ impl Registry {
             let mut candidate = object.clone();
             let name = self.generate_name(&generate_prefix);
             meta::metadata_mut(&mut candidate).insert("name".into(), Value::String(name));
-            match self
-                .create_once(resource, namespace, candidate, managed_fields, opts)
+            // Boxed, so that this rarely taken path does not hold a second create_once
+            // future beside the one above in every create's future.
+            match Box::pin(self.create_once(resource, namespace, candidate, managed_fields, opts))
                 .await
             {
                 Err(status) if status.reason == "AlreadyExists" => last_error = Some(status),
@@ -153,7 +154,11 @@ impl Registry {
         if resource.kind == "Namespace" {
             // kube's ServiceAccount controller makes it a moment later; made here at once, so
             // a pod created right after its namespace finds the ServiceAccount it needs.
-            crate::admission::ensure_default_service_account(self, &name).await;
+            // Boxed: a write of its own, too large to carry in every create's future.
+            Box::pin(crate::admission::ensure_default_service_account(
+                self, &name,
+            ))
+            .await;
         }
         Ok(created)
     }

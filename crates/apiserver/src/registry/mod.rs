@@ -35,6 +35,8 @@ pub mod update;
 #[cfg(test)]
 mod admission_defaults_tests;
 #[cfg(test)]
+mod future_size_tests;
+#[cfg(test)]
 mod own_write_tests;
 
 use std::collections::{BTreeMap, BTreeSet};
