@@ -646,3 +646,30 @@ async fn a_request_that_asks_gets_its_stage_times_in_server_timing() {
     .await;
     assert!(off.headers().get("server-timing").is_none());
 }
+
+/// A request's futures stay small: the handler's (`Routes::dispatch`, boxed per request in
+/// `stages`) and the whole request's (`Chain::handle`, the connection's task per stream).
+/// Inline, the rare branches under them (webhook calls, token authenticators) made the
+/// handler's 74 KB in a release build, copied at each level per request (docs/benchmarks.md,
+/// run 26; the registry's own writes are kept small by `registry/future_size_tests.rs`).
+#[tokio::test]
+async fn a_requests_futures_stay_small() {
+    const LIMIT: usize = 8 * 1024;
+    let chain = chain_with(&config());
+    let post = || {
+        request("POST", "/api/v1/namespaces/ns/pods")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let info = request_info(&post()).expect("a resource request");
+    let (parts, body) = post().into_parts();
+    let limited = Request::from_parts(parts, Limited::new(body, 1024));
+    let dispatch = std::mem::size_of_val(&chain.routes.dispatch(limited, &info));
+    let handle = std::mem::size_of_val(&chain.handle(post()));
+    for (what, size) in [("handler's", dispatch), ("request's", handle)] {
+        assert!(
+            size <= LIMIT,
+            "the {what} future takes {size} bytes, over {LIMIT}: box the large branch it awaits"
+        );
+    }
+}
