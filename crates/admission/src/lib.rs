@@ -96,7 +96,7 @@ pub struct Attributes {
     pub name: String,
     /// Who writes: the request's user after impersonation, or the API server's loopback
     /// identity ([`Attributes::loopback_user`]) for its own writes.
-    pub user: UserInfo,
+    pub user: Arc<UserInfo>,
     /// `dryRun=All`: webhooks see `dryRun: true`, and those with side effects refuse it.
     pub dry_run: bool,
     /// CreateOptions, UpdateOptions or DeleteOptions as JSON (with apiVersion and kind), as
@@ -112,12 +112,16 @@ pub struct Attributes {
 }
 
 impl Attributes {
-    /// The identity of the API server's own writes (kube's loopback client).
-    pub fn loopback_user() -> UserInfo {
-        UserInfo::new(
-            "system:apiserver",
-            &["system:masters", "system:authenticated"],
-        )
+    /// The identity of the API server's own writes (kube's loopback client), made once and
+    /// shared.
+    pub fn loopback_user() -> Arc<UserInfo> {
+        static LOOPBACK: std::sync::OnceLock<Arc<UserInfo>> = std::sync::OnceLock::new();
+        Arc::clone(LOOPBACK.get_or_init(|| {
+            Arc::new(UserInfo::new(
+                "system:apiserver",
+                &["system:masters", "system:authenticated"],
+            ))
+        }))
     }
 
     /// How long a call may take from now: `limit`, or less when the request's deadline is

@@ -23,7 +23,7 @@ impl JsonPointer for Value {
         tokens
             .split('/')
             .try_fold(self, |target, token| match target {
-                Value::Object(map) => map.get(token),
+                Value::Object(map) => kubesim_api::fields::get(map, token),
                 Value::Array(list) => array_index(token).and_then(|i| list.get(i)),
                 _ => None,
             })

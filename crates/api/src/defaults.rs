@@ -28,6 +28,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::fields;
 use crate::kind_validation::base64;
 use crate::kind_validation::quantity::Quantity;
 use crate::kind_validation::volumes::SOURCES;
@@ -70,7 +71,7 @@ pub fn apply_defaults(resource: &Resource, object: &mut Value) {
 
 /// Whether a field counts as unset: absent or `null`.
 fn unset(map: &Map<String, Value>, key: &str) -> bool {
-    map.get(key).is_none_or(Value::is_null)
+    fields::get(map, key).is_none_or(Value::is_null)
 }
 
 /// Sets a pointer field that is unset.
@@ -82,20 +83,22 @@ fn default_value(map: &mut Map<String, Value>, key: &str, value: Value) {
 
 /// Sets a string field that is unset or empty (Go tests `== ""`).
 fn default_str(map: &mut Map<String, Value>, key: &str, value: &str) {
-    if unset(map, key) || map.get(key).and_then(Value::as_str) == Some("") {
+    if fields::get(map, key).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
         map.insert(key.to_string(), Value::from(value));
     }
 }
 
 /// Sets an integer field that is unset or zero (Go tests `== 0`).
 fn default_int(map: &mut Map<String, Value>, key: &str, value: i64) {
-    if unset(map, key) || map.get(key).and_then(Value::as_i64) == Some(0) {
+    if fields::get(map, key).is_none_or(|v| v.is_null() || v.as_i64() == Some(0)) {
         map.insert(key.to_string(), Value::from(value));
     }
 }
 
 fn str_of<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
-    map.get(key).and_then(Value::as_str).unwrap_or_default()
+    fields::get(map, key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// The object at `key`, if it is one.
@@ -103,7 +106,7 @@ fn object_mut<'a>(
     map: &'a mut Map<String, Value>,
     key: &str,
 ) -> Option<&'a mut Map<String, Value>> {
-    map.get_mut(key).and_then(Value::as_object_mut)
+    fields::get_mut(map, key).and_then(Value::as_object_mut)
 }
 
 /// The object at `key`, created empty when unset; `None` when it has another type.
@@ -120,7 +123,7 @@ fn objects_mut<'a>(
     map: &'a mut Map<String, Value>,
     key: &str,
 ) -> impl Iterator<Item = &'a mut Map<String, Value>> {
-    map.get_mut(key)
+    fields::get_mut(map, key)
         .and_then(Value::as_array_mut)
         .into_iter()
         .flatten()
@@ -166,7 +169,7 @@ fn pod_only(spec: &mut Map<String, Value>) {
         objects_mut(spec, key).for_each(requests_from_limits);
     }
     default_value(spec, "enableServiceLinks", json!(true));
-    if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
+    if fields::get(spec, "hostNetwork").and_then(Value::as_bool) == Some(true) {
         for key in ["containers", "initContainers"] {
             for c in objects_mut(spec, key) {
                 objects_mut(c, "ports").for_each(|p| {
@@ -188,7 +191,10 @@ fn requests_from_limits(c: &mut Map<String, Value>) {
     let Some(resources) = object_mut(c, "resources") else {
         return;
     };
-    let Some(limits) = resources.get("limits").and_then(Value::as_object).cloned() else {
+    let Some(limits) = fields::get(resources, "limits")
+        .and_then(Value::as_object)
+        .cloned()
+    else {
         return;
     };
     let Some(requests) = ensure_object(resources, "requests") else {
@@ -315,12 +321,14 @@ fn qos_class(spec: &Map<String, Value>) -> &'static str {
     let mut guaranteed = true;
     let containers = ["containers", "initContainers"]
         .iter()
-        .filter_map(|k| spec.get(*k).and_then(Value::as_array))
+        .filter_map(|k| fields::get(spec, k).and_then(Value::as_array))
         .flatten();
     for c in containers {
-        let resources = c.get("resources");
-        add_quantities(resources.and_then(|r| r.get("requests")), &mut requests);
-        let found = add_quantities(resources.and_then(|r| r.get("limits")), &mut limits);
+        let resources = fields::field(c, "resources");
+        let requested = resources.and_then(|r| fields::field(r, "requests"));
+        add_quantities(requested, &mut requests);
+        let limited = resources.and_then(|r| fields::field(r, "limits"));
+        let found = add_quantities(limited, &mut limits);
         if !(found.contains(&"cpu") && found.contains(&"memory")) {
             guaranteed = false;
         }
@@ -584,7 +592,7 @@ fn str_of_value<'a>(value: &'a Value, key: &str) -> &'a str {
 
 fn ensure_list<'a>(map: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Vec<Value>> {
     default_value(map, key, json!([]));
-    map.get_mut(key).and_then(Value::as_array_mut)
+    fields::get_mut(map, key).and_then(Value::as_array_mut)
 }
 
 /// `SetDefaults_RoleBinding` / `SetDefaults_ClusterRoleBinding` and `SetDefaults_Subject`.

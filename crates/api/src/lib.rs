@@ -14,7 +14,7 @@
 //!   size, ports: the checks behind a 422's `details.causes`.
 //! - [`kind_validation`]: each kind's own rules on create and update (immutable fields
 //!   included), and which changes bump `metadata.generation`; [`defaults`]: Kubernetes' v1
-//!   defaults for each kind.
+//!   defaults for each kind. [`fields`]: field lookups in small objects without hashing.
 //! - [`selectors`]: label selectors (query syntax and `LabelSelector` objects) and field
 //!   selectors with each kind's selectable fields.
 //! - [`patch`]: JSON patch, merge patch and strategic merge patch with kube's merge keys.
@@ -34,6 +34,7 @@
 //! validation reads the fields it needs. See ARCHITECTURE.md ("The API server").
 
 pub mod defaults;
+pub mod fields;
 pub mod kind_validation;
 pub mod openapi;
 pub mod openapi_v2;

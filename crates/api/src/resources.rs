@@ -467,17 +467,25 @@ impl Resource {
 
     /// The store key of one object. `namespace` is ignored for cluster-scoped kinds.
     pub fn key(&self, prefix: &str, namespace: &str, name: &str) -> String {
-        format!("{}{name}", self.collection_key(prefix, namespace))
+        let mut key = self.collection_key_with_room(prefix, namespace, name.len());
+        key.push_str(name);
+        key
     }
 
     /// The store key prefix of a collection: every object of this resource in `namespace`,
     /// or in every namespace when `namespace` is empty. Ends with `/`, so `pods/ns` does not
     /// also match `pods/ns-2`.
     pub fn collection_key(&self, prefix: &str, namespace: &str) -> String {
+        self.collection_key_with_room(prefix, namespace, 0)
+    }
+
+    /// [`Resource::collection_key`] with `room` more bytes of capacity, for a name.
+    fn collection_key_with_room(&self, prefix: &str, namespace: &str, room: usize) -> String {
         // Concatenated, not `format!`ed: every request makes one.
         let prefix = prefix.trim_end_matches('/');
-        let mut key =
-            String::with_capacity(prefix.len() + self.key_prefix.len() + namespace.len() + 3);
+        let mut key = String::with_capacity(
+            prefix.len() + self.key_prefix.len() + namespace.len() + 3 + room,
+        );
         key.push_str(prefix);
         key.push('/');
         key.push_str(self.key_prefix);

@@ -40,12 +40,38 @@ pub fn format_rfc3339(unix_secs: i64) -> String {
     let days = unix_secs.div_euclid(86_400);
     let secs_of_day = unix_secs.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs_of_day / 3600,
-        secs_of_day % 3600 / 60,
-        secs_of_day % 60
-    )
+    if !(0..=9999).contains(&year) {
+        // Outside what four digits hold: `format!` pads and signs it as before.
+        return format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            secs_of_day / 3600,
+            secs_of_day % 3600 / 60,
+            secs_of_day % 60
+        );
+    }
+    // Written digit by digit, not `format!`ed: a create stamps two or three of these.
+    let mut text = String::with_capacity(20);
+    push_digits(&mut text, year, 4);
+    text.push('-');
+    push_digits(&mut text, month, 2);
+    text.push('-');
+    push_digits(&mut text, day, 2);
+    text.push('T');
+    push_digits(&mut text, secs_of_day / 3600, 2);
+    text.push(':');
+    push_digits(&mut text, secs_of_day % 3600 / 60, 2);
+    text.push(':');
+    push_digits(&mut text, secs_of_day % 60, 2);
+    text.push('Z');
+    text
+}
+
+/// The `width` lowest decimal digits of `value` (0 or more), zero-padded.
+fn push_digits(text: &mut String, value: i64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = value / 10_i64.pow(place) % 10;
+        text.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Time since the Unix epoch as metav1.MicroTime: `2026-11-29T07:06:58.123456Z` (audit
@@ -162,6 +188,11 @@ mod tests {
         assert_eq!(format_rfc3339(1_795_935_418), "2026-11-29T06:56:58Z");
         assert_eq!(format_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59Z");
+        // The last second four digits of year hold, and past both ends of them.
+        assert_eq!(format_rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(format_rfc3339(253_402_300_800), "10000-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(-62_167_219_200), "0000-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(-62_167_219_201), "-001-12-31T23:59:59Z");
     }
 
     #[test]

@@ -408,7 +408,7 @@ impl Chain {
             progress.user = Some(user.username.clone());
         }
         request.extensions_mut().insert(RequestContext {
-            user,
+            user: Arc::new(user),
             audit_id: audit_id.to_string(),
             security: self.security.clone(),
             audit: progress.audit.clone(),
@@ -488,12 +488,12 @@ impl Chain {
         }
         timer.lap("audit");
         trace.push(Stage::Impersonation);
-        let user = self
+        let impersonated = self
             .impersonate(request, &authenticated, path)
             .instrument(stage_span("impersonation"))
             .await;
         timer.lap("impersonation");
-        let user = user?;
+        let user = impersonated?.unwrap_or(authenticated.user);
         if let (Some(audit), Some(impersonated)) = (&progress.audit, &path.impersonated) {
             audit.set_impersonated_user(impersonated);
         }
@@ -592,17 +592,18 @@ impl Chain {
     }
 
     /// Stage 7: `Impersonate-*` headers, each asked of the authorizer with verb
-    /// `impersonate` in kube's order; the first refusal is the 403.
+    /// `impersonate` in kube's order; the first refusal is the 403. The user impersonated,
+    /// or `None` when the request asks for no one (it acts as itself).
     async fn impersonate<B>(
         &self,
         request: &Request<B>,
         authenticated: &Authenticated,
         path: &mut RequestTrace,
-    ) -> Result<UserInfo, Status> {
+    ) -> Result<Option<UserInfo>, Status> {
         let asked = kubesim_authn::impersonation::requested(request.headers())
             .map_err(|message| Status::bad_request(&message))?;
         let Some(asked) = asked else {
-            return Ok(authenticated.user.clone());
+            return Ok(None);
         };
         for check in asked.checks() {
             let attributes = Attributes {
@@ -624,7 +625,7 @@ impl Chain {
         }
         let user = asked.user_info();
         path.impersonated = Some(user.clone());
-        Ok(user)
+        Ok(Some(user))
     }
 
     /// Stage 8: the chain of `--authorization-mode`; anything but Allow is a 403 with the

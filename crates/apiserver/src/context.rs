@@ -17,7 +17,8 @@ use crate::security::trace::TraceLog;
 #[derive(Clone)]
 pub struct RequestContext {
     /// The identity the request acts as: the authenticated user, or the impersonated one.
-    pub user: UserInfo,
+    /// Shared: the handlers and admission take it without copying it.
+    pub user: Arc<UserInfo>,
     /// The `Audit-Id` the response carries; keys the request's trace.
     pub audit_id: String,
     pub security: Arc<Security>,

@@ -99,7 +99,7 @@ pub struct Call<'a> {
     pub headers: &'a HeaderMap,
     pub query: Query,
     /// Who asks, as the chain decided; `None` in the chain's unit tests.
-    pub requester: Option<kubesim_api::user::UserInfo>,
+    pub requester: Option<Arc<kubesim_api::user::UserInfo>>,
     /// When the request's time is up (the chain's request timeout); admission webhooks get
     /// what is left of it at most.
     pub deadline: Option<tokio::time::Instant>,

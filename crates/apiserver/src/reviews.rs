@@ -170,7 +170,7 @@ impl Review<'_> {
             }
         }
         let user = match review {
-            AccessReview::SelfSubjectAccessReview => context.user.clone(),
+            AccessReview::SelfSubjectAccessReview => UserInfo::clone(&context.user),
             _ => subject_of(&spec),
         };
         let decision = context
@@ -737,7 +737,7 @@ mod tests {
         let options = crate::config::AuthOptions::default();
         let security = crate::security::build(&options, None, &env, None).expect("security");
         RequestContext {
-            user,
+            user: Arc::new(user),
             audit_id: "test".into(),
             security: Arc::new(security),
             audit: None,

@@ -222,7 +222,7 @@ impl Routes {
             info,
             headers: &parts.headers,
             query: Query::parse(parts.uri.query().unwrap_or("")),
-            requester: context.map(|context| context.user.clone()),
+            requester: context.map(|context| Arc::clone(&context.user)),
             audit_id: context.map(|context| context.audit_id.clone()),
             security: context.map(|context| context.security.clone()),
             audit: context.and_then(|context| context.audit.clone()),

@@ -30,9 +30,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use kubesim_api::Status;
 use kubesim_api::resources::Resource;
 use kubesim_api::status::GroupResource;
+use kubesim_api::{Status, fields};
 use serde_json::{Map, Value, json};
 
 use super::forbidden_object;
@@ -258,7 +258,9 @@ fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
 }
 
 fn spec_mut(pod: &mut Value) -> Option<&mut Map<String, Value>> {
-    pod.get_mut("spec").and_then(Value::as_object_mut)
+    pod.as_object_mut()
+        .and_then(|pod| fields::get_mut(pod, "spec"))
+        .and_then(Value::as_object_mut)
 }
 
 /// `spec.serviceAccountName`, or the deprecated `spec.serviceAccount` when the name is empty
@@ -293,8 +295,8 @@ fn no_service_account(attrs: &Attributes, pod: &Value) -> Status {
 
 /// The objects of the list at `spec.<key>`.
 fn containers<'a>(pod: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    pod.get("spec")
-        .and_then(|s| s.get(key))
+    fields::field(pod, "spec")
+        .and_then(|s| fields::field(s, key))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -326,9 +328,8 @@ fn should_automount(account: &Value, pod: &Value) -> bool {
 /// `mountServiceAccountToken`: an existing `kube-api-access-*` volume is reused; otherwise
 /// the projected volume is added when some container needs it.
 fn mount_token(pod: &mut Value, uid: &str) {
-    let existing = pod
-        .get("spec")
-        .and_then(|spec| spec.get("volumes"))
+    let existing = fields::field(pod, "spec")
+        .and_then(|spec| fields::field(spec, "volumes"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -344,7 +345,7 @@ fn mount_token(pod: &mut Value, uid: &str) {
     };
     let mut needs_volume = false;
     for key in ["initContainers", "containers"] {
-        let list = spec.get_mut(key).and_then(Value::as_array_mut);
+        let list = fields::get_mut(spec, key).and_then(Value::as_array_mut);
         for container in list.into_iter().flatten().filter_map(Value::as_object_mut) {
             needs_volume |= add_mount(container, &mount);
         }
@@ -362,7 +363,9 @@ fn is_token_volume_name(name: &str) -> bool {
 
 /// The string at `key` of an object, or "" (absent, not a string, not an object).
 fn field_str<'a>(value: &'a Value, key: &str) -> &'a str {
-    value.get(key).and_then(Value::as_str).unwrap_or("")
+    fields::field(value, key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// Mounts the token in `container` unless something is mounted at its path already.

@@ -560,7 +560,7 @@ pub fn admission_request(attrs: &Attributes, object: Option<&Value>) -> Admissio
         name: attrs.name.clone(),
         namespace: attrs.namespace.clone(),
         operation: attrs.operation.as_str().to_string(),
-        user_info: attrs.user.clone(),
+        user_info: (*attrs.user).clone(),
         object: object.cloned(),
         old_object: attrs.old_object.clone(),
         dry_run: Some(attrs.dry_run),

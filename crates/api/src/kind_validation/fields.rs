@@ -394,23 +394,7 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// The most fields an object may have for [`get`] to look a key up by comparing it with each
-/// one; kube objects have a handful per level.
-const SCAN_FIELDS: usize = 16;
-
-/// `map.get(key)`. Validation looks up many fields, most of them absent, and hashing the key
-/// (SipHash) costs more than comparing it with the few keys a small object has.
-pub(crate) fn get<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    if map.len() > SCAN_FIELDS {
-        return map.get(key);
-    }
-    map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-}
-
-/// `value.get(key)` for an object `value` (see [`get`]); `None` for anything else.
-pub(crate) fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    value.as_object().and_then(|m| get(m, key))
-}
+pub(crate) use crate::fields::{field, get};
 
 /// Each item of an already-read list as an object, at `path[i]`; items of the wrong type
 /// are reported and left out.

@@ -29,6 +29,10 @@ pub fn parse_noting_duplicates(bytes: &[u8]) -> Result<(Value, bool), serde_json
     Ok((value, repeated.get()))
 }
 
+/// Room for this many fields before an object's gathered fields reallocate: most objects
+/// of a Kubernetes body have fewer.
+const GATHERED: usize = 8;
+
 /// Builds a `Value`, setting `repeated` when an object repeats a key.
 #[derive(Clone, Copy)]
 struct ValueSeed<'r> {
@@ -91,9 +95,15 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut fields = Map::new();
+        // Gathered first and then put in a map of the right size: a map grown one insert at
+        // a time reallocates its entries and rehashes its table several times over.
+        let mut gathered = Vec::with_capacity(GATHERED);
         while let Some(key) = map.next_key::<String>()? {
             let value = map.next_value_seed(self)?;
+            gathered.push((key, value));
+        }
+        let mut fields = Map::with_capacity(gathered.len());
+        for (key, value) in gathered {
             if fields.insert(key, value).is_some() {
                 self.repeated.set(true);
             }

@@ -27,7 +27,7 @@ pub struct DeleteOptions {
     pub grace_period_seconds: Option<i64>,
     pub dry_run: bool,
     /// Who asks; `None` for the API server's own deletes (namespace termination).
-    pub requester: Option<kubesim_api::user::UserInfo>,
+    pub requester: Option<Arc<kubesim_api::user::UserInfo>>,
     /// Where admission leaves the request's warnings and steps.
     pub record: Arc<Record>,
     /// When the request's time is up.

@@ -3,6 +3,7 @@
 //! `BeforeCreate`/`BeforeUpdate` and its storage decoder set them. Pure functions over JSON;
 //! time and randomness come in as arguments (from `Env`, the seam).
 
+use kubesim_api::fields;
 use kubesim_api::resources::Resource;
 use serde_json::{Map, Value, json};
 
@@ -72,9 +73,8 @@ pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
 
 /// A string field of `metadata`, "" when absent.
 pub fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
-    object
-        .get("metadata")
-        .and_then(|m| m.get(field))
+    fields::field(object, "metadata")
+        .and_then(|m| fields::field(m, field))
         .and_then(Value::as_str)
         .unwrap_or("")
 }

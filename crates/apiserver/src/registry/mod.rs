@@ -88,7 +88,7 @@ pub struct WriteOptions {
     pub force: bool,
     /// Who asks (after impersonation); `None` for the API server's own writes (bootstrap
     /// policy, controllers), which kube makes as a `system:masters` loopback client.
-    pub requester: Option<kubesim_api::user::UserInfo>,
+    pub requester: Option<Arc<kubesim_api::user::UserInfo>>,
     /// Where admission leaves the request's warnings, audit annotations and steps.
     pub record: Arc<Record>,
     /// When the request's time is up: no admission webhook call outlives it.
@@ -143,8 +143,9 @@ pub struct Registry {
     storage: EtcdStorage,
     /// `--etcd-prefix`, without a trailing slash (`/registry`).
     prefix: String,
-    /// One per served resource, keyed by [`Resource::group_resource`].
-    caches: BTreeMap<String, Arc<Cacher>>,
+    /// One per served resource, keyed by its group and plural ([`cache_key`]): a lookup
+    /// on every request's path, so it formats nothing.
+    caches: BTreeMap<(&'static str, &'static str), Arc<Cacher>>,
     /// Itself, for the background tasks a request starts (namespace termination).
     me: Weak<Registry>,
     /// Namespaces a termination task is emptying now: one task per namespace.
@@ -161,6 +162,12 @@ impl std::fmt::Debug for Registry {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
+}
+
+/// The key of `resource`'s watch cache in [`Registry`]: its group and plural, which name
+/// a resource as `group_resource` does, without the allocation.
+fn cache_key(resource: &Resource) -> (&'static str, &'static str) {
+    (resource.group, resource.plural)
 }
 
 /// Waits until every watch cache of the registry has done its first list; false when the
@@ -188,7 +195,7 @@ impl Registry {
         for resource in RESOURCES.iter().filter(|r| r.is_stored()) {
             let key_prefix = format!("{prefix}/{}/", resource.key_prefix);
             let cacher = Cacher::start(storage.clone(), key_prefix, CacherConfig::default());
-            caches.insert(resource.group_resource(), cacher);
+            caches.insert(cache_key(resource), cacher);
         }
         let registry = Arc::new_cyclic(|me| Registry {
             env,
@@ -330,7 +337,7 @@ impl Registry {
 
     /// The watch cache of `resource`.
     pub fn cache(&self, resource: &Resource) -> Result<&Arc<Cacher>, Status> {
-        self.caches.get(&resource.group_resource()).ok_or_else(|| {
+        self.caches.get(&cache_key(resource)).ok_or_else(|| {
             Status::internal_error(&format!("no watch cache for {}", resource.plural))
         })
     }
@@ -345,7 +352,7 @@ impl Registry {
         key: &'a str,
         object: &Arc<OwnObject>,
     ) -> OwnWrite<'a> {
-        let cache = self.caches.get(&resource.group_resource());
+        let cache = self.caches.get(&cache_key(resource));
         let ticket = cache.and_then(|c| c.offer_own_write(key, Arc::clone(object)));
         OwnWrite { cache, key, ticket }
     }
@@ -456,7 +463,7 @@ pub(crate) struct AdmissionWrite<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
     pub old: Option<&'a Value>,
-    pub requester: Option<&'a kubesim_api::user::UserInfo>,
+    pub requester: Option<&'a Arc<kubesim_api::user::UserInfo>>,
     pub dry_run: bool,
     pub field_manager: &'a str,
     pub propagation_policy: Option<&'a str>,

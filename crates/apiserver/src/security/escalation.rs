@@ -252,7 +252,7 @@ mod tests {
 
     fn by(username: &str, groups: &[&str]) -> WriteOptions {
         WriteOptions {
-            requester: Some(UserInfo::new(username, groups)),
+            requester: Some(Arc::new(UserInfo::new(username, groups))),
             ..WriteOptions::default()
         }
     }

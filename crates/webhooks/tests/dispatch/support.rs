@@ -340,7 +340,7 @@ pub fn create(object: &Value) -> Attributes {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .into(),
-        user: UserInfo::new("alice", &["system:authenticated"]),
+        user: UserInfo::new("alice", &["system:authenticated"]).into(),
         dry_run: false,
         options: json!({"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}),
         old_object: None,

@@ -121,7 +121,7 @@ fn attrs(
         operation,
         namespace: namespace.to_string(),
         name: name.to_string(),
-        user: UserInfo::new("alice", &["system:authenticated"]),
+        user: UserInfo::new("alice", &["system:authenticated"]).into(),
         dry_run: false,
         options: Value::Null,
         old_object: None,
@@ -394,7 +394,7 @@ async fn exemptions_skip_the_checks_and_say_why() {
     ];
     for (namespace, user, runtime_class, reason) in cases {
         let mut attrs = pod_attrs(namespace, "p");
-        attrs.user = UserInfo::new(user, &[]);
+        attrs.user = UserInfo::new(user, &[]).into();
         let mut pod = privileged_pod("p");
         if let Some(class) = runtime_class {
             pod["spec"]["runtimeClassName"] = json!(class);

@@ -123,9 +123,8 @@ fn request_fields() {
     attrs.dry_run = true;
     attrs.options =
         json!({"apiVersion": "meta.k8s.io/v1", "kind": "UpdateOptions", "fieldManager": "kubectl"});
-    attrs.user.uid = "u-1".to_string();
-    attrs
-        .user
+    Arc::make_mut(&mut attrs.user).uid = "u-1".to_string();
+    Arc::make_mut(&mut attrs.user)
         .extra
         .insert("scopes".to_string(), vec!["read".to_string()]);
     let truths = [

@@ -119,7 +119,7 @@ pub(crate) fn attrs(
         operation,
         namespace: namespace.to_string(),
         name: "web".to_string(),
-        user: UserInfo::new("alice", &["devs", "system:authenticated"]),
+        user: UserInfo::new("alice", &["devs", "system:authenticated"]).into(),
         dry_run: false,
         options: Value::Null,
         old_object: None,
