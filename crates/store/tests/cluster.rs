@@ -16,6 +16,9 @@ use kubesim_store::{
 use tempfile::TempDir;
 use tokio::time::Instant;
 
+mod common;
+use common::free_port;
+
 fn timing(snapshot_count: u64) -> Timing {
     Timing {
         heartbeat_interval: Duration::from_millis(50),
@@ -24,29 +27,6 @@ fn timing(snapshot_count: u64) -> Timing {
         request_timeout: Duration::from_secs(3),
         peer_rpc_timeout: Duration::from_millis(500),
     }
-}
-
-/// A free port on loopback, below the kernel's ephemeral range
-/// (`net.ipv4.ip_local_port_range`, 32768-60999 by default). Members restart on the ports
-/// they had, and while one is down an outgoing connection of any other test may be given its
-/// port if that port is ephemeral: the restart would then fail with "Address already in
-/// use". Ports below the range are never handed out by the kernel, only by this function,
-/// which hands each out once per process and checks that nobody else holds it.
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    const FIRST: u16 = 20000;
-    const SPAN: u16 = 12000;
-    // Start where the process id points, so two test processes rarely probe the same ports.
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let start = (std::process::id() % u32::from(SPAN)) as u16;
-    for _ in 0..SPAN {
-        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
-        let port = FIRST + (start + offset) % SPAN;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in {FIRST}..{}", FIRST + SPAN)
 }
 
 /// One member's identity and data dir; survives restarts of its node.

@@ -15,6 +15,9 @@ use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
+mod common;
+use common::free_port;
+
 /// Puts made before the scrape.
 const PUTS: usize = 20;
 /// A bound on one scrape (connect, request, whole response).
@@ -29,14 +32,6 @@ fn timing() -> Timing {
         request_timeout: Duration::from_secs(5),
         ..Timing::default()
     }
-}
-
-/// A free port on loopback: peers must know each other's addresses before any starts.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
 /// Three members, each with a metrics listener on a port of its own (port 0).
