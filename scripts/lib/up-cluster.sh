@@ -9,7 +9,8 @@
 #   pick_free_ports     moves BASE_PORT and SECURE_PORT up until every port is free
 #   endpoints           the store's client URLs for BASE_PORT
 #   start_members NAME TOKEN CPUS
-#                       three `kubesim store` members NAME-1..3 on those URLs (peers +1),
+#                       three `kubesim store` members NAME-1..3 on those URLs (peers +1,
+#                       /metrics +2),
 #                       pinned to CPUS, data in $DATA/NAME-n, logs in $WORK/logs/NAME-n.log;
 #                       their pids appended to PIDS and set in MEMBER_PIDS
 #   fmt VALUE DIGITS    a number with DIGITS decimals, or `-`
@@ -44,7 +45,7 @@ cleanup() {
 # API server's, and the caller's extra ones.
 ports_free() {
     local port offset
-    for offset in 0 1 20000 20001 30000 30001 ${EXTRA_PORT_OFFSETS:-}; do
+    for offset in 0 1 2 20000 20001 20002 30000 30001 30002 ${EXTRA_PORT_OFFSETS:-}; do
         port_in_use $((BASE_PORT + offset)) && return 1
     done
     port_in_use "$SECURE_PORT" && return 1
@@ -78,12 +79,14 @@ start_members() {
         local member=$name-$((i + 1))
         local client="http://127.0.0.1:$((BASE_PORT + offsets[i]))"
         local peer="http://127.0.0.1:$((BASE_PORT + offsets[i] + 1))"
+        local metrics="http://127.0.0.1:$((BASE_PORT + offsets[i] + 2))"
         RUST_LOG="${RUST_LOG:-warn}" taskset -c "$cpus" "$KUBESIM" store \
             --name "$member" --data-dir "$DATA/$member" \
             --listen-client-urls "$client" --advertise-client-urls "$client" \
             --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
             --initial-cluster "$cluster" --initial-cluster-token "$token" \
-            --initial-cluster-state new >"$WORK/logs/$member.log" 2>&1 &
+            --initial-cluster-state new --listen-metrics-urls "$metrics" \
+            >"$WORK/logs/$member.log" 2>&1 &
         PIDS+=($!)
         MEMBER_PIDS+=($!)
     done

@@ -262,10 +262,11 @@ fn scheduler_env(target: crate::Target) -> &'static [(&'static str, &'static str
     }
 }
 
-/// A port nothing listens on right now (the kernel's pick, released at once).
+/// A port nothing listens on right now, below the kernel's ephemeral range, so that no
+/// outgoing connection takes it before the server started on it binds it
+/// ([`kubesim_net::ports::free_local_port`]).
 pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+    Ok(kubesim_net::ports::free_local_port()?)
 }
 
 /// The kubectl binaries to run: `kubectl.<version>` for each of [`KUBECTL_VERSIONS`] found

@@ -6,10 +6,8 @@
 //! prints the tail of every member's log (cargo test shows it only for a failed test).
 
 use std::fs::OpenOptions;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -27,10 +25,6 @@ const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 /// etcd's defaults: fast enough for tests, slow enough not to flap on 2 loaded cores.
 const HEARTBEAT_INTERVAL_MS: u32 = 100;
 const ELECTION_TIMEOUT_MS: u32 = 1000;
-/// Ports come from [PORT_LOW, PORT_LOW + PORT_SPAN): below Linux's ephemeral range
-/// (32768..), so an outgoing connection never takes a port a member is about to bind.
-const PORT_LOW: u32 = 20000;
-const PORT_SPAN: u32 = 12000;
 /// Lines of each member's log printed when a test panics.
 const LOG_TAIL_LINES: usize = 40;
 
@@ -371,21 +365,9 @@ impl Drop for Cluster {
     }
 }
 
-/// A loopback port that is free right now. Each test process walks its own stretch of the
-/// range, so parallel tests (and parallel test processes) rarely even try the same port.
+/// A loopback port that is free right now, below the ephemeral range; the same counter
+/// as the API server's ports ([`crate::apiserver::free_port`]), so that the two never hand
+/// out one port twice in a test process.
 fn free_port() -> anyhow::Result<u16> {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let start = std::process::id().wrapping_mul(7919) % PORT_SPAN;
-    for _ in 0..PORT_SPAN {
-        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = PORT_LOW + (start + offset) % PORT_SPAN;
-        let port = u16::try_from(port).context("port out of range")?;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    bail!(
-        "no free loopback port in {PORT_LOW}..{}",
-        PORT_LOW + PORT_SPAN
-    )
+    crate::apiserver::free_port()
 }

@@ -11,6 +11,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
+use kubesim_tests::apiserver::free_port;
 use kubesim_tests::{bounded, e2e_required, on_path, target};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -353,13 +354,6 @@ async fn kubectl_and_openssl_complete_mutual_tls() -> anyhow::Result<()> {
         Ok(())
     })
     .await
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    // Closed at once; another process taking it before s_server does is unlikely enough.
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// `openssl s_server` with the API server's certificate, requiring a client certificate from

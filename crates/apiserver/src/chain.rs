@@ -49,7 +49,7 @@ use tracing::{Instrument, Span};
 
 use kubesim_admission::planted::PlantedBug;
 use kubesim_api::user::UserInfo;
-use kubesim_authn::{Authenticated, AuthnRequest};
+use kubesim_authn::AuthnRequest;
 use kubesim_authz::Attributes;
 use kubesim_authz::chain::forbidden_status;
 use kubesim_net::Entropy;
@@ -408,7 +408,7 @@ impl Chain {
             progress.user = Some(user.username.clone());
         }
         request.extensions_mut().insert(RequestContext {
-            user: Arc::new(user),
+            user,
             audit_id: audit_id.to_string(),
             security: self.security.clone(),
             audit: progress.audit.clone(),
@@ -455,7 +455,7 @@ impl Chain {
         trace: &mut Vec<Stage>,
         path: &mut RequestTrace,
         progress: &mut Progress,
-    ) -> Result<UserInfo, Status> {
+    ) -> Result<Arc<UserInfo>, Status> {
         trace.push(Stage::Authentication);
         let mut timer = StageTimer::start(&self.metrics, progress.timings.clone());
         let authenticated = self
@@ -463,8 +463,8 @@ impl Chain {
             .instrument(stage_span("authentication"))
             .await;
         timer.lap("authentication");
-        let authenticated = match authenticated {
-            Ok(authenticated) => authenticated,
+        let user = match authenticated {
+            Ok(user) => user,
             Err(status) => {
                 if let Some(auditor) = &self.auditor {
                     let attempted = auth_methods(request);
@@ -480,8 +480,7 @@ impl Chain {
         trace.push(Stage::Audit);
         if let Some(auditor) = &self.auditor {
             let meta = RequestMeta::of(request, &path.audit_id);
-            progress.audit =
-                stage_span("audit").in_scope(|| auditor.begin(meta, &authenticated.user, info));
+            progress.audit = stage_span("audit").in_scope(|| auditor.begin(meta, &user, info));
         } else {
             // Empty, so that every request's trace has the same stages as its timings.
             drop(stage_span("audit").entered());
@@ -489,11 +488,11 @@ impl Chain {
         timer.lap("audit");
         trace.push(Stage::Impersonation);
         let impersonated = self
-            .impersonate(request, &authenticated, path)
+            .impersonate(request, &user, path)
             .instrument(stage_span("impersonation"))
             .await;
         timer.lap("impersonation");
-        let user = impersonated?.unwrap_or(authenticated.user);
+        let user = impersonated?.unwrap_or(user);
         if let (Some(audit), Some(impersonated)) = (&progress.audit, &path.impersonated) {
             audit.set_impersonated_user(impersonated);
         }
@@ -518,7 +517,7 @@ impl Chain {
     /// (at most a quarter of the request timeout), or rejects it with 429.
     async fn prioritize(
         &self,
-        user: &UserInfo,
+        user: &Arc<UserInfo>,
         info: &RequestInfo,
         uri: &hyper::Uri,
         path: &mut RequestTrace,
@@ -532,7 +531,7 @@ impl Chain {
         drop(progress.in_flight.take());
         let digest = RequestDigest {
             info: info.clone(),
-            user: user.clone(),
+            user: Arc::clone(user),
         };
         let work =
             crate::flowcontrol::work_estimate(info, self.routes.registry.as_ref(), list_limit(uri));
@@ -560,12 +559,13 @@ impl Chain {
     }
 
     /// Stage 5: the first authenticator that recognises the request decides; a presented
-    /// credential that fails is a 401, never anonymous.
+    /// credential that fails is a 401, never anonymous. The user is shared from here on, by
+    /// the trace and the request's context, rather than copied for each.
     async fn authenticate<B>(
         &self,
         request: &Request<B>,
         path: &mut RequestTrace,
-    ) -> Result<Authenticated, Status> {
+    ) -> Result<Arc<UserInfo>, Status> {
         let empty = PeerCertificates::default();
         let peer = request
             .extensions()
@@ -578,9 +578,10 @@ impl Chain {
         match self.security.authenticator.authenticate(asked).await {
             Ok(authenticated) => {
                 path.authenticator = authenticated.method.as_str().to_string();
-                path.authentication = authenticated.detail.clone();
-                path.user = Some(authenticated.user.clone());
-                Ok(authenticated)
+                path.authentication = authenticated.detail;
+                let user = Arc::new(authenticated.user);
+                path.user = Some(Arc::clone(&user));
+                Ok(user)
             }
             Err(error) => {
                 path.authentication = error.detail.clone();
@@ -597,9 +598,9 @@ impl Chain {
     async fn impersonate<B>(
         &self,
         request: &Request<B>,
-        authenticated: &Authenticated,
+        authenticated: &UserInfo,
         path: &mut RequestTrace,
-    ) -> Result<Option<UserInfo>, Status> {
+    ) -> Result<Option<Arc<UserInfo>>, Status> {
         let asked = kubesim_authn::impersonation::requested(request.headers())
             .map_err(|message| Status::bad_request(&message))?;
         let Some(asked) = asked else {
@@ -607,7 +608,7 @@ impl Chain {
         };
         for check in asked.checks() {
             let attributes = Attributes {
-                user: authenticated.user.clone(),
+                user: authenticated.clone(),
                 verb: check.verb.to_string(),
                 resource_request: true,
                 namespace: check.namespace.clone(),
@@ -623,8 +624,8 @@ impl Chain {
                 return Err(refusal(request.uri(), &attributes, &decision));
             }
         }
-        let user = asked.user_info();
-        path.impersonated = Some(user.clone());
+        let user = Arc::new(asked.user_info());
+        path.impersonated = Some(Arc::clone(&user));
         Ok(Some(user))
     }
 

@@ -301,7 +301,8 @@ impl Call<'_> {
             audit.annotate_all(record.audit_annotations());
         }
         self.trace_validation(record);
-        let steps = record.steps();
+        // Taken: nothing reads the record's steps after the write is answered.
+        let steps = record.take_steps();
         if steps.is_empty() {
             return;
         }

@@ -484,7 +484,7 @@ pub(crate) mod tests {
                 parts: vec!["pods".to_owned()],
                 ..RequestInfo::default()
             },
-            user: UserInfo::new(user, groups),
+            user: Arc::new(UserInfo::new(user, groups)),
         }
     }
 

@@ -28,17 +28,19 @@ pub mod matching;
 pub mod queueset;
 pub mod shuffle;
 
+use std::sync::Arc;
+
 use kubesim_api::RequestInfo;
 use kubesim_api::user::UserInfo;
 
 pub use controller::{Controller, RejectReason, Rejection, Seat};
 
 /// What APF knows of a request when it classifies it: kube's `RequestDigest`, the request
-/// info and the user after impersonation.
+/// info and the user after impersonation (shared with the request, not copied for APF).
 #[derive(Debug, Clone, Default)]
 pub struct RequestDigest {
     pub info: RequestInfo,
-    pub user: UserInfo,
+    pub user: Arc<UserInfo>,
 }
 
 /// Which FlowSchema and priority level a request was put in: the names for logs and the

@@ -206,6 +206,7 @@ mod tests {
     use crate::bootstrap;
     use kubesim_api::user::{ALL_AUTHENTICATED, ALL_UNAUTHENTICATED};
     use serde_json::{Value, json};
+    use std::sync::Arc;
 
     /// kube-apiserver's configuration: mandatory and suggested objects.
     fn kube_config() -> Config {
@@ -250,7 +251,7 @@ mod tests {
                 namespace: namespace.into(),
                 ..RequestInfo::default()
             },
-            user,
+            user: Arc::new(user),
         }
     }
 
@@ -261,7 +262,7 @@ mod tests {
                 path: path.into(),
                 ..RequestInfo::default()
             },
-            user,
+            user: Arc::new(user),
         }
     }
 

@@ -12,6 +12,9 @@
 //! | [`entropy`] | IDs, jitter | seeded once from the OS | seeded from the run's seed |
 //! | [`disk`] | redb databases, plain files | files in a data dir | [`disk::MemDisk`], survives a crash, loses what was not synced |
 //!
+//! [`ports`] is not part of the seam: it picks loopback ports for tests that start real
+//! servers on addresses fixed in advance.
+//!
 //! Time *intervals* (timeouts, sleeps, TTLs) use `tokio::time`, which turmoil drives; only
 //! wall-clock *timestamps* go through [`clock`].
 
@@ -20,6 +23,7 @@ pub mod coalesce;
 pub mod disk;
 pub mod entropy;
 pub mod network;
+pub mod ports;
 
 use std::sync::Arc;
 

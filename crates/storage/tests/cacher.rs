@@ -713,11 +713,11 @@ impl Drop for Etcd {
     }
 }
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago, below the ephemeral range, so that no
+/// outgoing connection takes it before the etcd started on it binds it.
 fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
+    let port = kubesim_net::ports::free_local_port().expect("a free port");
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

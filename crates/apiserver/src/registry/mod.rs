@@ -39,10 +39,11 @@ mod future_size_tests;
 #[cfg(test)]
 mod own_write_tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use fnv::FnvHashMap;
 use kubesim_admission::chain::Admission;
 use kubesim_admission::{Attributes, Operation, Record};
 use kubesim_api::resources::{RESOURCES, Resource};
@@ -143,9 +144,12 @@ pub struct Registry {
     storage: EtcdStorage,
     /// `--etcd-prefix`, without a trailing slash (`/registry`).
     prefix: String,
-    /// One per served resource, keyed by its group and plural ([`cache_key`]): a lookup
-    /// on every request's path, so it formats nothing.
-    caches: BTreeMap<(&'static str, &'static str), Arc<Cacher>>,
+    /// One per served resource, keyed by its group and plural ([`cache_key`]): looked up
+    /// about five times on every write's path (admission reads other kinds' caches), so it
+    /// formats nothing, and hashes the two short names with FNV instead of comparing
+    /// strings along a B-tree's search (about 2.5% of the API server's CPU in a pod create,
+    /// in `memcmp`) or hashing them with SipHash.
+    caches: FnvHashMap<(&'static str, &'static str), Arc<Cacher>>,
     /// Itself, for the background tasks a request starts (namespace termination).
     me: Weak<Registry>,
     /// Namespaces a termination task is emptying now: one task per namespace.
@@ -190,7 +194,7 @@ impl Registry {
     /// namespaces that were Terminating when the server last stopped.
     pub fn start(env: Env, storage: EtcdStorage, prefix: &str) -> Arc<Registry> {
         let prefix = prefix.trim_end_matches('/').to_string();
-        let mut caches = BTreeMap::new();
+        let mut caches = FnvHashMap::default();
         // The review APIs keep nothing: no cache to fill.
         for resource in RESOURCES.iter().filter(|r| r.is_stored()) {
             let key_prefix = format!("{prefix}/{}/", resource.key_prefix);

@@ -7,7 +7,7 @@
 //! issue builds its request traces on this.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use kubesim_api::user::UserInfo;
@@ -28,10 +28,10 @@ pub struct RequestTrace {
     /// What the authenticator checked, or why it refused (never a credential).
     pub authentication: String,
     /// The authenticated user; `None` on a 401.
-    pub user: Option<UserInfo>,
+    pub user: Option<Arc<UserInfo>>,
     /// The user the request acted as, when it impersonated someone.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub impersonated: Option<UserInfo>,
+    pub impersonated: Option<Arc<UserInfo>>,
     /// `Allow`, `Deny`, `NoOpinion`, or empty when the request did not get that far.
     pub decision: String,
     /// The authorizer that decided (`RBAC`, `Webhook`, …).
