@@ -365,9 +365,9 @@ impl Drop for Cluster {
     }
 }
 
-/// A loopback port that is free right now, below the ephemeral range; the same counter
-/// as the API server's ports ([`crate::apiserver::free_port`]), so that the two never hand
-/// out one port twice in a test process.
+/// A loopback port that is free right now, below the ephemeral range, from the one counter
+/// every test of the process draws on ([`kubesim_net::ports::free_local_port`]), so no two
+/// servers a test process starts get the same port.
 fn free_port() -> anyhow::Result<u16> {
-    crate::apiserver::free_port()
+    Ok(kubesim_net::ports::free_local_port()?)
 }

@@ -210,6 +210,39 @@ async fn every_response_carries_an_audit_id_that_keys_its_trace() {
     assert_ne!(other.headers()[AUDIT_ID_HEADER], audit_id.as_str());
 }
 
+/// The trace names the authenticated user, and the impersonated one apart from it; a request
+/// that impersonates no one has no second user.
+#[tokio::test]
+async fn the_trace_records_who_authenticated_and_who_was_impersonated() {
+    let mut config = config();
+    config.auth.authorization_modes = "AlwaysAllow".to_string();
+    let chain = chain_with(&config);
+    let trace_of = |response: &Response<Body>| {
+        let audit_id = response.headers()[AUDIT_ID_HEADER].to_str().unwrap();
+        chain.security.trace.get(audit_id).unwrap()
+    };
+
+    let (response, _) = send(&chain, request("GET", "/version")).await;
+    let trace = trace_of(&response);
+    let user = trace.user.as_ref().expect("an authenticated user");
+    assert_eq!(user.username, "system:anonymous");
+    assert_eq!(trace.impersonated, None);
+
+    let builder = request("GET", "/version")
+        .header("Impersonate-User", "bob")
+        .header("Impersonate-Group", "dev");
+    let (response, _) = send(&chain, builder).await;
+    assert_eq!(response.status(), 200);
+    let trace = trace_of(&response);
+    assert_eq!(trace.user.as_ref().unwrap().username, "system:anonymous");
+    let impersonated = trace.impersonated.as_ref().expect("an impersonated user");
+    assert_eq!(impersonated.username, "bob");
+    assert!(
+        impersonated.groups.iter().any(|g| g == "dev"),
+        "{impersonated:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_panic_in_a_handler_is_a_500_status() {
     let chain = chain_with(&config());
