@@ -929,8 +929,16 @@ async fn get_json_shows_server_set_fields_and_defaults(ctl: &Kubectl<'_>) -> any
                 "/fieldsV1/f:spec/f:containers/k:{\"name\":\"web\"}/f:image",
                 json!({}),
             ),
+            ("/fieldsV1/f:spec/f:enableServiceLinks", json!({})),
         ],
     )?;
+    // Set by admission (the Priority plugin), after kube records a create: no one's.
+    for admitted in ["f:priority", "f:preemptionPolicy"] {
+        ensure!(
+            entry["fieldsV1"]["f:spec"].get(admitted).is_none(),
+            "{who}: kubectl-create does not own {admitted}: {entry:#}"
+        );
+    }
 
     let deployment = ctl
         .json(&["get", "deployment", "web", "-o", "json"])

@@ -6,7 +6,9 @@
 //! storage that a client sees the same way:
 //! - pods: `status` (phase Pending and the QoS class, as the pod strategy's
 //!   `PrepareForCreate` sets them) and `priority: 0` / `preemptionPolicy:
-//!   PreemptLowerPriority` (the Priority admission plugin, for pods without a priority class);
+//!   PreemptLowerPriority` (the Priority admission plugin, for pods without a priority class;
+//!   [`admission_defaults`], apart from the rest because a create's managedFields are
+//!   recorded between the two);
 //! - services: `clusterIPs` from `clusterIP`, and the IP family fields the service registry
 //!   fills in on a single-stack IPv4 cluster;
 //! - secrets: `stringData` folded into `data` (kube's conversion does it);
@@ -42,10 +44,34 @@ const DEFAULT_FILE_MODE: i64 = 0o644;
 /// `DefaultClientIPServiceAffinitySeconds`: three hours.
 const DEFAULT_AFFINITY_SECONDS: i64 = 10800;
 
-/// Fills in the defaults of `resource`'s kind on `object` (v1 JSON). Anything that is not
-/// a JSON object, and any field of an unexpected type, is left as it is for validation to
-/// report.
+/// Fills in the defaults of `resource`'s kind on `object` (v1 JSON): [`set_defaults`] and
+/// then [`admission_defaults`]. Anything that is not a JSON object, and any field of an
+/// unexpected type, is left as it is for validation to report.
 pub fn apply_defaults(resource: &Resource, object: &mut Value) {
+    set_defaults(resource, object);
+    admission_defaults(resource, object);
+}
+
+/// What kube's in-tree mutating admission plugins set that kubesim sets as a default: a
+/// pod's `priority` and `preemptionPolicy` (the Priority plugin, for a pod that names no
+/// priority class). Kept apart from [`set_defaults`] because kube records a create's
+/// managedFields before admission: these fields belong to no manager.
+pub fn admission_defaults(resource: &Resource, object: &mut Value) {
+    if (resource.group, resource.kind) != ("", "Pod") {
+        return;
+    }
+    if let Some(spec) = object
+        .as_object_mut()
+        .and_then(|pod| object_mut(pod, "spec"))
+    {
+        pod_priority(spec);
+    }
+}
+
+/// kube's `SetDefaults_*` for `resource`'s kind, and what the strategy's `PrepareForCreate`
+/// sets that a client sees the same way (see the module's list): everything
+/// [`apply_defaults`] does but [`admission_defaults`].
+pub fn set_defaults(resource: &Resource, object: &mut Value) {
     let Some(obj) = object.as_object_mut() else {
         return;
     };
@@ -179,7 +205,11 @@ fn pod_only(spec: &mut Map<String, Value>) {
             }
         }
     }
-    // The Priority admission plugin, for a pod that names no priority class.
+}
+
+/// The Priority admission plugin, for a pod that names no priority class (and so gets the
+/// priority of no class: kubesim serves no PriorityClasses).
+fn pod_priority(spec: &mut Map<String, Value>) {
     if str_of(spec, "priorityClassName").is_empty() {
         default_value(spec, "priority", json!(0));
         default_value(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
@@ -733,6 +763,23 @@ mod tests {
                 "status": {"phase": "Pending", "qosClass": "BestEffort"},
             })
         );
+    }
+
+    #[test]
+    fn a_pods_priority_is_admissions_not_a_default() {
+        let pods = by_kind("", "v1", "Pod").expect("served kind");
+        let mut pod = json!({"spec": {"containers": [{"name": "web", "image": "nginx"}]}});
+        set_defaults(pods, &mut pod);
+        assert!(pod["spec"].get("priority").is_none(), "{pod}");
+        assert!(pod["spec"].get("preemptionPolicy").is_none(), "{pod}");
+        assert_eq!(pod["spec"]["enableServiceLinks"], true);
+        admission_defaults(pods, &mut pod);
+        assert_eq!(pod["spec"]["priority"], 0);
+        assert_eq!(pod["spec"]["preemptionPolicy"], "PreemptLowerPriority");
+        // A pod that names a class is left to the class (kubesim serves none).
+        let mut classed = json!({"spec": {"priorityClassName": "high"}});
+        admission_defaults(pods, &mut classed);
+        assert_eq!(classed, json!({"spec": {"priorityClassName": "high"}}));
     }
 
     #[test]

@@ -173,7 +173,7 @@ fn a_patching_webhook_or_a_limit_range_asks_for_a_second_pass() {
 
 /// kube's FieldManager records a create before mutating admission: the writer owns what it
 /// sent, defaulted, and not what admission added (ServiceAccount's token volume and mount,
-/// the service account's name). An apply owns exactly its configuration. So a server-side
+/// the service account's name, the Priority plugin's priority and preemption policy). An apply owns exactly its configuration. So a server-side
 /// apply of the same pod again does not try to remove what admission added (which pod
 /// updates may not change: it failed with 422 when the apply owned them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,14 +205,20 @@ async fn a_creates_managed_fields_leave_out_what_admission_added() {
         "defaults: {fields}"
     );
     assert!(container.get("f:volumeMounts").is_none(), "{fields}");
-    for added in ["f:volumes", "f:serviceAccountName", "f:serviceAccount"] {
+    for added in [
+        "f:volumes",
+        "f:serviceAccountName",
+        "f:serviceAccount",
+        "f:priority",
+        "f:preemptionPolicy",
+    ] {
         assert!(fields["f:spec"].get(added).is_none(), "{added}: {fields}");
     }
-    assert_eq!(
-        fields["f:spec"]["f:restartPolicy"],
-        json!({}),
-        "defaults: {fields}"
-    );
+    assert_eq!(created["spec"]["priority"], 0, "the Priority plugin's");
+    assert_eq!(created["spec"]["preemptionPolicy"], "PreemptLowerPriority");
+    for defaulted in ["f:restartPolicy", "f:enableServiceLinks", "f:dnsPolicy"] {
+        assert_eq!(fields["f:spec"][defaulted], json!({}), "defaults: {fields}");
+    }
 
     let apply = WriteOptions {
         field_manager: "kubectl".into(),

@@ -82,8 +82,9 @@ impl Registry {
 
     /// Defaults `object` and returns its managedFields as JSON ([`managed::created_json`]),
     /// recorded as kube's FieldManager records a create: before mutating admission, so what
-    /// admission adds (ServiceAccount's token volume and mounts, LimitRanger's resources, a
-    /// webhook's patch) and what the server allocates belong to no manager, and applying
+    /// admission adds (ServiceAccount's token volume and mounts, LimitRanger's resources,
+    /// the Priority plugin's `priority` and `preemptionPolicy`, a webhook's patch) and what
+    /// the server allocates belong to no manager, and applying
     /// the same manifest server-side again leaves them alone. An apply owns exactly its
     /// configuration; any other writer owns what it sent, defaulted.
     fn created_managed_fields(
@@ -103,8 +104,11 @@ impl Registry {
         let record =
             |object: &Value| managed::created_json(resource, object, writer, opts.operation);
         let applied = (opts.operation == managed::Operation::Apply).then(|| record(object));
-        defaults::apply_defaults(resource, object);
-        applied.unwrap_or_else(|| record(object))
+        defaults::set_defaults(resource, object);
+        let managed_fields = applied.unwrap_or_else(|| record(object));
+        // What kube's Priority plugin sets during admission (kubesim sets it as a default).
+        defaults::admission_defaults(resource, object);
+        managed_fields
     }
 
     async fn create_once(
